@@ -1,0 +1,107 @@
+"""RateLimiter implementations on the `limits` library: memory, or Redis with a fallback.
+
+With Redis down the Redis limiter falls back to a per-process limiter (logged once per
+outage) and goes back to Redis by itself when it answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import ConfigurationError
+
+from domain.ratelimits import RateLimitState
+
+log = logging.getLogger(__name__)
+
+RETRY_REDIS_AFTER = 5.0
+
+
+class _Limits:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.strategy = FixedWindowRateLimiter(storage)
+        self._items: dict[str, RateLimitItem] = {}
+
+    def item(self, rule: str) -> RateLimitItem:
+        found = self._items.get(rule)
+        if found is None:
+            try:
+                found = self._items[rule] = parse(rule)
+            except (ValueError, ConfigurationError) as exc:
+                raise ValueError(f"bad rate limit {rule!r}: {exc}") from exc
+        return found
+
+    async def hit(self, rule: str, *identifiers: str) -> RateLimitState:
+        item = self.item(rule)
+        allowed = await self.strategy.hit(item, *identifiers)
+        stats = await self.strategy.get_window_stats(item, *identifiers)
+        reset_after = max(1, math.ceil(stats.reset_time - time.time()))
+        return RateLimitState(
+            allowed=allowed,
+            limit=item.amount,
+            remaining=stats.remaining,
+            reset_after=reset_after,
+            window=item.get_expiry(),
+        )
+
+
+class MemoryRateLimiter:
+    """Per-process counters."""
+
+    def __init__(self) -> None:
+        self._limits = _Limits(MemoryStorage())
+
+    async def hit(self, rule: str, *identifiers: str) -> RateLimitState:
+        return await self._limits.hit(rule, *identifiers)
+
+    async def healthy(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisRateLimiter:
+    """Counters shared by every process through Redis; per-process while Redis is away."""
+
+    def __init__(self, url: str) -> None:
+        uri = "async+" + url if not url.startswith("async+") else url
+        self._redis = _Limits(
+            RedisStorage(uri, implementation="redispy", socket_connect_timeout=1, socket_timeout=2)
+        )
+        self._fallback = MemoryRateLimiter()
+        self._down_until = 0.0
+        self._degraded = False
+
+    async def hit(self, rule: str, *identifiers: str) -> RateLimitState:
+        if time.monotonic() < self._down_until:
+            return await self._fallback.hit(rule, *identifiers)
+        try:
+            state = await self._redis.hit(rule, *identifiers)
+        except ValueError:
+            raise
+        except Exception as exc:  # redis-py and limits wrap connection errors differently
+            if not self._degraded:
+                log.warning("redis rate limiter unavailable (%s); limiting per process", exc)
+                self._degraded = True
+            self._down_until = time.monotonic() + RETRY_REDIS_AFTER
+            return await self._fallback.hit(rule, *identifiers)
+        if self._degraded:
+            log.info("redis rate limiter is back")
+            self._degraded = False
+        return state
+
+    async def healthy(self) -> bool:
+        try:
+            return bool(await self._redis.storage.check())
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        return None

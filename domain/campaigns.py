@@ -1,0 +1,353 @@
+"""Campaigns: create, read, change, delete; stock counts; the public card.
+
+Every owner-facing function takes `owner_id` and treats another developer's campaign exactly
+like a missing one (`CampaignNotFound`), so ids cannot be probed across tenants.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tortoise.functions import Count
+
+from domain import clock, events
+from domain.eligibility import parse_rules
+from domain.errors import CampaignNotFound, ValidationFailed
+from domain.events import Event, EventBus
+from domain.models import ArchivedCode, Campaign, PromoCode
+from domain.values import CampaignStatus, CodeStatus, Platform, parse_platform
+
+MAX_LIMIT = 100
+EDITABLE = {
+    "name",
+    "description",
+    "platform",
+    "status",
+    "starts_at",
+    "ends_at",
+    "per_claimant_limit",
+    "low_stock_threshold",
+    "eligibility",
+    "waitlist_enabled",
+}
+
+
+@dataclass(slots=True)
+class Stock:
+    available: int = 0
+    claimed: int = 0
+    used: int = 0
+    archived: int = 0
+    available_by_platform: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.available + self.claimed + self.used + self.archived
+
+
+@dataclass(slots=True)
+class CampaignView:
+    id: str
+    name: str
+    description: str
+    platform: str
+    status: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    per_claimant_limit: int
+    low_stock_threshold: int
+    eligibility: dict[str, Any]
+    waitlist_enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    stock: Stock
+    owner_id: int
+
+
+@dataclass(slots=True)
+class PublicCard:
+    """What anyone may see of a campaign: never a code."""
+
+    id: str
+    name: str
+    description: str
+    platform: str
+    state: str  # open, not_started, paused, ended, sold_out
+    codes_left: int
+    platforms: list[str]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    waitlist_enabled: bool
+
+
+def new_public_id() -> str:
+    """An unguessable id for URLs (96 random bits)."""
+    return secrets.token_urlsafe(12)
+
+
+async def stock_of(campaign_pks: list[int]) -> dict[int, Stock]:
+    """Counts per status (and available per platform) for several campaigns in two queries."""
+    result = {pk: Stock() for pk in campaign_pks}
+    if not campaign_pks:
+        return result
+    rows = (
+        await PromoCode.filter(campaign_id__in=campaign_pks)
+        .annotate(n=Count("id"))
+        .group_by("campaign_id", "status", "platform")
+        .values("campaign_id", "status", "platform", "n")
+    )
+    for row in rows:
+        stock = result[row["campaign_id"]]
+        if row["status"] == CodeStatus.AVAILABLE:
+            stock.available += row["n"]
+            stock.available_by_platform[row["platform"] or "any"] = row["n"]
+        elif row["status"] == CodeStatus.CLAIMED:
+            stock.claimed += row["n"]
+        else:
+            stock.used += row["n"]
+    archived = (
+        await ArchivedCode.filter(campaign_id__in=campaign_pks)
+        .annotate(n=Count("id"))
+        .group_by("campaign_id")
+        .values("campaign_id", "n")
+    )
+    for row in archived:
+        result[row["campaign_id"]].archived = row["n"]
+    return result
+
+
+def _view(c: Campaign, stock: Stock) -> CampaignView:
+    return CampaignView(
+        id=c.public_id,
+        name=c.name,
+        description=c.description,
+        platform=c.platform,
+        status=c.status,
+        starts_at=c.starts_at,
+        ends_at=c.ends_at,
+        per_claimant_limit=c.per_claimant_limit,
+        low_stock_threshold=c.low_stock_threshold,
+        eligibility=c.eligibility or {},
+        waitlist_enabled=c.waitlist_enabled,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        stock=stock,
+        owner_id=c.owner_id,  # type: ignore[attr-defined]
+    )
+
+
+async def owned(*, owner_id: int, campaign_id: str) -> Campaign:
+    """The campaign row if this developer owns it; `CampaignNotFound` otherwise."""
+    row = await Campaign.get_or_none(public_id=campaign_id, owner_id=owner_id)
+    if row is None:
+        raise CampaignNotFound(campaign_id)
+    return row
+
+
+def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise editable fields; errors name the field."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in EDITABLE:
+            raise ValidationFailed(f"{key!r} cannot be set.", field=key)
+        if key == "name":
+            value = (value or "").strip()
+            if not 1 <= len(value) <= 120:
+                raise ValidationFailed("The name must be 1-120 characters.", field="name")
+        elif key == "description":
+            value = (value or "").strip()
+            if len(value) > 4000:
+                raise ValidationFailed("The description is over 4,000 characters.", field=key)
+        elif key == "platform":
+            value = (parse_platform(value) or Platform.UNIVERSAL).value
+        elif key == "status":
+            try:
+                value = CampaignStatus(value).value
+            except ValueError:
+                raise ValidationFailed(
+                    f"Unknown status {value!r}; use one of: "
+                    + ", ".join(s.value for s in CampaignStatus)
+                    + ".",
+                    field="status",
+                ) from None
+        elif key in ("starts_at", "ends_at"):
+            value = clock.as_utc(value)
+        elif key == "per_claimant_limit":
+            if not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+                raise ValidationFailed(
+                    f"per_claimant_limit must be 1-{MAX_LIMIT}.", field="per_claimant_limit"
+                )
+        elif key == "low_stock_threshold":
+            if not isinstance(value, int) or value < 0:
+                raise ValidationFailed("low_stock_threshold must be 0 or more.", field=key)
+        elif key == "eligibility":
+            value = parse_rules(value).model_dump(mode="json", exclude_defaults=True)
+        out[key] = value
+    return out
+
+
+def _check_window(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise ValidationFailed("ends_at must be after starts_at.", field="ends_at")
+
+
+async def create_campaign(
+    *,
+    owner_id: int,
+    name: str,
+    description: str = "",
+    platform: str | None = None,
+    status: str = CampaignStatus.ACTIVE,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    per_claimant_limit: int = 1,
+    low_stock_threshold: int = 0,
+    eligibility: dict[str, Any] | None = None,
+    waitlist_enabled: bool = True,
+) -> CampaignView:
+    """Create a campaign owned by `owner_id` (active unless told otherwise)."""
+    values = _check_fields(
+        {
+            "name": name,
+            "description": description,
+            "platform": platform,
+            "status": status,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "per_claimant_limit": per_claimant_limit,
+            "low_stock_threshold": low_stock_threshold,
+            "eligibility": eligibility or {},
+            "waitlist_enabled": waitlist_enabled,
+        }
+    )
+    _check_window(values["starts_at"], values["ends_at"])
+    row = await Campaign.create(owner_id=owner_id, public_id=new_public_id(), **values)
+    return _view(row, Stock())
+
+
+async def get_campaign(*, owner_id: int, campaign_id: str) -> CampaignView:
+    row = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    return _view(row, (await stock_of([row.id]))[row.id])
+
+
+async def list_campaigns(
+    *, owner_id: int, status: str | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[CampaignView], int]:
+    """A page of the owner's campaigns, newest first, and the total count."""
+    query = Campaign.filter(owner_id=owner_id)
+    if status:
+        query = query.filter(status=status)
+    total = await query.count()
+    rows = await query.order_by("-id").offset(offset).limit(limit)
+    stocks = await stock_of([r.id for r in rows])
+    return [_view(r, stocks[r.id]) for r in rows], total
+
+
+async def update_campaign(
+    *, owner_id: int, campaign_id: str, changes: dict[str, Any], events_bus: EventBus | None = None
+) -> CampaignView:
+    """Change editable fields; a status change is published as an event."""
+    row = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    values = _check_fields(changes)
+    if values.get("status") == CampaignStatus.DRAFT and row.status != CampaignStatus.DRAFT:
+        raise ValidationFailed("A published campaign cannot go back to draft.", field="status")
+    _check_window(values.get("starts_at", row.starts_at), values.get("ends_at", row.ends_at))
+    old_status = row.status
+    for key, value in values.items():
+        setattr(row, key, value)
+    if "status" in values and values["status"] != CampaignStatus.COMPLETED:
+        row.completed_reason = None
+    if "low_stock_threshold" in values:
+        row.low_stock_alerted = False
+    await row.save()
+    if events_bus is not None and row.status != old_status:
+        await events_bus.publish(
+            Event(
+                events.CAMPAIGN_STATUS_CHANGED,
+                row.public_id,
+                row.owner_id,  # type: ignore[attr-defined]
+                {"from": old_status, "to": row.status},
+            )
+        )
+    return _view(row, (await stock_of([row.id]))[row.id])
+
+
+async def set_status(
+    *, owner_id: int, campaign_id: str, status: str, events_bus: EventBus | None = None
+) -> CampaignView:
+    """Pause, resume (active) or end (completed) a campaign."""
+    return await update_campaign(
+        owner_id=owner_id,
+        campaign_id=campaign_id,
+        changes={"status": status},
+        events_bus=events_bus,
+    )
+
+
+async def delete_campaign(*, owner_id: int, campaign_id: str) -> None:
+    """Delete a campaign with its codes, claims and uploads."""
+    row = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    await row.delete()
+
+
+def public_state(c: Campaign, available: int, now: datetime) -> str:
+    """The state a member sees: open, not_started, paused, ended or sold_out."""
+    if c.status == CampaignStatus.PAUSED:
+        return "paused"
+    if c.status in (CampaignStatus.COMPLETED, CampaignStatus.ARCHIVED):
+        return "sold_out" if c.completed_reason == "sold_out" and not available else "ended"
+    if c.ends_at and now >= c.ends_at:
+        return "ended"
+    if c.starts_at and now < c.starts_at:
+        return "not_started"
+    if available <= 0:
+        return "sold_out"
+    return "open"
+
+
+async def public_row(campaign_id: str) -> Campaign:
+    """A published campaign by public id; drafts are indistinguishable from unknown ids."""
+    row = await Campaign.get_or_none(public_id=campaign_id)
+    if row is None or row.status == CampaignStatus.DRAFT:
+        raise CampaignNotFound(campaign_id)
+    return row
+
+
+async def public_card(*, campaign_id: str) -> PublicCard:
+    """The public campaign card (name, description, platform, codes left; never a code)."""
+    row = await public_row(campaign_id)
+    rows = (
+        await PromoCode.filter(campaign_id=row.id, status=CodeStatus.AVAILABLE)
+        .annotate(n=Count("id"))
+        .group_by("platform")
+        .values("platform", "n")
+    )
+    by_platform = {r["platform"]: r["n"] for r in rows}
+    left = sum(by_platform.values())
+    platforms = sorted(p for p in by_platform if p)
+    if row.platform != Platform.UNIVERSAL:
+        platforms = [row.platform]
+    return PublicCard(
+        id=row.public_id,
+        name=row.name,
+        description=row.description,
+        platform=row.platform,
+        state=public_state(row, left, clock.now()),
+        codes_left=left,
+        platforms=platforms,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        waitlist_enabled=row.waitlist_enabled,
+    )
+
+
+async def find_campaigns(*, owner_id: int, text: str = "", limit: int = 25) -> list[CampaignView]:
+    """Campaigns of an owner whose name contains `text` (for bot autocomplete)."""
+    query = Campaign.filter(owner_id=owner_id)
+    if text:
+        query = query.filter(name__icontains=text)
+    rows = await query.order_by("-id").limit(limit)
+    return [_view(r, Stock()) for r in rows]

@@ -1,0 +1,349 @@
+"""The claim: one code to one claimant, atomically, whatever the concurrency.
+
+The promise (DESIGN.md) rests on the database alone:
+- the code is taken by ONE conditional UPDATE (`status='available'` in its WHERE), so two
+  transactions can never take the same row: the loser's UPDATE matches the next row instead;
+- the claim row's unique `(campaign, claimant, slot)` makes a second claim by the same
+  claimant impossible; a duplicate-key error rolls the code back and returns the first claim;
+- both happen in one transaction, so an acknowledged claim is committed with its code.
+No application lock, Redis or isolation level is needed for correctness.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from domain import clock, events
+from domain.campaigns import public_row
+from domain.db import is_mysql_connection
+from domain.eligibility import judge, parse_rules
+from domain.errors import (
+    CampaignEnded,
+    CampaignNotActive,
+    CampaignNotStarted,
+    PlatformNotServed,
+    PlatformRequired,
+    SoldOut,
+    ValidationFailed,
+)
+from domain.events import Event, EventBus
+from domain.models import Campaign, Claim, PromoCode
+from domain.values import (
+    CampaignStatus,
+    Claimant,
+    ClaimResult,
+    CodeStatus,
+    Platform,
+    mask_code,
+    parse_platform,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY = 128
+
+
+@dataclass(frozen=True, slots=True)
+class MyCode:
+    campaign_id: str
+    campaign_name: str
+    code: str
+    platform: str
+    claimed_at: datetime
+    status: str
+
+
+def _result(c: Campaign, row: Claim, *, repeated: bool) -> ClaimResult:
+    return ClaimResult(
+        campaign_id=c.public_id,
+        campaign_name=c.name,
+        claimant=row.claimant,
+        code=row.code,
+        platform=row.platform or c.platform,
+        channel=row.channel,
+        claimed_at=row.created_at,
+        repeated=repeated,
+        slot=row.slot or 0,
+    )
+
+
+async def _held(c: Campaign, claimant_key: str) -> list[Claim]:
+    return await Claim.filter(campaign_id=c.id, claimant=claimant_key, slot__isnull=False).order_by(
+        "slot"
+    )
+
+
+def _pick_existing(held: Sequence[Claim], idempotency_key: str | None, limit: int) -> Claim | None:
+    """The earlier claim to hand back, if this request must not take a new code."""
+    if idempotency_key:
+        for row in held:
+            if row.idempotency_key == idempotency_key:
+                return row
+    if len(held) >= limit:
+        return held[-1]
+    return None
+
+
+def check_open(c: Campaign, now: datetime) -> None:
+    """Raise the reason a campaign does not serve claims right now."""
+    if c.status == CampaignStatus.PAUSED:
+        raise CampaignNotActive("This campaign is paused; try again later.", status=c.status)
+    if c.status in (CampaignStatus.COMPLETED, CampaignStatus.ARCHIVED):
+        if c.completed_reason == "sold_out":
+            raise SoldOut()
+        raise CampaignEnded(c.ends_at)
+    if c.status != CampaignStatus.ACTIVE:
+        raise CampaignNotActive("This campaign is not published yet.", status=c.status)
+    if c.starts_at and now < c.starts_at:
+        raise CampaignNotStarted(c.starts_at)
+    if c.ends_at and now >= c.ends_at:
+        raise CampaignEnded(c.ends_at)
+
+
+def code_platforms(c: Campaign, requested: Platform | None) -> list[str]:
+    """The stored `platform` values a claim may take, most specific first.
+
+    Codes of a single-platform campaign are stored with platform '' (any); a universal
+    campaign's codes carry their own platform or ''.
+    """
+    if c.platform != Platform.UNIVERSAL:
+        if requested not in (None, Platform.UNIVERSAL, Platform(c.platform)):
+            raise PlatformNotServed(
+                f"This campaign has codes for {c.platform} only.", available=[c.platform]
+            )
+        return [""]
+    if requested in (None, Platform.UNIVERSAL):
+        return [""]
+    assert requested is not None
+    return [requested.value, ""]
+
+
+async def _take_code(
+    conn: Any, campaign_pk: int, platform: str, claimant: str, now: datetime
+) -> tuple[int, str] | None:
+    """Mark the next available code claimed in ONE statement; (id, code) or None if none left."""
+    if is_mysql_connection(conn):
+        # LAST_INSERT_ID(id) hands the updated row's id back in the OK packet.
+        async with conn.acquire_connection() as raw, raw.cursor() as cur:
+            await cur.execute(
+                "UPDATE promo_codes SET status='claimed', claimant=%s, claimed_at=%s,"
+                " id=LAST_INSERT_ID(id)"
+                " WHERE campaign_id=%s AND status='available' AND platform=%s"
+                " ORDER BY id LIMIT 1",
+                (claimant, now.replace(tzinfo=None), campaign_pk, platform),
+            )
+            if cur.rowcount != 1:
+                return None
+            code_id = int(cur.lastrowid)
+            await cur.execute("SELECT code FROM promo_codes WHERE id=%s", (code_id,))
+            (code,) = await cur.fetchone()
+            return code_id, code
+    _, rows = await conn.execute_query(
+        "UPDATE promo_codes SET status='claimed', claimant=?, claimed_at=?"
+        " WHERE id=(SELECT id FROM promo_codes"
+        " WHERE campaign_id=? AND status='available' AND platform=? ORDER BY id LIMIT 1)"
+        " AND status='available' RETURNING id, code",
+        [claimant, now, campaign_pk, platform],
+    )
+    if not rows:
+        return None
+    return int(rows[0]["id"]), str(rows[0]["code"])
+
+
+async def claim(
+    *,
+    campaign_id: str,
+    claimant: Claimant,
+    channel: str,
+    platform: str | None = None,
+    idempotency_key: str | None = None,
+    events_bus: EventBus | None = None,
+) -> ClaimResult:
+    """Give `claimant` a code of the campaign, or hand back the one they already hold.
+
+    Raises a `ClaimRefused` subclass (paused, not started, ended, sold out, not eligible,
+    platform) when no code can be given; never gives one code to two claimants.
+    """
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+        raise ValidationFailed("Idempotency keys are 1-128 characters.", field="Idempotency-Key")
+    requested = parse_platform(platform)
+    c = await public_row(campaign_id)
+    key = claimant.key
+
+    held = await _held(c, key)
+    existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
+    if existing is not None:
+        return _result(c, existing, repeated=True)
+
+    now = clock.now()
+    check_open(c, now)
+    judge(parse_rules(c.eligibility), claimant, channel=channel, now=now)
+    candidates = code_platforms(c, requested)
+
+    for _attempt in range(3):
+        try:
+            async with in_transaction() as conn:
+                taken = None
+                for stored_platform in candidates:
+                    taken = await _take_code(conn, c.id, stored_platform, key, now)
+                    if taken:
+                        break
+                if taken is None:
+                    break
+                code_id, code = taken
+                row = await Claim.create(
+                    campaign_id=c.id,
+                    claimant=key,
+                    slot=len(held) + 1,
+                    code_id=code_id,
+                    code=code,
+                    channel=channel,
+                    platform=stored_platform
+                    or (
+                        requested.value
+                        if requested and requested != Platform.UNIVERSAL
+                        else c.platform
+                    ),
+                    idempotency_key=idempotency_key,
+                    created_at=now,
+                    using_db=conn,
+                )
+        except IntegrityError:
+            # Another request of the same claimant won the slot; its transaction committed
+            # and ours rolled back (the code returns to the pool). Hand back what they hold.
+            held = await _held(c, key)
+            existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
+            if existing is not None:
+                return _result(c, existing, repeated=True)
+            continue
+        else:
+            if taken is None:
+                break
+            result = _result(c, row, repeated=False)
+            log.info(
+                "claim campaign=%s claimant=%s channel=%s code=%s",
+                c.public_id,
+                key,
+                channel,
+                mask_code(code),
+            )
+            if events_bus is not None:
+                await after_claim(c, result, events_bus)
+            return result
+
+    await _no_code_left(c, requested, events_bus)
+    raise AssertionError("unreachable")  # _no_code_left always raises
+
+
+async def _no_code_left(
+    c: Campaign, requested: Platform | None, events_bus: EventBus | None
+) -> None:
+    """Explain why nothing was taken: another platform has codes, or the campaign sold out."""
+    others = sorted(
+        set(
+            await PromoCode.filter(campaign_id=c.id, status=CodeStatus.AVAILABLE)
+            .distinct()
+            .values_list("platform", flat=True)
+        )
+    )
+    if others:
+        if requested in (None, Platform.UNIVERSAL):
+            raise PlatformRequired([str(p) for p in others])
+        raise PlatformNotServed(
+            f"No {requested} codes are left; codes remain for: "
+            + ", ".join(map(str, others))
+            + ".",
+            available=[str(p) for p in others],
+        )
+    await mark_sold_out(c, events_bus)
+    raise SoldOut()
+
+
+async def mark_sold_out(c: Campaign, events_bus: EventBus | None) -> bool:
+    """Complete a campaign that has no code left; True for the one caller that did it."""
+    changed = await Campaign.filter(id=c.id, status=CampaignStatus.ACTIVE).update(
+        status=CampaignStatus.COMPLETED, completed_reason="sold_out"
+    )
+    if changed and events_bus is not None:
+        await events_bus.publish(
+            Event(events.SOLD_OUT, c.public_id, c.owner_id, {"name": c.name})  # type: ignore[attr-defined]
+        )
+    return bool(changed)
+
+
+async def available_count(campaign_pk: int, *, at_most: int) -> int:
+    """Available codes, counting no further than `at_most` (a bounded index range scan)."""
+    ids = (
+        await PromoCode.filter(campaign_id=campaign_pk, status=CodeStatus.AVAILABLE)
+        .limit(at_most)
+        .values_list("id", flat=True)
+    )
+    return len(ids)
+
+
+async def after_claim(c: Campaign, result: ClaimResult, events_bus: EventBus) -> None:
+    """Publish `code_claimed`, then `low_stock` once per crossing and `sold_out` at zero."""
+    owner_id: int = c.owner_id  # type: ignore[attr-defined]
+    await events_bus.publish(
+        Event(
+            events.CODE_CLAIMED,
+            c.public_id,
+            owner_id,
+            {
+                "channel": result.channel,
+                "platform": result.platform,
+                "code": mask_code(result.code),
+            },
+        )
+    )
+    left = await available_count(c.id, at_most=max(c.low_stock_threshold, 0) + 1)
+    if left == 0:
+        await mark_sold_out(c, events_bus)
+    elif c.low_stock_threshold and left <= c.low_stock_threshold:
+        await alert_low_stock(c, left, events_bus)
+
+
+async def alert_low_stock(c: Campaign, left: int, events_bus: EventBus) -> bool:
+    """One `low_stock` event per crossing: the flag flips once until stock is refilled."""
+    flipped = await Campaign.filter(id=c.id, low_stock_alerted=False).update(low_stock_alerted=True)
+    if flipped:
+        await events_bus.publish(
+            Event(
+                events.LOW_STOCK,
+                c.public_id,
+                c.owner_id,  # type: ignore[attr-defined]
+                {"name": c.name, "available": left, "threshold": c.low_stock_threshold},
+            )
+        )
+    return bool(flipped)
+
+
+async def my_codes(*, claimant_key: str, limit: int = 50) -> list[MyCode]:
+    """The codes a claimant received, newest first (released ones excluded)."""
+    rows = (
+        await Claim.filter(claimant=claimant_key, slot__isnull=False)
+        .order_by("-created_at")
+        .limit(limit)
+        .select_related("campaign")
+    )
+    statuses = dict(
+        await PromoCode.filter(id__in=[r.code_id for r in rows]).values_list("id", "status")
+    )
+    return [
+        MyCode(
+            campaign_id=r.campaign.public_id,
+            campaign_name=r.campaign.name,
+            code=r.code,
+            platform=r.platform,
+            claimed_at=r.created_at,
+            status=str(statuses.get(r.code_id, CodeStatus.USED)),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,177 @@
+"""An owner's view of codes: list (masked), mark used, release to the pool, export.
+
+Full codes leave this module only through `export_csv` (an explicit owner action), and the
+export is safe to open in a spreadsheet: cells that a spreadsheet would run as a formula are
+prefixed with an apostrophe (OWASP's CSV-injection advice).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from domain import clock
+from domain.campaigns import owned
+from domain.errors import CodeNotFound, ValidationFailed
+from domain.models import Claim, PromoCode
+from domain.values import CodeStatus, mask_code
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_BULK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    id: int
+    code: str  # masked
+    platform: str
+    status: str
+    claimant: str | None
+    claimed_at: datetime | None
+    used_at: datetime | None
+
+
+def _view(row: PromoCode) -> CodeView:
+    return CodeView(
+        id=row.id,
+        code=mask_code(row.code),
+        platform=row.platform,
+        status=row.status,
+        claimant=row.claimant,
+        claimed_at=row.claimed_at,
+        used_at=row.used_at,
+    )
+
+
+def _status(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return CodeStatus(value).value
+    except ValueError:
+        raise ValidationFailed(
+            f"Unknown status {value!r}; use available, claimed or used.", field="status"
+        ) from None
+
+
+async def list_codes(
+    *, owner_id: int, campaign_id: str, status: str | None = None, offset: int = 0, limit: int = 50
+) -> tuple[list[CodeView], int]:
+    """A page of a campaign's codes (masked) and the total matching count."""
+    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    query = PromoCode.filter(campaign_id=c.id)
+    if wanted := _status(status):
+        query = query.filter(status=wanted)
+    total = await query.count()
+    rows = await query.order_by("id").offset(offset).limit(limit)
+    return [_view(r) for r in rows], total
+
+
+async def _find(campaign_pk: int, code: str) -> PromoCode:
+    row = await PromoCode.get_or_none(campaign_id=campaign_pk, code=code.strip())
+    if row is None:
+        raise CodeNotFound(f"No code {mask_code(code.strip())} in this campaign.")
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    updated: int
+    not_found: list[str]
+    skipped: list[str]
+
+
+async def mark_used(*, owner_id: int, campaign_id: str, codes: Sequence[str]) -> BulkResult:
+    """Mark claimed (or available) codes used; unknown codes are listed, nothing else changes."""
+    if not codes or len(codes) > MAX_BULK:
+        raise ValidationFailed(f"Send 1-{MAX_BULK} codes.", field="codes")
+    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    wanted = list(dict.fromkeys(x.strip() for x in codes))
+    rows = await PromoCode.filter(campaign_id=c.id, code__in=wanted)
+    found = {r.code: r for r in rows}
+    ids = [r.id for r in rows if r.status != CodeStatus.USED]
+    updated = 0
+    if ids:
+        updated = await PromoCode.filter(id__in=ids).update(
+            status=CodeStatus.USED, used_at=clock.now()
+        )
+    return BulkResult(
+        updated=updated,
+        not_found=[mask_code(x) for x in wanted if x not in found],
+        skipped=[mask_code(x) for x in wanted if x in found and found[x].status == CodeStatus.USED],
+    )
+
+
+async def release(*, owner_id: int, campaign_id: str, code: str) -> CodeView:
+    """Return a claimed code to the pool; the claimant's claim is released with it."""
+    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    row = await _find(c.id, code)
+    if row.status != CodeStatus.CLAIMED:
+        raise ValidationFailed(
+            f"Only claimed codes can be released; this one is {row.status}.", field="code"
+        )
+    async with in_transaction() as conn:
+        changed = (
+            await PromoCode.filter(id=row.id, status=CodeStatus.CLAIMED)
+            .using_db(conn)
+            .update(status=CodeStatus.AVAILABLE, claimant=None, claimed_at=None)
+        )
+        if changed:
+            await (
+                Claim.filter(code_id=row.id, slot__isnull=False)
+                .using_db(conn)
+                .update(slot=None, released_at=clock.now())
+            )
+    await row.refresh_from_db()
+    return _view(row)
+
+
+def spreadsheet_safe(value: str | None) -> str:
+    """Neutralise cells a spreadsheet would evaluate (`=HYPERLINK(...)`, `+1`, `-2`, `@x`)."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+async def export_csv(
+    *, owner_id: int, campaign_id: str, status: str | None = None, batch: int = 5000
+) -> AsyncIterator[str]:
+    """The campaign's codes in full as CSV text chunks (owner only; streamed in batches)."""
+    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    wanted = _status(status)
+
+    async def rows() -> AsyncIterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["code", "platform", "status", "claimant", "claimed_at", "used_at", "metadata"])
+        last = 0
+        while True:
+            query = PromoCode.filter(campaign_id=c.id, id__gt=last)
+            if wanted:
+                query = query.filter(status=wanted)
+            page = await query.order_by("id").limit(batch)
+            for r in page:
+                writer.writerow(
+                    [
+                        spreadsheet_safe(r.code),
+                        r.platform,
+                        r.status,
+                        spreadsheet_safe(r.claimant),
+                        r.claimed_at.isoformat() if r.claimed_at else "",
+                        r.used_at.isoformat() if r.used_at else "",
+                        spreadsheet_safe(r.metadata),
+                    ]
+                )
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if len(page) < batch:
+                return
+            last = page[-1].id
+
+    return rows()

@@ -1,0 +1,115 @@
+"""Database wiring: the tortoise config built from settings, start-up, migrations, shutdown."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+from domain.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+APP_LABEL = "models"
+MODELS_MODULE = "domain.models"
+MIGRATIONS_MODULE = "domain.migrations"
+
+
+def database_url(settings: Settings) -> str:
+    """The tortoise URL, with pool size and charset added for MySQL/MariaDB."""
+    url = settings.database_url
+    if not settings.is_mysql:
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("minsize", "1")
+    query.setdefault("maxsize", str(settings.database_pool_size))
+    query.setdefault("charset", "utf8mb4")
+    query.setdefault("connect_timeout", "5")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """The tortoise config dict for these settings."""
+    return {
+        "connections": {"default": database_url(settings)},
+        "apps": {
+            APP_LABEL: {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def __getattr__(name: str) -> Any:
+    # `tortoise makemigrations` reads `domain.db.TORTOISE_ORM` (pyproject [tool.tortoise]);
+    # built lazily so importing this module never reads the environment.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(get_settings())
+    raise AttributeError(name)
+
+
+def mysql_driver() -> str:
+    """Which MySQL driver tortoise picked (it prefers asyncmy when importable)."""
+    try:
+        import asyncmy  # noqa: F401
+    except ImportError:
+        return "aiomysql"
+    return "asyncmy"
+
+
+def describe_database(settings: Settings) -> str:
+    """A log-safe description of the database (no password)."""
+    if not settings.is_mysql:
+        return f"SQLite ({settings.database_url.removeprefix('sqlite://')})"
+    parts = urlsplit(settings.database_url)
+    return (
+        f"MySQL/MariaDB at {parts.hostname}:{parts.port or 3306}{parts.path} via {mysql_driver()}"
+    )
+
+
+async def init_db(settings: Settings, *, migrate: bool = False) -> None:
+    """Open the connections (and apply pending migrations when asked)."""
+    if migrate:
+        await run_migrations(settings)
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    log.info("database: %s", describe_database(settings))
+
+
+async def run_migrations(settings: Settings) -> None:
+    """Apply every pending migration (tortoise's built-in migrations)."""
+    applied: list[str] = []
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
+            log.info("migration applied: %s.%s", app_label, name)
+
+    try:
+        await tortoise_migrate(config=tortoise_config(settings), progress=progress)
+    finally:
+        await Tortoise.close_connections()
+    if not applied:
+        log.info("database schema is up to date")
+
+
+async def close_db() -> None:
+    """Close every connection (SQLite threads otherwise keep the process alive)."""
+    await Tortoise.close_connections()
+
+
+async def ping() -> None:
+    """One round trip to the database; raises when it does not answer."""
+    await get_connection("default").execute_query("SELECT 1")
+
+
+def is_mysql_connection(conn: Any) -> bool:
+    return conn.capabilities.dialect == "mysql"

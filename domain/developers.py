@@ -1,0 +1,218 @@
+"""Developers, their API keys and their linked chat accounts.
+
+API keys look like `cdk_<8 hex>_<43 url-safe chars>`: the prefix is recognisable (secret
+scanners, logs), the key is shown once, and only its SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+
+from domain import clock
+from domain.errors import Conflict, DeveloperNotFound, NotFound, Unauthorized, ValidationFailed
+from domain.models import ApiKey, Developer, Identity, LinkToken
+
+KEY_PREFIX = "cdk_"
+LINK_TOKEN_TTL = timedelta(minutes=30)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+_KEY = re.compile(r"^cdk_([0-9a-f]{8})_[A-Za-z0-9_-]{20,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class DeveloperView:
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A new API key; `key` is the only time the secret is visible."""
+
+    id: int
+    developer_id: int
+    prefix: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _view(dev: Developer) -> DeveloperView:
+    return DeveloperView(id=dev.id, name=dev.name, email=dev.email, created_at=dev.created_at)
+
+
+async def create_developer(*, name: str, email: str) -> DeveloperView:
+    """Register a developer (names and e-mails are checked, e-mails are unique)."""
+    name = name.strip()
+    email = email.strip().lower()
+    if not 1 <= len(name) <= 100:
+        raise ValidationFailed("The name must be 1-100 characters.", field="name")
+    if not _EMAIL.match(email):
+        raise ValidationFailed(f"{email[:80]!r} is not an e-mail address.", field="email")
+    try:
+        dev = await Developer.create(name=name, email=email)
+    except IntegrityError as exc:
+        raise Conflict(f"A developer with e-mail {email} already exists.", field="email") from exc
+    return _view(dev)
+
+
+async def get_developer(*, developer_id: int) -> DeveloperView:
+    dev = await Developer.get_or_none(id=developer_id)
+    if dev is None:
+        raise DeveloperNotFound(f"No developer with id {developer_id}.")
+    return _view(dev)
+
+
+async def find_developer(*, email: str) -> DeveloperView:
+    dev = await Developer.get_or_none(email=email.strip().lower())
+    if dev is None:
+        raise DeveloperNotFound(f"No developer with e-mail {email!r}.")
+    return _view(dev)
+
+
+async def issue_key(*, developer_id: int, name: str = "default") -> IssuedKey:
+    """Create an API key for a developer and return it once."""
+    if not await Developer.exists(id=developer_id):
+        raise DeveloperNotFound(f"No developer with id {developer_id}.")
+    public = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{public}_{secrets.token_urlsafe(32)}"
+    row = await ApiKey.create(
+        developer_id=developer_id,
+        name=name[:100],
+        prefix=f"{KEY_PREFIX}{public}",
+        key_hash=_hash(key),
+    )
+    return IssuedKey(id=row.id, developer_id=developer_id, prefix=row.prefix, key=key)
+
+
+async def authenticate(*, api_key: str) -> DeveloperView:
+    """The developer owning an active key; `Unauthorized` for unknown or revoked keys."""
+    if not _KEY.match(api_key or ""):
+        raise Unauthorized("The API key is malformed; expected `Authorization: Bearer cdk_…`.")
+    row = await ApiKey.get_or_none(key_hash=_hash(api_key)).select_related("developer")
+    if row is None or not row.developer.is_active:
+        raise Unauthorized("Unknown API key.")
+    if row.revoked_at is not None:
+        raise Unauthorized(f"The API key {row.prefix}… was revoked.")
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        await ApiKey.filter(id=row.id).update(last_used_at=now)
+    return _view(row.developer)
+
+
+async def list_keys(*, developer_id: int) -> list[KeyView]:
+    rows = await ApiKey.filter(developer_id=developer_id).order_by("id")
+    return [
+        KeyView(r.id, r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at) for r in rows
+    ]
+
+
+async def revoke_key(*, prefix: str, developer_id: int | None = None) -> KeyView:
+    """Revoke a key by its public prefix (`cdk_1a2b3c4d`) or by the full key."""
+    match = _KEY.match(prefix)
+    query = ApiKey.filter(key_hash=_hash(prefix)) if match else ApiKey.filter(prefix=prefix)
+    if developer_id is not None:
+        query = query.filter(developer_id=developer_id)
+    row = await query.first()
+    if row is None:
+        raise NotFound(f"No API key {prefix[:16]!r}.")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        await row.save(update_fields=["revoked_at"])
+    return KeyView(row.id, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at)
+
+
+async def issue_link_token(*, developer_id: int) -> str:
+    """A one-time token a developer sends to a bot (`/link <token>`) to link that account."""
+    if not await Developer.exists(id=developer_id):
+        raise DeveloperNotFound(f"No developer with id {developer_id}.")
+    token = "lnk_" + secrets.token_urlsafe(18)
+    await LinkToken.create(
+        developer_id=developer_id, token_hash=_hash(token), expires_at=clock.now() + LINK_TOKEN_TTL
+    )
+    return token
+
+
+async def link_identity(
+    *, token: str, provider: str, external_id: str, chat_id: str | None = None
+) -> DeveloperView:
+    """Redeem a link token: this chat account now acts for the token's developer."""
+    row = await LinkToken.get_or_none(token_hash=_hash(token.strip())).select_related("developer")
+    if row is None or row.used_at is not None or row.expires_at < clock.now():
+        raise ValidationFailed(
+            "This link token is unknown, used or expired; create a new one.", field="token"
+        )
+    updated = await LinkToken.filter(id=row.id, used_at=None).update(used_at=clock.now())
+    if not updated:
+        raise ValidationFailed("This link token was just used.", field="token")
+    await _bind(row.developer.id, provider, external_id, chat_id)
+    return _view(row.developer)
+
+
+async def register_via_chat(
+    *, provider: str, external_id: str, name: str, chat_id: str | None = None
+) -> tuple[DeveloperView, IssuedKey | None]:
+    """Create a developer for a chat account (or return the linked one) with a first API key.
+
+    The key is None when the account was already registered (keys are shown only once).
+    """
+    existing = await developer_for_identity(provider=provider, external_id=external_id)
+    if existing is not None:
+        return existing, None
+    email = f"{provider}-{external_id}@users.codedrop.invalid"
+    dev = await create_developer(name=name[:100] or f"{provider} {external_id}", email=email)
+    await _bind(dev.id, provider, external_id, chat_id)
+    return dev, await issue_key(developer_id=dev.id, name=f"{provider} registration")
+
+
+async def _bind(developer_id: int, provider: str, external_id: str, chat_id: str | None) -> None:
+    identity = await Identity.get_or_none(provider=provider, external_id=external_id)
+    if identity is None:
+        try:
+            await Identity.create(
+                developer_id=developer_id,
+                provider=provider,
+                external_id=external_id,
+                chat_id=chat_id,
+            )
+        except IntegrityError:
+            await Identity.filter(provider=provider, external_id=external_id).update(
+                developer_id=developer_id, chat_id=chat_id
+            )
+    else:
+        identity.developer_id = developer_id
+        identity.chat_id = chat_id or identity.chat_id
+        await identity.save()
+
+
+async def developer_for_identity(*, provider: str, external_id: str) -> DeveloperView | None:
+    """The developer a chat account is linked to, if any."""
+    identity = await Identity.get_or_none(
+        provider=provider, external_id=external_id
+    ).select_related("developer")
+    return _view(identity.developer) if identity else None
+
+
+async def chats_of(*, developer_id: int) -> list[tuple[str, str]]:
+    """(provider, chat id) pairs where a developer receives notices."""
+    rows = await Identity.filter(developer_id=developer_id).exclude(chat_id=None)
+    return [(r.provider, r.chat_id) for r in rows if r.chat_id]

@@ -1,0 +1,262 @@
+"""Tortoise models: the tables and the constraints that keep the promise.
+
+The unique constraints here are the final arbiters of fairness: `(campaign, code)` keeps a code
+from being imported twice, `(campaign, claimant, slot)` keeps a claimant from holding more than
+the campaign allows, and the conditional UPDATE in `domain.claims` keeps a code from two people.
+Schema changes go through `domain/migrations` (`codedrop makemigrations`, `codedrop migrate`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Developer(Model):
+    """A campaign owner."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    email = fields.CharField(max_length=254, unique=True)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "developers"
+
+
+class ApiKey(Model):
+    """A developer's API key. Only its SHA-256 is stored, the key is shown once."""
+
+    id = fields.IntField(primary_key=True)
+    developer: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
+        "models.Developer", related_name="api_keys", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=100, default="default")
+    prefix = fields.CharField(max_length=32, description="public part shown in listings")
+    key_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_keys"
+
+
+class Identity(Model):
+    """A chat account (Telegram or Discord) linked to a developer."""
+
+    id = fields.IntField(primary_key=True)
+    developer: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
+        "models.Developer", related_name="identities", on_delete=fields.CASCADE
+    )
+    provider = fields.CharField(max_length=16)
+    external_id = fields.CharField(max_length=64)
+    chat_id = fields.CharField(max_length=64, null=True, description="where notices go")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "identities"
+        unique_together = (("provider", "external_id"),)
+
+
+class LinkToken(Model):
+    """A one-time token that links a chat account to an existing developer (`/link <token>`)."""
+
+    id = fields.IntField(primary_key=True)
+    developer: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
+        "models.Developer", related_name="link_tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "link_tokens"
+
+
+class Campaign(Model):
+    """A pool of single-use codes and the rules for handing them out."""
+
+    id = fields.IntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    owner: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
+        "models.Developer", related_name="campaigns", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=120)
+    description = fields.TextField(default="")
+    platform = fields.CharField(max_length=16, default="universal")
+    status = fields.CharField(max_length=16, default="draft", db_index=True)
+    starts_at = fields.DatetimeField(null=True)
+    ends_at = fields.DatetimeField(null=True)
+    per_claimant_limit = fields.IntField(default=1)
+    eligibility: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    low_stock_threshold = fields.IntField(default=0)
+    low_stock_alerted = fields.BooleanField(default=False)
+    waitlist_enabled = fields.BooleanField(default=True)
+    completed_reason = fields.CharField(max_length=16, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "campaigns"
+
+
+class PromoCode(Model):
+    """One single-use code. `platform` is '' when the code works on any platform."""
+
+    id = fields.BigIntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="codes", on_delete=fields.CASCADE, db_index=False
+    )
+    code = fields.CharField(max_length=64)
+    platform = fields.CharField(max_length=16, default="")
+    metadata = fields.CharField(max_length=1024, null=True)
+    status = fields.CharField(max_length=16, default="available")
+    claimant = fields.CharField(max_length=100, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    used_at = fields.DatetimeField(null=True)
+    upload_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "promo_codes"
+        unique_together = (("campaign", "code"),)
+        indexes = (
+            # "next available code for this platform" is one seek on this index
+            Index(fields=("campaign_id", "status", "platform", "id"), name="promo_next_available"),
+            Index(fields=("status", "used_at"), name="promo_used_at"),
+        )
+
+
+class Claim(Model):
+    """One acknowledged claim. `slot` 1..limit is unique per claimant, NULL once released."""
+
+    id = fields.BigIntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="claims", on_delete=fields.CASCADE, db_index=False
+    )
+    claimant = fields.CharField(max_length=100)
+    slot = fields.IntField(null=True)
+    code_id = fields.BigIntField()
+    code = fields.CharField(max_length=64)
+    channel = fields.CharField(max_length=16)
+    platform = fields.CharField(max_length=16, default="")
+    idempotency_key = fields.CharField(max_length=128, null=True)
+    created_at = fields.DatetimeField()
+    released_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "claims"
+        unique_together = (("campaign", "claimant", "slot"),)
+        indexes = (
+            Index(fields=("claimant", "created_at"), name="claims_by_claimant"),
+            Index(fields=("campaign_id", "created_at"), name="claims_by_time"),
+        )
+
+
+class Upload(Model):
+    """One CSV/TXT import and its report."""
+
+    id = fields.IntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="uploads", on_delete=fields.CASCADE
+    )
+    filename = fields.CharField(max_length=255, default="")
+    object_key = fields.CharField(max_length=255, null=True)
+    status = fields.CharField(max_length=16, default="pending")
+    total_bytes = fields.BigIntField(default=0)
+    rows = fields.IntField(default=0)
+    imported = fields.IntField(default=0)
+    duplicates = fields.IntField(default=0)
+    invalid = fields.IntField(default=0)
+    errors: fields.Field[list[dict[str, Any]]] = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+    object_deleted_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "uploads"
+
+
+class ArchivedCode(Model):
+    """A used code moved out of `promo_codes` by the archival job."""
+
+    id = fields.BigIntField(primary_key=True)
+    original_id = fields.BigIntField(unique=True, description="its id in promo_codes")
+    campaign_id = fields.IntField()
+    code = fields.CharField(max_length=64)
+    platform = fields.CharField(max_length=16, default="")
+    claimant = fields.CharField(max_length=100, null=True)
+    claimed_at = fields.DatetimeField(null=True)
+    used_at = fields.DatetimeField(null=True)
+    archived_at = fields.DatetimeField()
+
+    class Meta:
+        table = "archived_codes"
+        indexes = (Index(fields=("campaign_id",), name="archived_by_campaign"),)
+
+
+class WaitlistEntry(Model):
+    """A member who asked to be told when a sold-out campaign gets codes again."""
+
+    id = fields.IntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="waitlist", on_delete=fields.CASCADE
+    )
+    claimant = fields.CharField(max_length=100)
+    channel = fields.CharField(max_length=16)
+    contact = fields.CharField(max_length=254, description="chat id or e-mail address")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    notified_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "waitlist"
+        unique_together = (("campaign", "claimant"),)
+
+
+class IdempotencyRecord(Model):
+    """The stored answer to a request made with an `Idempotency-Key`."""
+
+    id = fields.BigIntField(primary_key=True)
+    scope = fields.CharField(max_length=100)
+    key = fields.CharField(max_length=128)
+    request_hash = fields.CharField(max_length=64)
+    status_code = fields.IntField(null=True)
+    response: fields.Field[Any] = fields.JSONField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "idempotency_records"
+        unique_together = (("scope", "key"),)
+
+
+class JobLease(Model):
+    """A lease that keeps each scheduled job run to one scheduler process."""
+
+    name = fields.CharField(max_length=100, primary_key=True)
+    owner = fields.CharField(max_length=100)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "job_leases"
+
+
+class Report(Model):
+    """A usage report written by the reports job."""
+
+    id = fields.IntField(primary_key=True)
+    developer: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
+        "models.Developer", related_name="reports", on_delete=fields.CASCADE
+    )
+    period = fields.CharField(max_length=32)
+    object_key = fields.CharField(max_length=255)
+    summary: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "reports"
+        unique_together = (("developer", "period"),)

@@ -1,0 +1,107 @@
+"""The one settings object: every knob of codedrop, read from `CODEDROP_*` variables or `.env`.
+
+Defaults run everything embedded (SQLite file, in-process events and rate limits, a local
+folder for object storage, no bots). Production sets the database URL, Redis, S3 and tokens.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-change-me"}
+DEV_SECRET = "dev-secret-change-me"  # noqa: S105 (refused outside development)
+
+
+class Settings(BaseSettings):
+    """codedrop configuration (environment prefix `CODEDROP_`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CODEDROP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="development, test or production"
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET),
+        description="signs cookies and link tokens; must be set outside development",
+    )
+    database_url: str = Field(
+        "sqlite://codedrop.sqlite3",
+        description="sqlite://PATH (default) or mysql://user:pass@host:3306/db",
+    )
+    database_pool_size: int = Field(4, ge=1, le=200, description="MariaDB connections per process")
+    redis_url: str | None = Field(None, description="redis://host:6379/0 (rate limits, events)")
+    public_url: str = Field("http://127.0.0.1:8000", description="base URL used in shared links")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+
+    # object storage
+    storage_dir: Path = Field(Path("data/objects"), description="local folder for object storage")
+    s3_bucket: str | None = Field(None, description="S3 bucket; set to use S3 instead of a folder")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, R2)")
+    s3_region: str = Field("us-east-1", description="S3 region")
+    s3_access_key_id: str | None = Field(None, description="S3 access key id")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key")
+
+    # uploads
+    upload_max_codes: int = Field(100_000, ge=1, description="most codes in one upload")
+    upload_max_bytes: int = Field(16 * 1024 * 1024, ge=1, description="largest upload file")
+    upload_batch_size: int = Field(1_000, ge=1, le=10_000, description="rows per INSERT")
+
+    # rate limits (the `limits` library's notation, e.g. "100/minute")
+    rate_limit_enabled: bool = Field(True, description="turn all rate limits off (benchmarks)")
+    rate_limit_distribute_ip: str = Field("100/minute", description="public claims per IP")
+    rate_limit_distribute_claimant: str = Field("100/minute", description="claims per claimant")
+    rate_limit_distribute_key: str = Field("10000/minute", description="claims per API key")
+    rate_limit_upload: str = Field("10/minute", description="uploads per developer")
+    rate_limit_analytics: str = Field("60/minute", description="analytics reads per developer")
+    rate_limit_api: str = Field("600/minute", description="other developer calls per key")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="proxy IPs whose X-Forwarded-For is believed"
+    )
+
+    # bots
+    telegram_bot_token: SecretStr | None = Field(None, description="enables the Telegram bot")
+    telegram_api_url: str | None = Field(None, description="self-hosted Bot API server base URL")
+    telegram_webhook_url: str | None = Field(None, description="webhook mode when set")
+    telegram_webhook_secret: SecretStr | None = Field(None, description="webhook secret token")
+    discord_bot_token: SecretStr | None = Field(None, description="enables the Discord bot")
+    discord_guild_id: int | None = Field(None, description="sync commands to this guild only")
+    discord_api_url: str | None = Field(None, description="testing hook: Discord REST base URL")
+
+    # scheduler
+    scheduler_enabled: bool = Field(True, description="run the jobs inside `codedrop run`")
+    archive_after_days: int = Field(30, ge=1, description="archive codes used this long ago")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if (
+            self.environment == "production"
+            and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError(
+                "CODEDROP_SECRET_KEY is a placeholder; set a long random value in production"
+            )
+        return self
+
+    @property
+    def is_mysql(self) -> bool:
+        return self.database_url.startswith("mysql://")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,480 @@
+"""Code import: CSV (header with `code`, optional `platform`, `metadata`) or one code per line.
+
+The file is spooled to a temporary file as it arrives (never held in memory), parsed line by
+line, validated row by row, and inserted in multi-row batches with INSERT IGNORE, so memory
+stays flat and re-uploading the same file adds nothing. Every row ends up counted exactly once:
+rows = imported + duplicates + invalid. The first 100 problems are reported with line numbers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+import re
+import secrets
+import tempfile
+from collections.abc import AsyncIterable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from tortoise.transactions import in_transaction
+
+from domain import clock, events
+from domain.campaigns import owned
+from domain.db import is_mysql_connection
+from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFound
+from domain.events import Event, EventBus
+from domain.models import Campaign, PromoCode, Upload
+from domain.values import (
+    CampaignStatus,
+    CodeStatus,
+    ImportProblem,
+    ImportReport,
+    Platform,
+    parse_platform,
+)
+
+log = logging.getLogger(__name__)
+
+CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+MIN_LEN, MAX_LEN = 4, 64
+MAX_METADATA = 1024
+MAX_PROBLEMS = 100
+MAX_LINE_CHARS = 64 * 1024
+CODE_HEADERS = {"code", "codes", "promo_code", "promocode", "promo code", "key", "coupon"}
+csv.field_size_limit(MAX_LINE_CHARS)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    code: str
+    platform: str
+    metadata: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    line: int
+    reason: str
+    value: str | None = None
+
+
+def _short(value: str, limit: int = 40) -> str:
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def check_code(raw: str) -> str | None:
+    """Why a code is refused, or None when it is fine."""
+    code = raw.strip()
+    if not code:
+        return "empty code"
+    if len(code) < MIN_LEN:
+        return f"code too short ({len(code)} characters, at least {MIN_LEN})"
+    if len(code) > MAX_LEN:
+        return f"code too long ({len(code)} characters, at most {MAX_LEN})"
+    if not CODE_RE.match(code):
+        bad = next(ch for ch in code if not (ch.isascii() and (ch.isalnum() or ch in "-_")))
+        return f"character {bad!r} not allowed (letters, digits, '-' and '_' only)"
+    return None
+
+
+class Parser:
+    """Reads a spooled upload and yields `Row`s and `Problem`s with 1-based line numbers."""
+
+    def __init__(self, handle: IO[bytes], campaign_platform: str) -> None:
+        self.handle = handle
+        self.campaign_platform = campaign_platform
+        self.line = 0
+
+    def _lines(self) -> Iterator[str]:
+        """Decoded lines; a line that is not UTF-8 becomes a problem, not a crash."""
+        first = True
+        for raw in self.handle:
+            self.line += 1
+            if first:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
+                first = False
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self._bad_lines.append(Problem(self.line, "not UTF-8 text"))
+                yield ""
+                continue
+            if len(text) > MAX_LINE_CHARS:
+                self._bad_lines.append(Problem(self.line, f"line over {MAX_LINE_CHARS} characters"))
+                yield ""
+                continue
+            yield text
+
+    def rows(self) -> Iterator[Row | Problem]:
+        self._bad_lines: list[Problem] = []
+        lines = self._lines()
+        delimiter = ","
+        code_at, platform_at, metadata_at = 0, -1, -1
+        # the first non-empty line decides the format
+        for text in lines:
+            if self._bad_lines:
+                yield from self._drain()
+                continue
+            if not text.strip():
+                continue
+            delimiter = max(",;\t", key=text.count) if any(d in text for d in ",;\t") else ","
+            fields = next(csv.reader([text], delimiter=delimiter))
+            names = [f.strip().lower() for f in fields]
+            found = [i for i, n in enumerate(names) if n in CODE_HEADERS]
+            if found:
+                code_at = found[0]
+                platform_at = names.index("platform") if "platform" in names else -1
+                metadata_at = names.index("metadata") if "metadata" in names else -1
+            elif len(fields) > 1:
+                raise InvalidCSV(
+                    f"Line {self.line}: no `code` column in the header (found: "
+                    + ", ".join(_short(n, 20) for n in names[:10])
+                    + "). Add a header row with a `code` column, or upload one code per line.",
+                    line=self.line,
+                )
+            else:
+                yield self._row(self.line, fields, 0, -1, -1)
+            break
+        else:
+            if self._bad_lines:
+                return
+            raise InvalidCSV("The file has no codes (it is empty or blank).")
+
+        reader = csv.reader(lines, delimiter=delimiter, strict=False)
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                yield Problem(self.line, f"unreadable CSV ({exc})")
+                continue
+            if self._bad_lines:
+                yield from self._drain()
+                continue
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            yield self._row(self.line, fields, code_at, platform_at, metadata_at)
+        yield from self._drain()
+
+    def _drain(self) -> Iterator[Problem]:
+        bad, self._bad_lines = self._bad_lines, []
+        yield from bad
+
+    def _row(
+        self, line: int, fields: list[str], code_at: int, platform_at: int, metadata_at: int
+    ) -> Row | Problem:
+        if code_at >= len(fields):
+            return Problem(line, "missing code field")
+        raw = fields[code_at]
+        reason = check_code(raw)
+        if reason:
+            return Problem(line, reason, _short(raw.strip()))
+        code = raw.strip()
+        platform = ""
+        if 0 <= platform_at < len(fields) and fields[platform_at].strip():
+            try:
+                parsed = parse_platform(fields[platform_at])
+            except UnknownPlatform:
+                return Problem(
+                    line, f"unknown platform {_short(fields[platform_at].strip(), 20)!r}", code
+                )
+            if self.campaign_platform != Platform.UNIVERSAL:
+                if parsed not in (Platform.UNIVERSAL, Platform(self.campaign_platform)):
+                    return Problem(
+                        line, f"platform {parsed} in a {self.campaign_platform} campaign", code
+                    )
+            elif parsed and parsed != Platform.UNIVERSAL:
+                platform = parsed.value
+        metadata = None
+        if 0 <= metadata_at < len(fields) and fields[metadata_at].strip():
+            metadata = fields[metadata_at].strip()
+            if len(metadata) > MAX_METADATA:
+                return Problem(line, f"metadata over {MAX_METADATA} characters", code)
+        return Row(line, code, platform, metadata)
+
+
+async def spool(chunks: AsyncIterable[bytes], *, max_bytes: int, into: IO[bytes]) -> int:
+    """Copy an incoming stream to a temporary file, refusing it past `max_bytes`."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise FileTooLarge(
+                f"The file is over the {max_bytes:,}-byte limit; split it or use the large-upload"
+                " flow (POST /api/campaigns/{id}/uploads).",
+                limit=max_bytes,
+            )
+        into.write(chunk)
+    into.seek(0)
+    return size
+
+
+def _sniff_binary(handle: IO[bytes]) -> None:
+    head = handle.read(8192)
+    handle.seek(0)
+    if not head:
+        raise InvalidCSV("The file is empty (0 bytes).")
+    if b"\x00" in head:
+        raise InvalidCSV(
+            "The file looks binary (it contains NUL bytes); upload a CSV or a text file."
+        )
+
+
+async def _insert_batch(campaign_pk: int, upload_pk: int, rows: list[Row]) -> int:
+    """Insert a batch, skipping codes already in the campaign; returns how many went in."""
+    if not rows:
+        return 0
+    async with in_transaction() as conn, conn.acquire_connection() as raw:
+        if is_mysql_connection(conn):
+            async with raw.cursor() as cur:
+                await cur.executemany(
+                    "INSERT IGNORE INTO promo_codes"
+                    " (campaign_id, code, platform, metadata, status, upload_id)"
+                    " VALUES (%s, %s, %s, %s, 'available', %s)",
+                    [(campaign_pk, r.code, r.platform, r.metadata, upload_pk) for r in rows],
+                )
+                return int(cur.rowcount)
+        before = raw.total_changes
+        await raw.executemany(
+            "INSERT OR IGNORE INTO promo_codes"
+            " (campaign_id, code, platform, metadata, status, upload_id)"
+            " VALUES (?, ?, ?, ?, 'available', ?)",
+            [(campaign_pk, r.code, r.platform, r.metadata, upload_pk) for r in rows],
+        )
+        return int(raw.total_changes - before)
+
+
+class _Report:
+    def __init__(self, upload: Upload) -> None:
+        self.upload = upload
+        self.rows = self.imported = self.duplicates = self.invalid = 0
+        self.problems: list[ImportProblem] = []
+
+    def problem(self, line: int, reason: str, value: str | None = None) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(ImportProblem(line=line, reason=reason, value=value))
+
+    def to_report(self, status: str) -> ImportReport:
+        u = self.upload
+        return ImportReport(
+            upload_id=u.public_id,
+            status=status,
+            rows=self.rows,
+            imported=self.imported,
+            duplicates=self.duplicates,
+            invalid=self.invalid,
+            errors=list(self.problems),
+            filename=u.filename,
+            total_bytes=u.total_bytes,
+        )
+
+
+async def _flush(c: Campaign, rep: _Report, batch: list[Row]) -> None:
+    existing = set(
+        await PromoCode.filter(campaign_id=c.id, code__in=[r.code for r in batch]).values_list(
+            "code", flat=True
+        )
+    )
+    fresh = [r for r in batch if r.code not in existing]
+    for r in batch:
+        if r.code in existing:
+            rep.duplicates += 1
+            rep.problem(r.line, "already in the campaign", r.code)
+    inserted = await _insert_batch(c.id, rep.upload.id, fresh)
+    rep.imported += inserted
+    # a concurrent upload of the same codes: INSERT IGNORE skipped them
+    rep.duplicates += len(fresh) - inserted
+
+
+async def import_file(
+    *,
+    campaign: Campaign,
+    upload: Upload,
+    handle: IO[bytes],
+    max_codes: int,
+    batch_size: int,
+    events_bus: EventBus | None = None,
+    progress_every: int = 10,
+) -> ImportReport:
+    """Parse a spooled file and import its codes into `campaign`, updating `upload` as it goes."""
+    _sniff_binary(handle)
+    rep = _Report(upload)
+    seen: dict[str, int] = {}
+    batch: list[Row] = []
+    parser = Parser(handle, campaign.platform)
+    upload.status = "processing"
+    await upload.save(update_fields=["status"])
+    batches = 0
+    for item in parser.rows():
+        rep.rows += 1
+        if isinstance(item, Problem):
+            rep.invalid += 1
+            rep.problem(item.line, item.reason, item.value)
+            continue
+        first = seen.get(item.code)
+        if first is not None:
+            rep.duplicates += 1
+            rep.problem(item.line, f"duplicate of line {first}", item.code)
+            continue
+        if len(seen) >= max_codes:
+            rep.invalid += 1
+            rep.problem(item.line, f"over the limit of {max_codes:,} codes per upload", item.code)
+            continue
+        seen[item.code] = item.line
+        batch.append(item)
+        if len(batch) >= batch_size:
+            await _flush(campaign, rep, batch)
+            batch = []
+            batches += 1
+            if batches % progress_every == 0:
+                await _save_progress(rep, "processing")
+    if batch:
+        await _flush(campaign, rep, batch)
+    report = await _save_progress(rep, "done", finished=True)
+    await _after_import(campaign, report, events_bus)
+    return report
+
+
+async def _save_progress(rep: _Report, status: str, *, finished: bool = False) -> ImportReport:
+    u = rep.upload
+    u.status = status
+    u.rows, u.imported, u.duplicates, u.invalid = (
+        rep.rows,
+        rep.imported,
+        rep.duplicates,
+        rep.invalid,
+    )
+    u.errors = [{"line": p.line, "reason": p.reason, "value": p.value} for p in rep.problems]
+    fields = ["status", "rows", "imported", "duplicates", "invalid", "errors"]
+    if finished:
+        u.finished_at = clock.now()
+        fields.append("finished_at")
+    await u.save(update_fields=fields)
+    return rep.to_report(status)
+
+
+async def _after_import(c: Campaign, report: ImportReport, events_bus: EventBus | None) -> None:
+    """Reopen a sold-out campaign, re-arm the low-stock alert, tell listeners."""
+    if report.imported:
+        now = clock.now()
+        if c.completed_reason == "sold_out" and not (c.ends_at and now >= c.ends_at):
+            await Campaign.filter(id=c.id, status=CampaignStatus.COMPLETED).update(
+                status=CampaignStatus.ACTIVE, completed_reason=None
+            )
+        available = await PromoCode.filter(campaign_id=c.id, status=CodeStatus.AVAILABLE).count()
+        if available > c.low_stock_threshold:
+            await Campaign.filter(id=c.id).update(low_stock_alerted=False)
+    if events_bus is None:
+        return
+    owner_id: int = c.owner_id  # type: ignore[attr-defined]
+    await events_bus.publish(
+        Event(
+            events.UPLOAD_FINISHED,
+            c.public_id,
+            owner_id,
+            {"upload_id": report.upload_id, "imported": report.imported, "rows": report.rows},
+        )
+    )
+    if report.imported:
+        await events_bus.publish(
+            Event(events.CODES_RESTOCKED, c.public_id, owner_id, {"imported": report.imported})
+        )
+
+
+def new_upload_id() -> str:
+    return "upl_" + secrets.token_urlsafe(12)
+
+
+async def import_stream(
+    *,
+    owner_id: int,
+    campaign_id: str,
+    chunks: AsyncIterable[bytes],
+    filename: str = "",
+    max_bytes: int,
+    max_codes: int,
+    batch_size: int = 1000,
+    events_bus: EventBus | None = None,
+) -> ImportReport:
+    """Import codes from an incoming stream (a multipart field, a bot's downloaded document).
+
+    Whole-file problems (empty, binary, no code column, too large) raise and import nothing;
+    row problems are counted and reported with their line numbers.
+    """
+    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    with tempfile.TemporaryFile() as handle:
+        size = await spool(chunks, max_bytes=max_bytes, into=handle)
+        upload = await Upload.create(
+            public_id=new_upload_id(),
+            campaign_id=campaign.id,
+            filename=filename[:255],
+            total_bytes=size,
+            status="processing",
+        )
+        try:
+            report = await import_file(
+                campaign=campaign,
+                upload=upload,
+                handle=handle,
+                max_codes=max_codes,
+                batch_size=batch_size,
+                events_bus=events_bus,
+            )
+        except InvalidCSV as exc:
+            upload.status = "failed"
+            upload.errors = [
+                {"line": exc.extra.get("line") or 0, "reason": exc.detail, "value": None}
+            ]
+            upload.finished_at = clock.now()
+            await upload.save(update_fields=["status", "errors", "finished_at"])
+            raise
+    log.info(
+        "upload %s campaign=%s rows=%d imported=%d duplicates=%d invalid=%d",
+        report.upload_id,
+        campaign.public_id,
+        report.rows,
+        report.imported,
+        report.duplicates,
+        report.invalid,
+    )
+    return report
+
+
+async def bytes_chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterable[bytes]:
+    """An in-memory payload as a chunk stream (tests, small bot documents)."""
+    view = io.BytesIO(data)
+    while chunk := view.read(size):
+        yield chunk
+
+
+def report_of(u: Upload) -> ImportReport:
+    return ImportReport(
+        upload_id=u.public_id,
+        status=u.status,
+        rows=u.rows,
+        imported=u.imported,
+        duplicates=u.duplicates,
+        invalid=u.invalid,
+        errors=[ImportProblem(**e) for e in (u.errors or [])],
+        filename=u.filename,
+        total_bytes=u.total_bytes,
+    )
+
+
+async def get_upload(*, owner_id: int, campaign_id: str, upload_id: str) -> ImportReport:
+    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    u = await Upload.get_or_none(public_id=upload_id, campaign_id=campaign.id)
+    if u is None:
+        raise UploadNotFound(f"No upload {upload_id!r} in this campaign.")
+    return report_of(u)
+
+
+async def list_uploads(*, owner_id: int, campaign_id: str, limit: int = 50) -> list[ImportReport]:
+    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    rows = await Upload.filter(campaign_id=campaign.id).order_by("-id").limit(limit)
+    return [report_of(u) for u in rows]
