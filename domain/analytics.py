@@ -81,7 +81,8 @@ async def campaign_analytics(
         params = [sqlite_fmt, c.id, since]
     _, rows = await conn.execute_query(sql, params)
     over_time = [
-        (datetime.fromisoformat(str(r["b"])).replace(tzinfo=since.tzinfo), int(r["n"])) for r in rows
+        (datetime.fromisoformat(str(r["b"])).replace(tzinfo=since.tzinfo), int(r["n"]))
+        for r in rows
     ]
     return Analytics(
         campaign_id=c.public_id,

@@ -148,7 +148,9 @@ async def export_csv(
     async def rows() -> AsyncIterator[str]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(["code", "platform", "status", "claimant", "claimed_at", "used_at", "metadata"])
+        writer.writerow(
+            ["code", "platform", "status", "claimant", "claimed_at", "used_at", "metadata"]
+        )
         last = 0
         while True:
             query = PromoCode.filter(campaign_id=c.id, id__gt=last)
