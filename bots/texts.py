@@ -1,0 +1,82 @@
+"""Texts both bots share, in one place per language (English first).
+
+`t(key, lang, **values)` renders a message; `refusal(error, lang)` turns any `DomainError`
+into a friendly sentence. Bot-specific wording may live next to each bot, but every domain
+refusal goes through `refusal` so Telegram and Discord say the same thing.
+"""
+
+from __future__ import annotations
+
+from domain.errors import DomainError, NotEligible
+
+DEFAULT_LANG = "en"
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "claim.ok": "Here is your code for {campaign}:",
+        "claim.again": "You already have a code for {campaign}:",
+        "claim.hint": "{hint}",
+        "claim.private_only": "Codes are sent privately. Tap the button to get yours.",
+        "claim.open_private": "Get my code privately",
+        "claim.button": "Get my code",
+        "claim.pick_platform": "Which platform is your code for?",
+        "card.codes_left": "{left} codes left",
+        "card.sold_out": "All codes have been handed out.",
+        "card.not_started": "Opens {starts_at:%Y-%m-%d %H:%M} UTC.",
+        "card.paused": "Paused for now.",
+        "card.ended": "This campaign has ended.",
+        "waitlist.offer": "Notify me",
+        "waitlist.joined": "You're on the list. We'll message you when codes are back.",
+        "waitlist.already": "You're already on the list.",
+        "waitlist.restocked": "Good news: {campaign} has codes again. Claim yours: {link}",
+        "eligibility.check_again": "Check again",
+        "mycodes.empty": "You have not received any codes yet.",
+        "mycodes.header": "Your codes:",
+        "mycodes.line": "{campaign}: {code} ({when:%Y-%m-%d})",
+        "owner.low_stock": "Low stock: {campaign} has {available} codes left (threshold {threshold}).",
+        "owner.sold_out": "Sold out: every code of {campaign} has been handed out.",
+        "manage.not_owner": "Only the campaign's owner can do that.",
+        "manage.not_linked": (
+            "This account is not linked to a developer account. Use /register to create one, "
+            "or /link <token> to link an existing one."
+        ),
+        "upload.report": (
+            "Import of {filename}: {rows} rows, {imported} imported, {duplicates} duplicates, "
+            "{invalid} invalid."
+        ),
+        "upload.problem": "line {line}: {reason}",
+        "error.generic": "Something went wrong on our side (reference {ref}). Please try again.",
+        "error.rate_limited": "Slow down a little: try again in {retry_after} s.",
+    }
+}
+
+REFUSALS: dict[str, dict[str, str]] = {
+    "en": {
+        "campaign_not_found": "I can't find that campaign. Check the link or the id.",
+        "campaign_not_active": "This campaign is paused right now. Try again later.",
+        "campaign_not_started": "{detail}",
+        "campaign_ended": "This campaign has ended.",
+        "sold_out": "Sorry, all codes have been handed out.",
+        "platform_required": "{detail}",
+        "platform_not_served": "{detail}",
+        "rate_limited": "Slow down a little: try again in {retry_after} s.",
+    }
+}
+
+
+def t(key: str, lang: str | None = None, **values: object) -> str:
+    """A message in the user's language (falling back to English)."""
+    table = TEXTS.get(lang or DEFAULT_LANG, TEXTS[DEFAULT_LANG])
+    template = table.get(key) or TEXTS[DEFAULT_LANG][key]
+    return template.format(**values)
+
+
+def refusal(error: DomainError, lang: str | None = None) -> str:
+    """A friendly sentence for a domain refusal; eligibility says which rule failed."""
+    if isinstance(error, NotEligible):
+        return error.detail
+    table = REFUSALS.get(lang or DEFAULT_LANG, REFUSALS[DEFAULT_LANG])
+    template = table.get(error.code) or REFUSALS[DEFAULT_LANG].get(error.code)
+    if template is None:
+        return error.detail
+    return template.format(detail=error.detail, **error.extra)
