@@ -260,3 +260,26 @@ class Report(Model):
     class Meta:
         table = "reports"
         unique_together = (("developer", "period"),)
+
+
+class ChatPost(Model):
+    """A campaign card posted in a chat (a Discord drop message), kept to update its count.
+
+    It also says which campaigns a server or group may claim from: those posted there.
+    """
+
+    id = fields.IntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="posts", on_delete=fields.CASCADE
+    )
+    provider = fields.CharField(max_length=16)
+    guild_id = fields.CharField(max_length=32, description="server or group the post is in")
+    channel_id = fields.CharField(max_length=32)
+    message_id = fields.CharField(max_length=32)
+    posted_by = fields.CharField(max_length=64, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "chat_posts"
+        unique_together = (("provider", "channel_id", "message_id"),)
+        indexes = (Index(fields=("provider", "guild_id"), name="chat_posts_by_guild"),)
