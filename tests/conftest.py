@@ -175,3 +175,21 @@ async def services(db: Settings) -> AsyncIterator[Services]:
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+@pytest.fixture
+async def app(services: Services) -> AsyncIterator[object]:
+    """The real FastAPI app over the test database (the fixture owns the connections)."""
+    from api.app import create_app
+
+    yield create_app(services.settings, services, manage_database=False)
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[object]:
+    """An HTTP client talking to the app in-process (httpx ASGITransport)."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

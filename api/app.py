@@ -1,0 +1,68 @@
+"""The FastAPI application: routes, error handling, metrics, and the process lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors, metrics
+from api.routes import campaigns, codes, distribute, health
+from domain import db
+from domain.bootstrap import Services, bootstrap
+from domain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+codedrop hands out single-use promo codes fairly: **one code per person, never the same code
+twice**.
+
+* **Developers** authenticate with an API key (`Authorization: Bearer cdk_…`; create one with
+  `codedrop developers create`), create campaigns, upload codes (CSV or one code per line),
+  follow analytics, mark codes used, release them, export them.
+* **Web and app clients** read a campaign's public card and claim a code with
+  `POST /api/distribute/{campaign_id}`; asking again returns the same code.
+
+Every error is `application/problem+json` (RFC 9457) with a stable `code`.
+"""
+
+
+def create_app(
+    settings: Settings, services: Services | None = None, *, manage_database: bool = True
+) -> FastAPI:
+    """Build the app. With `manage_database` the lifespan opens and closes the database."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_database:
+            await db.init_db(settings)
+        try:
+            yield
+        finally:
+            if own_services:
+                await app.state.services.close()
+            if manage_database:
+                await db.close_db()
+
+    own_services = services is None
+    app = FastAPI(
+        title="codedrop",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "campaigns", "description": "Your campaigns (API key required)."},
+            {"name": "codes", "description": "Codes of your campaigns (API key required)."},
+            {"name": "distribution", "description": "Public campaign cards and claims."},
+            {"name": "operations", "description": "Health, readiness and metrics."},
+        ],
+    )
+    app.state.services = services or bootstrap(settings)
+    errors.install(app)
+    app.middleware("http")(metrics.measure)
+    for module in (campaigns, codes, distribute, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,111 @@
+"""FastAPI dependencies: services, the calling developer, client IP, rate limits.
+
+Routes declare what they need with the `Annotated` aliases below (`Svc`, `CurrentDeveloper`,
+`OptionalDeveloper`, `ClientIP`) and stay one call to the domain.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import rate_limit_headers
+from domain import developers
+from domain.bootstrap import Services
+from domain.developers import DeveloperView
+from domain.errors import Unauthorized
+from domain.ratelimits import RateLimitState, enforce
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cdk_…`")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+Svc = Annotated[Services, Depends(get_services)]
+
+
+async def current_developer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> DeveloperView:
+    """The developer whose API key authenticates the request (401 otherwise)."""
+    if credentials is None:
+        raise Unauthorized("Send your API key as `Authorization: Bearer cdk_…`.")
+    dev = await developers.authenticate(api_key=credentials.credentials)
+    request.state.developer = dev
+    return dev
+
+
+async def optional_developer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> DeveloperView | None:
+    """The developer when a key is sent (a wrong key is still a 401), None for anonymous calls."""
+    if credentials is None:
+        return None
+    return await current_developer(request, credentials)
+
+
+CurrentDeveloper = Annotated[DeveloperView, Depends(current_developer)]
+OptionalDeveloper = Annotated[DeveloperView | None, Depends(optional_developer)]
+
+
+def client_ip(request: Request) -> str:
+    """The caller's IP: the socket peer, or X-Forwarded-For when the peer is a trusted proxy."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = request.app.state.services.settings.trusted_proxies
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    # walk from the nearest hop back; the first address not ours is the client
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _is_trusted(address: str, trusted: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in trusted:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+ClientIP = Annotated[str, Depends(client_ip)]
+
+
+async def limit(
+    services: Services, response: Response, rule: str, *key: str, what: str
+) -> RateLimitState | None:
+    """Count one hit against `rule` for `key`; 429 problem when over, RateLimit headers always."""
+    if not services.settings.rate_limit_enabled:
+        return None
+    state = await enforce(services.limiter, rule, *key, what=what)
+    response.headers.update(
+        rate_limit_headers(state.limit, state.remaining, state.reset_after, state.window)
+    )
+    return state
+
+
+def developer_limit(setting: str, what: str) -> Any:
+    """A dependency limiting a developer route by the rule in `settings.<setting>`."""
+
+    async def dependency(services: Svc, dev: CurrentDeveloper, response: Response) -> None:
+        rule = getattr(services.settings, setting)
+        await limit(services, response, rule, setting, f"dev:{dev.id}", what=what)
+
+    return Depends(dependency)

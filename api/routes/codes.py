@@ -1,0 +1,130 @@
+"""Developer routes for codes: upload (multipart), list, mark used, release, export, uploads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi.responses import StreamingResponse
+
+from api.deps import CurrentDeveloper, Svc, developer_limit
+from api.schemas import PROBLEMS, BulkOut, CodeOut, CodePage, CodesIn, ImportReportOut
+from domain import codes, uploads
+from domain.errors import CodeNotFound
+
+router = APIRouter(prefix="/api/campaigns/{campaign_id}", tags=["codes"], responses=PROBLEMS)
+
+CodeStatusName = Literal["available", "claimed", "used"]
+api_limit = developer_limit("rate_limit_api", "API calls")
+
+
+async def _chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(size):
+        yield chunk
+
+
+@router.post(
+    "/codes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportReportOut,
+    dependencies=[developer_limit("rate_limit_upload", "uploads")],
+)
+async def upload_codes(
+    campaign_id: str,
+    dev: CurrentDeveloper,
+    services: Svc,
+    file: Annotated[
+        UploadFile,
+        File(
+            description="CSV with a `code` column (optional `platform`, `metadata`), or one code per line"
+        ),
+    ],
+) -> ImportReportOut:
+    """Import codes from a CSV/TXT file; duplicates and invalid rows are reported by line."""
+    s = services.settings
+    report = await uploads.import_stream(
+        owner_id=dev.id,
+        campaign_id=campaign_id,
+        chunks=_chunks(file),
+        filename=file.filename or "",
+        max_bytes=s.upload_max_bytes,
+        max_codes=s.upload_max_codes,
+        batch_size=s.upload_batch_size,
+        events_bus=services.events,
+    )
+    return ImportReportOut.of(report)
+
+
+@router.get("/codes", response_model=CodePage, dependencies=[api_limit])
+async def list_codes(
+    campaign_id: str,
+    dev: CurrentDeveloper,
+    status_: Annotated[CodeStatusName | None, Query(alias="status")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CodePage:
+    """A page of the campaign's codes, masked."""
+    items, total = await codes.list_codes(
+        owner_id=dev.id, campaign_id=campaign_id, status=status_, offset=offset, limit=limit
+    )
+    return CodePage(items=[CodeOut.of(v) for v in items], total=total, offset=offset, limit=limit)
+
+
+@router.post("/codes/used", response_model=BulkOut, dependencies=[api_limit])
+async def mark_codes_used(campaign_id: str, body: CodesIn, dev: CurrentDeveloper) -> BulkOut:
+    """Mark codes as used (redeemed), by list."""
+    result = await codes.mark_used(owner_id=dev.id, campaign_id=campaign_id, codes=body.codes)
+    return BulkOut.of(result)
+
+
+@router.post("/codes/{code}/used", response_model=BulkOut, dependencies=[api_limit])
+async def mark_code_used(campaign_id: str, code: str, dev: CurrentDeveloper) -> BulkOut:
+    """Mark one code as used."""
+    result = await codes.mark_used(owner_id=dev.id, campaign_id=campaign_id, codes=[code])
+    if result.not_found:
+        raise CodeNotFound(f"No code {result.not_found[0]} in this campaign.")
+    return BulkOut.of(result)
+
+
+@router.post("/codes/{code}/release", response_model=CodeOut, dependencies=[api_limit])
+async def release_code(campaign_id: str, code: str, dev: CurrentDeveloper) -> CodeOut:
+    """Return a claimed code to the pool (its claim is released)."""
+    return CodeOut.of(await codes.release(owner_id=dev.id, campaign_id=campaign_id, code=code))
+
+
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    dependencies=[api_limit],
+    responses={200: {"content": {"text/csv": {}}, "description": "the codes in full, as CSV"}},
+)
+async def export_codes(
+    campaign_id: str,
+    dev: CurrentDeveloper,
+    status_: Annotated[CodeStatusName | None, Query(alias="status")] = None,
+) -> StreamingResponse:
+    """Export the campaign's codes in full (owner only; safe to open in a spreadsheet)."""
+    stream = await codes.export_csv(owner_id=dev.id, campaign_id=campaign_id, status=status_)
+    return StreamingResponse(
+        stream,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="codes-{campaign_id}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/uploads", response_model=list[ImportReportOut], dependencies=[api_limit])
+async def list_uploads(campaign_id: str, dev: CurrentDeveloper) -> list[ImportReportOut]:
+    """The campaign's uploads, newest first, with their reports."""
+    reports = await uploads.list_uploads(owner_id=dev.id, campaign_id=campaign_id)
+    return [ImportReportOut.of(r) for r in reports]
+
+
+@router.get("/uploads/{upload_id}", response_model=ImportReportOut, dependencies=[api_limit])
+async def get_upload(campaign_id: str, upload_id: str, dev: CurrentDeveloper) -> ImportReportOut:
+    """One upload's status, progress and report."""
+    report = await uploads.get_upload(owner_id=dev.id, campaign_id=campaign_id, upload_id=upload_id)
+    return ImportReportOut.of(report)

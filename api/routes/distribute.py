@@ -1,0 +1,97 @@
+"""Public distribution: the campaign card and the claim, for web and app clients.
+
+Anonymous callers are limited per IP and per claimant; a developer's backend that sends its
+API key claims for its own signed-in users (the identity it names is trusted, namespaced to
+that developer) and is limited per key instead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from api.deps import ClientIP, OptionalDeveloper, Svc, limit
+from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut
+from domain import campaigns, claims
+from domain.values import Channel, Claimant
+
+router = APIRouter(prefix="/api/distribute", tags=["distribution"], responses=PROBLEMS)
+
+NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
+
+
+@router.get("/{campaign_id}", response_model=CardOut)
+async def campaign_card(
+    campaign_id: str, services: Svc, ip: ClientIP, response: Response
+) -> CardOut:
+    """The public campaign card: name, description, platform, whether codes are left."""
+    s = services.settings
+    await limit(services, response, s.rate_limit_distribute_ip, "card-ip", ip, what="requests")
+    card = await campaigns.public_card(campaign_id=campaign_id)
+    response.headers["Cache-Control"] = "public, max-age=5"
+    return CardOut.of(card)
+
+
+@router.post(
+    "/{campaign_id}",
+    response_model=ClaimOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ClaimOut, "description": "the code this claimant already holds"}},
+)
+async def claim_code(
+    campaign_id: str,
+    body: ClaimIn,
+    services: Svc,
+    dev: OptionalDeveloper,
+    ip: ClientIP,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", max_length=128, description="retry-safe request id"),
+    ] = None,
+) -> ClaimOut:
+    """Claim a code for `user_identifier`; asking again returns the same code."""
+    s = services.settings
+    if dev is not None:
+        claimant = Claimant.of("api", f"{dev.id}:{body.user_identifier}")
+        channel = Channel.API
+        await limit(
+            services,
+            response,
+            s.rate_limit_distribute_key,
+            "claim-key",
+            f"dev:{dev.id}",
+            what="claims",
+        )
+    else:
+        claimant = Claimant.of("web", body.user_identifier)
+        channel = Channel.WEB
+        await limit(
+            services,
+            response,
+            s.rate_limit_distribute_ip,
+            "claim-ip",
+            ip,
+            what="claims from this address",
+        )
+        await limit(
+            services,
+            response,
+            s.rate_limit_distribute_claimant,
+            "claim-claimant",
+            claimant.key,
+            what="claims",
+        )
+    result = await claims.claim(
+        campaign_id=campaign_id,
+        claimant=claimant,
+        channel=channel,
+        platform=body.platform,
+        idempotency_key=idempotency_key,
+        events_bus=services.events,
+    )
+    response.headers.update(NO_STORE)
+    if result.repeated:
+        response.status_code = status.HTTP_200_OK
+    return ClaimOut.of(result)

@@ -1,0 +1,342 @@
+"""Request and response bodies of the HTTP API (these become the OpenAPI schema and /docs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.analytics import Analytics
+from domain.campaigns import CampaignView, PublicCard
+from domain.codes import BulkResult, CodeView
+from domain.values import ClaimResult, ImportReport
+
+PlatformName = Literal["ios", "android", "web", "steam", "universal"]
+StatusName = Literal["draft", "active", "paused", "completed", "archived"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EligibilityIn(Strict):
+    channels: list[Literal["telegram", "discord", "web", "api"]] | None = Field(
+        None, description="fronts that may claim; all when absent"
+    )
+    min_account_age_days: int | None = Field(None, ge=0, le=36500)
+    min_member_days: int | None = Field(None, ge=0, le=36500)
+    required_roles: list[str] = Field(default_factory=list, description="Discord role ids")
+    required_chats: list[str] = Field(
+        default_factory=list, description="Telegram chats to be a member of (@name or id)"
+    )
+    allowed_countries: list[str] = Field(default_factory=list, description="ISO alpha-2")
+
+
+class CampaignCreate(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Launch week",
+                    "description": "One free month of Pro for our early players",
+                    "platform": "ios",
+                    "per_claimant_limit": 1,
+                    "low_stock_threshold": 50,
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field("", max_length=4000)
+    platform: PlatformName = "universal"
+    status: Literal["draft", "active", "paused"] = "active"
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    per_claimant_limit: int = Field(1, ge=1, le=100)
+    low_stock_threshold: int = Field(0, ge=0)
+    eligibility: EligibilityIn = Field(default_factory=EligibilityIn)
+    waitlist_enabled: bool = True
+
+
+class CampaignUpdate(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"status": "paused"}]}
+    )
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    description: str | None = Field(None, max_length=4000)
+    platform: PlatformName | None = None
+    status: StatusName | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    per_claimant_limit: int | None = Field(None, ge=1, le=100)
+    low_stock_threshold: int | None = Field(None, ge=0)
+    eligibility: EligibilityIn | None = None
+    waitlist_enabled: bool | None = None
+
+
+class StockOut(BaseModel):
+    available: int
+    claimed: int
+    used: int
+    total: int
+    available_by_platform: dict[str, int]
+
+
+class CampaignOut(BaseModel):
+    id: str = Field(description="public id used in every URL")
+    name: str
+    description: str
+    platform: str
+    status: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    per_claimant_limit: int
+    low_stock_threshold: int
+    eligibility: dict[str, Any]
+    waitlist_enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    stock: StockOut
+    claim_url: str
+
+    @classmethod
+    def of(cls, view: CampaignView, public_url: str) -> CampaignOut:
+        s = view.stock
+        return cls(
+            id=view.id,
+            name=view.name,
+            description=view.description,
+            platform=view.platform,
+            status=view.status,
+            starts_at=view.starts_at,
+            ends_at=view.ends_at,
+            per_claimant_limit=view.per_claimant_limit,
+            low_stock_threshold=view.low_stock_threshold,
+            eligibility=view.eligibility,
+            waitlist_enabled=view.waitlist_enabled,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            stock=StockOut(
+                available=s.available,
+                claimed=s.claimed,
+                used=s.used + s.archived,
+                total=s.total,
+                available_by_platform=s.available_by_platform,
+            ),
+            claim_url=f"{public_url.rstrip('/')}/c/{view.id}",
+        )
+
+
+class Page(BaseModel):
+    total: int
+    offset: int
+    limit: int
+
+
+class CampaignPage(Page):
+    items: list[CampaignOut]
+
+
+class CodeOut(BaseModel):
+    id: int
+    code: str = Field(description="masked, e.g. ABC***XYZ")
+    platform: str
+    status: str
+    claimant: str | None
+    claimed_at: datetime | None
+    used_at: datetime | None
+
+    @classmethod
+    def of(cls, v: CodeView) -> CodeOut:
+        return cls(
+            id=v.id,
+            code=v.code,
+            platform=v.platform or "any",
+            status=v.status,
+            claimant=v.claimant,
+            claimed_at=v.claimed_at,
+            used_at=v.used_at,
+        )
+
+
+class CodePage(Page):
+    items: list[CodeOut]
+
+
+class ImportProblemOut(BaseModel):
+    line: int
+    reason: str
+    value: str | None = None
+
+
+class ImportReportOut(BaseModel):
+    upload_id: str
+    status: str
+    filename: str
+    bytes: int
+    rows: int
+    imported: int
+    duplicates: int
+    invalid: int
+    errors: list[ImportProblemOut] = Field(description="the first 100 problems, by line")
+
+    @classmethod
+    def of(cls, r: ImportReport) -> ImportReportOut:
+        return cls(
+            upload_id=r.upload_id,
+            status=r.status,
+            filename=r.filename,
+            bytes=r.total_bytes,
+            rows=r.rows,
+            imported=r.imported,
+            duplicates=r.duplicates,
+            invalid=r.invalid,
+            errors=[
+                ImportProblemOut(line=p.line, reason=p.reason, value=p.value) for p in r.errors
+            ],
+        )
+
+
+class CodesIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"codes": ["ABCD-1234", "EFGH-5678"]}]}
+    )
+    codes: list[str] = Field(min_length=1, max_length=1000)
+
+
+class BulkOut(BaseModel):
+    updated: int
+    not_found: list[str] = Field(description="masked codes that are not in the campaign")
+    already_used: list[str]
+
+    @classmethod
+    def of(cls, r: BulkResult) -> BulkOut:
+        return cls(updated=r.updated, not_found=r.not_found, already_used=r.skipped)
+
+
+class TimePoint(BaseModel):
+    at: datetime
+    claims: int
+
+
+class AnalyticsOut(BaseModel):
+    campaign_id: str
+    available: int
+    claimed: int
+    used: int
+    total: int
+    claims_total: int
+    claims_last_24h: int
+    by_channel: dict[str, int]
+    by_platform: dict[str, int]
+    available_by_platform: dict[str, int]
+    bucket: str
+    over_time: list[TimePoint]
+
+    @classmethod
+    def of(cls, a: Analytics) -> AnalyticsOut:
+        return cls(
+            campaign_id=a.campaign_id,
+            available=a.available,
+            claimed=a.claimed,
+            used=a.used,
+            total=a.total,
+            claims_total=a.claims_total,
+            claims_last_24h=a.last_24h,
+            by_channel=a.by_channel,
+            by_platform=a.by_platform,
+            available_by_platform=a.available_by_platform,
+            bucket=a.bucket,
+            over_time=[TimePoint(at=t, claims=n) for t, n in a.over_time],
+        )
+
+
+class CardOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    platform: str
+    state: Literal["open", "not_started", "paused", "ended", "sold_out"]
+    codes_left: int
+    available: bool
+    platforms: list[str]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    waitlist_enabled: bool
+
+    @classmethod
+    def of(cls, c: PublicCard) -> CardOut:
+        return cls(
+            id=c.id,
+            name=c.name,
+            description=c.description,
+            platform=c.platform,
+            state=c.state,
+            codes_left=c.codes_left,
+            available=c.state == "open",
+            platforms=c.platforms,
+            starts_at=c.starts_at,
+            ends_at=c.ends_at,
+            waitlist_enabled=c.waitlist_enabled,
+        )
+
+
+class ClaimIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"platform": "ios", "user_identifier": "player-81f3c2"}]},
+    )
+
+    platform: PlatformName | None = Field(
+        None, description="the claimant's platform; required when codes differ per platform"
+    )
+    user_identifier: str = Field(
+        min_length=1,
+        max_length=80,
+        pattern=r"^[A-Za-z0-9_.:@+\-]+$",
+        description="a stable id of the claimant in your app (use an unguessable one)",
+    )
+
+
+class ClaimOut(BaseModel):
+    code: str
+    campaign_id: str
+    campaign_name: str
+    platform: str
+    claimed_at: datetime
+    repeated: bool = Field(description="true when this claimant already had this code")
+    redemption_hint: str | None
+
+    @classmethod
+    def of(cls, r: ClaimResult) -> ClaimOut:
+        return cls(
+            code=r.code,
+            campaign_id=r.campaign_id,
+            campaign_name=r.campaign_name,
+            platform=r.platform,
+            claimed_at=r.claimed_at,
+            repeated=r.repeated,
+            redemption_hint=r.hint,
+        )
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    field: str | None = None
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 404, 409, 413, 422, 429)
+}
