@@ -79,6 +79,15 @@ async def _find(campaign_pk: int, code: str) -> PromoCode:
     return row
 
 
+async def full_code(*, owner_id: int, campaign_id: str, code_id: int) -> str:
+    """The full text of one of the owner's codes, by id (row actions of the dashboard)."""
+    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    row = await PromoCode.get_or_none(id=code_id, campaign_id=c.id)
+    if row is None:
+        raise CodeNotFound(f"No code #{code_id} in this campaign.")
+    return row.code
+
+
 @dataclass(frozen=True, slots=True)
 class BulkResult:
     updated: int

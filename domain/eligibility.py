@@ -38,6 +38,10 @@ class EligibilityRules(BaseModel):
     allowed_countries: list[str] = Field(
         default_factory=list, description="ISO 3166 alpha-2 codes; all when empty"
     )
+    web_signed_identity: bool = Field(
+        False,
+        description="web claims need a user id the developer signed (domain.claim_identity)",
+    )
 
     @field_validator("required_roles", "required_chats", mode="before")
     @classmethod
@@ -76,6 +80,11 @@ def judge(rules: EligibilityRules, claimant: Claimant, *, channel: str, now: dat
             + " or ".join(c.value for c in rules.channels)
             + ".",
             rule="channels",
+        )
+    if rules.web_signed_identity and channel == Channel.WEB and claimant.namespace == "web":
+        raise NotEligible(
+            "This campaign is for signed-in users of the developer's site; open it from there.",
+            rule="web_signed_identity",
         )
     if rules.min_account_age_days:
         need = timedelta(days=rules.min_account_age_days)

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     rate_limit_upload: str = Field("10/minute", description="uploads per developer")
     rate_limit_analytics: str = Field("60/minute", description="analytics reads per developer")
     rate_limit_api: str = Field("600/minute", description="other developer calls per key")
+    rate_limit_web_signin: str = Field("20/minute", description="dashboard sign-ins per IP")
     trusted_proxies: list[str] = Field(
         default_factory=list, description="proxy IPs whose X-Forwarded-For is believed"
     )
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = Field(None, description="self-hosted Bot API server base URL")
     telegram_webhook_url: str | None = Field(None, description="webhook mode when set")
     telegram_webhook_secret: SecretStr | None = Field(None, description="webhook secret token")
+    telegram_bot_username: str | None = Field(
+        None, description="the bot's @username, for t.me deep links on the dashboard"
+    )
     discord_bot_token: SecretStr | None = Field(None, description="enables the Discord bot")
     discord_guild_id: int | None = Field(None, description="sync commands to this guild only")
     discord_api_url: str | None = Field(None, description="testing hook: Discord REST base URL")
