@@ -169,6 +169,7 @@ class Upload(Model):
     object_key = fields.CharField(max_length=255, null=True)
     status = fields.CharField(max_length=16, default="pending")
     total_bytes = fields.BigIntField(default=0)
+    expected_rows = fields.IntField(null=True, description="lines in the file (progress total)")
     rows = fields.IntField(default=0)
     imported = fields.IntField(default=0)
     duplicates = fields.IntField(default=0)

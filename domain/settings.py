@@ -81,6 +81,40 @@ class Settings(BaseSettings):
     # scheduler
     scheduler_enabled: bool = Field(True, description="run the jobs inside `codedrop run`")
     archive_after_days: int = Field(30, ge=1, description="archive codes used this long ago")
+    archive_hour: int = Field(3, ge=0, le=23, description="UTC hour of the daily archival run")
+    archive_batch_size: int = Field(
+        2_000, ge=10, le=50_000, description="codes moved per archival transaction"
+    )
+    report_hour: int = Field(6, ge=0, le=23, description="UTC hour of the daily reports run")
+    lifecycle_interval_seconds: int = Field(
+        60, ge=5, description="how often campaigns are started, ended and sold out"
+    )
+    upload_poll_seconds: int = Field(
+        30, ge=5, description="how often uploaded large files are picked up for processing"
+    )
+    cleanup_interval_minutes: int = Field(60, ge=1, description="how often the cleanup runs")
+    upload_object_ttl_hours: int = Field(
+        24, ge=1, description="delete an uploaded file from object storage this long after import"
+    )
+    upload_session_ttl_hours: int = Field(
+        24, ge=1, description="expire large-upload sessions whose file never arrived"
+    )
+    idempotency_ttl_hours: int = Field(24, ge=1, description="keep Idempotency-Key answers")
+    job_lease_seconds: int = Field(
+        120, ge=10, description="lease of a running job; renewed every third of it"
+    )
+    presign_expiry_seconds: int = Field(
+        3600, ge=60, le=7 * 24 * 3600, description="life of an upload URL (presigned or ours)"
+    )
+    large_upload_max_bytes: int = Field(
+        256 * 1024 * 1024, ge=1, description="largest file of the large-upload flow"
+    )
+    large_upload_max_codes: int = Field(
+        1_000_000, ge=1, description="most codes in one large upload"
+    )
+    s3_public_endpoint_url: str | None = Field(
+        None, description="endpoint clients use for presigned URLs (when it differs from ours)"
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

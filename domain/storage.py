@@ -7,6 +7,7 @@ A local folder by default, S3 (or any S3-compatible store) when `S3_BUCKET` is s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Protocol
 
 
@@ -14,6 +15,10 @@ class ObjectStore(Protocol):
     async def put(
         self, key: str, data: bytes, *, content_type: str = "application/octet-stream"
     ) -> None: ...
+
+    async def put_file(self, key: str, source: Path) -> None:
+        """Store a local file under `key` without reading it into memory."""
+        ...
 
     def stream(self, key: str, *, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]: ...
 
