@@ -1,0 +1,61 @@
+"""The discord.py bot: least-privilege intents, the cogs, persistent items, command sync."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bots.discord.claiming import DYNAMIC_ITEMS, Members
+from bots.discord.manage import Manage
+
+if TYPE_CHECKING:
+    from domain.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+
+def intents() -> discord.Intents:
+    """Only `guilds` (roles and channels); no message content, no members, no presences."""
+    return discord.Intents(guilds=True)
+
+
+class CodedropBot(commands.AutoShardedBot):
+    """Shards as Discord recommends (`GET /gateway/bot`); slash commands only."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            help_command=None,
+            chunk_guilds_at_startup=False,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.services = services
+        self.ready_event = asyncio.Event()
+
+    async def setup_hook(self) -> None:
+        await self.add_cog(Members(self))
+        await self.add_cog(Manage(self))
+        # the Claim/Notify/platform templates: buttons posted before a restart keep working
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """To the test guild when `CODEDROP_DISCORD_GUILD_ID` is set (instant), else globally."""
+        guild_id = self.services.settings.discord_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("discord: %d commands synced to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("discord: %d commands synced globally", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("discord: connected as %s in %d servers", self.user, len(self.guilds))
+        self.ready_event.set()

@@ -1,0 +1,297 @@
+"""The developer side: /campaign create|list|pause|resume|end|stats, /codes upload, /drop,
+/link and /register.
+
+Managing a campaign needs its owner: the Discord account must be linked to a developer
+(`/register` or `/link <token>`), and the domain scopes every call to that developer's own
+campaigns. Posting a drop is also open to members with the Manage Server permission.
+Everyone else gets a plain refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bots.discord.claiming import ClaimButton
+from bots.discord.mapping import NAMESPACE
+from bots.discord.render import (
+    campaign_line,
+    campaigns_message,
+    drop_embed,
+    stats_message,
+    upload_message,
+)
+from bots.discord.replies import Answer, Refusal, respond
+from bots.texts import t
+from domain import analytics, campaigns, developers, posts, uploads
+from domain.developers import DeveloperView
+from domain.errors import CampaignNotFound, FileTooLarge
+from domain.values import CampaignStatus, Platform
+
+if TYPE_CHECKING:
+    from bots.discord.bot import CodedropBot
+
+log = logging.getLogger(__name__)
+
+PLATFORM_CHOICES = [app_commands.Choice(name=p.value, value=p.value) for p in Platform]
+
+
+async def developer_of(user: discord.abc.User) -> DeveloperView:
+    """The developer this Discord account acts for, or a refusal telling how to link."""
+    dev = await developers.developer_for_identity(provider=NAMESPACE, external_id=str(user.id))
+    if dev is None:
+        raise Refusal(t("manage.not_linked"))
+    return dev
+
+
+async def owned_choices(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete over the caller's own campaigns (nothing for unlinked accounts)."""
+    dev = await developers.developer_for_identity(
+        provider=NAMESPACE, external_id=str(interaction.user.id)
+    )
+    if dev is None:
+        return []
+    found = await campaigns.find_campaigns(owner_id=dev.id, text=current)
+    return [app_commands.Choice(name=f"{c.name} ({c.status})"[:100], value=c.id) for c in found]
+
+
+class Manage(commands.Cog):
+    """Campaign management for linked developers."""
+
+    campaign = app_commands.Group(name="campaign", description="Manage your campaigns")
+    codes = app_commands.Group(name="codes", description="Manage the codes of your campaigns")
+
+    def __init__(self, bot: CodedropBot) -> None:
+        self.bot = bot
+
+    # -- /campaign -----------------------------------------------------------------------------
+
+    @campaign.command(name="create", description="Create a campaign")
+    @app_commands.describe(
+        name="Shown to members",
+        platform="Where the codes are redeemed",
+        description="Shown on the drop message",
+        required_role="Members need this role to claim",
+        min_account_age_days="Minimum Discord account age",
+        min_member_days="Minimum time in this server",
+        per_member="Codes one member may get (default 1)",
+        low_stock_alert="DM me when this few codes are left (0: never)",
+    )
+    @app_commands.choices(platform=PLATFORM_CHOICES)
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        platform: str = Platform.UNIVERSAL.value,
+        description: str = "",
+        required_role: discord.Role | None = None,
+        min_account_age_days: app_commands.Range[int, 0, 36500] | None = None,
+        min_member_days: app_commands.Range[int, 0, 36500] | None = None,
+        per_member: app_commands.Range[int, 1, 100] = 1,
+        low_stock_alert: app_commands.Range[int, 0, 1_000_000] = 0,
+    ) -> None:
+        async def action() -> Answer:
+            dev = await developer_of(interaction.user)
+            rules: dict[str, object] = {}
+            if required_role is not None:
+                rules["required_roles"] = [str(required_role.id)]
+            if min_account_age_days:
+                rules["min_account_age_days"] = min_account_age_days
+            if min_member_days:
+                rules["min_member_days"] = min_member_days
+            view = await campaigns.create_campaign(
+                owner_id=dev.id,
+                name=name,
+                description=description,
+                platform=platform,
+                per_claimant_limit=per_member,
+                low_stock_threshold=low_stock_alert,
+                eligibility=rules,
+            )
+            return Answer(
+                f"Created {campaign_line(view)}.\nUpload codes with /codes upload, then post it"
+                " with /drop."
+            )
+
+        await respond(interaction, action)
+
+    @campaign.command(name="list", description="Your campaigns and their stock")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        async def action() -> Answer:
+            dev = await developer_of(interaction.user)
+            views, total = await campaigns.list_campaigns(owner_id=dev.id, limit=20)
+            return Answer(campaigns_message(views, total))
+
+        await respond(interaction, action)
+
+    async def _status(self, interaction: discord.Interaction, campaign: str, status: str) -> None:
+        async def action() -> Answer:
+            dev = await developer_of(interaction.user)
+            view = await campaigns.set_status(
+                owner_id=dev.id,
+                campaign_id=campaign,
+                status=status,
+                events_bus=self.bot.services.events,
+            )
+            return Answer(f"Done: {campaign_line(view)}")
+
+        await respond(interaction, action)
+
+    @campaign.command(name="pause", description="Stop handing out codes for now")
+    @app_commands.autocomplete(campaign=owned_choices)
+    async def pause(self, interaction: discord.Interaction, campaign: str) -> None:
+        await self._status(interaction, campaign, CampaignStatus.PAUSED)
+
+    @campaign.command(name="resume", description="Hand out codes again")
+    @app_commands.autocomplete(campaign=owned_choices)
+    async def resume(self, interaction: discord.Interaction, campaign: str) -> None:
+        await self._status(interaction, campaign, CampaignStatus.ACTIVE)
+
+    @campaign.command(name="end", description="End a campaign (no more claims)")
+    @app_commands.autocomplete(campaign=owned_choices)
+    async def end(self, interaction: discord.Interaction, campaign: str) -> None:
+        await self._status(interaction, campaign, CampaignStatus.COMPLETED)
+
+    @campaign.command(name="stats", description="Stock and claims of a campaign")
+    @app_commands.autocomplete(campaign=owned_choices)
+    async def stats(self, interaction: discord.Interaction, campaign: str) -> None:
+        async def action() -> Answer:
+            dev = await developer_of(interaction.user)
+            view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=campaign)
+            numbers = await analytics.campaign_analytics(owner_id=dev.id, campaign_id=campaign)
+            return Answer(stats_message(numbers, view.name))
+
+        await respond(interaction, action)
+
+    # -- /codes upload ---------------------------------------------------------------------------
+
+    @codes.command(name="upload", description="Import codes from a CSV or text file")
+    @app_commands.describe(
+        campaign="Campaign to add the codes to",
+        file="CSV with a `code` column (optional `platform`, `metadata`) or one code per line",
+    )
+    @app_commands.autocomplete(campaign=owned_choices)
+    async def upload(
+        self, interaction: discord.Interaction, campaign: str, file: discord.Attachment
+    ) -> None:
+        settings = self.bot.services.settings
+
+        async def action() -> Answer:
+            dev = await developer_of(interaction.user)
+            await campaigns.owned(owner_id=dev.id, campaign_id=campaign)
+            if file.size > settings.upload_max_bytes:
+                raise FileTooLarge(
+                    f"The file is over the {settings.upload_max_bytes:,}-byte limit;"
+                    " split it or use the API's large-upload flow.",
+                    limit=settings.upload_max_bytes,
+                )
+            data = await file.read()
+            report = await uploads.import_stream(
+                owner_id=dev.id,
+                campaign_id=campaign,
+                chunks=uploads.bytes_chunks(data),
+                filename=file.filename,
+                max_bytes=settings.upload_max_bytes,
+                max_codes=settings.upload_max_codes,
+                batch_size=settings.upload_batch_size,
+                events_bus=self.bot.services.events,
+            )
+            return Answer(upload_message(report))
+
+        await respond(interaction, action)
+
+    # -- /drop -----------------------------------------------------------------------------------
+
+    @app_commands.command(name="drop", description="Post a campaign here with a Claim button")
+    @app_commands.describe(campaign="The campaign to post (yours, or its id)")
+    @app_commands.autocomplete(campaign=owned_choices)
+    @app_commands.guild_only()
+    async def drop(self, interaction: discord.Interaction, campaign: str) -> None:
+        async def action() -> Answer:
+            await self._may_drop(interaction, campaign)
+            channel = interaction.channel
+            if channel is None or not isinstance(channel, discord.abc.Messageable):
+                raise Refusal("I can't post in this channel.")
+            card = await campaigns.public_card(campaign_id=campaign)
+            view = discord.ui.View(timeout=None)
+            view.add_item(ClaimButton(card.id))
+            try:
+                message = await channel.send(embed=drop_embed(card), view=view)
+            except discord.Forbidden as exc:
+                raise Refusal(
+                    "I'm not allowed to post in this channel; give me Send Messages and"
+                    " Embed Links here."
+                ) from exc
+            await posts.record_post(
+                campaign_id=card.id,
+                provider=NAMESPACE,
+                guild_id=str(interaction.guild_id),
+                channel_id=str(message.channel.id),
+                message_id=str(message.id),
+                posted_by=str(interaction.user.id),
+            )
+            return Answer(f"Posted **{card.name}**: {message.jump_url}")
+
+        await respond(interaction, action)
+
+    async def _may_drop(self, interaction: discord.Interaction, campaign: str) -> None:
+        """The owner may drop their campaign anywhere; server managers may drop any campaign."""
+        dev = await developers.developer_for_identity(
+            provider=NAMESPACE, external_id=str(interaction.user.id)
+        )
+        if dev is not None:
+            try:
+                await campaigns.owned(owner_id=dev.id, campaign_id=campaign)
+                return
+            except CampaignNotFound:
+                pass
+        if interaction.permissions.manage_guild:
+            return
+        raise Refusal(
+            t("manage.not_owner") + " Posting a drop also works with the Manage Server permission."
+        )
+
+    # -- /link and /register ---------------------------------------------------------------------
+
+    @app_commands.command(
+        name="link", description="Link this Discord account to your developer account"
+    )
+    @app_commands.describe(token="The one-time token from the API or CLI (lnk_…)")  # noqa: S106
+    async def link(self, interaction: discord.Interaction, token: str) -> None:
+        async def action() -> Answer:
+            dev = await developers.link_identity(
+                token=token,
+                provider=NAMESPACE,
+                external_id=str(interaction.user.id),
+                chat_id=str(interaction.user.id),
+            )
+            return Answer(
+                f"Linked to developer **{dev.name}**. You can now manage your campaigns here,"
+                " and I'll DM you stock alerts."
+            )
+
+        await respond(interaction, action)
+
+    @app_commands.command(name="register", description="Create a developer account for yourself")
+    async def register(self, interaction: discord.Interaction) -> None:
+        async def action() -> Answer:
+            dev, key = await developers.register_via_chat(
+                provider=NAMESPACE,
+                external_id=str(interaction.user.id),
+                name=interaction.user.display_name,
+                chat_id=str(interaction.user.id),
+            )
+            if key is None:
+                return Answer(f"You're already registered as **{dev.name}**.")
+            return Answer(
+                f"Welcome, **{dev.name}**. Your API key (shown once, keep it secret):\n"
+                f"```\n{key.key}\n```\nCreate a campaign with /campaign create."
+            )
+
+        await respond(interaction, action)

@@ -1,0 +1,88 @@
+"""Answering interactions: acknowledge inside Discord's 3 s window, then follow up privately.
+
+Every handler goes through `respond`: it defers (ephemeral, "thinking") before any domain
+call, runs the action, and maps a `DomainError` to the shared wording in `bots/texts.py`.
+Unexpected errors are logged with a reference the member sees.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+
+from bots.texts import refusal, t
+from domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Answer:
+    """A private answer: text, an optional embed and optional buttons."""
+
+    content: str
+    embed: discord.Embed | None = None
+    items: list[discord.ui.Item[Any]] = field(default_factory=list)
+
+    def view(self) -> discord.ui.View | None:
+        if not self.items:
+            return None
+        view = discord.ui.View(timeout=None)
+        for item in self.items:
+            view.add_item(item)
+        return view
+
+
+class Refusal(Exception):
+    """A refusal the bot itself gives (not linked, not the owner): shown as is."""
+
+    def __init__(self, text: str, items: list[discord.ui.Item[Any]] | None = None):
+        super().__init__(text)
+        self.text = text
+        self.items = items or []
+
+
+Action = Callable[[], Awaitable[Answer]]
+OnDomainError = Callable[[DomainError], Awaitable[Answer | None]]
+
+
+async def respond(
+    interaction: discord.Interaction,
+    action: Action,
+    *,
+    on_domain_error: OnDomainError | None = None,
+) -> None:
+    """Defer privately, run `action`, send its answer (or the refusal) as the follow-up."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        answer = await action()
+    except Refusal as exc:
+        answer = Answer(exc.text, items=exc.items)
+    except DomainError as exc:
+        special = await on_domain_error(exc) if on_domain_error else None
+        answer = special or Answer(refusal(exc))
+    except Exception:
+        ref = secrets.token_hex(4)
+        log.exception("discord interaction failed (ref %s, user %s)", ref, interaction.user.id)
+        answer = Answer(t("error.generic", ref=ref))
+    await send_answer(interaction, answer)
+
+
+async def send_answer(interaction: discord.Interaction, answer: Answer) -> None:
+    """The follow-up of a deferred interaction; an expired token is logged, not raised."""
+    kwargs: dict[str, object] = {"content": answer.content[:2000], "ephemeral": True}
+    if answer.embed is not None:
+        kwargs["embed"] = answer.embed
+    view = answer.view()
+    if view is not None:
+        kwargs["view"] = view
+    try:
+        await interaction.followup.send(**kwargs)  # type: ignore[call-overload]
+    except discord.NotFound:
+        log.warning("interaction %s expired before its answer was sent", interaction.id)
