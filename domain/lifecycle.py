@@ -1,0 +1,153 @@
+"""Campaign lifecycle over time: scheduled starts, ends, sold-out completion, low stock.
+
+Run every minute by the scheduler. Every transition is one conditional UPDATE (the row must
+still be in the state we read), so two runners, or a runner racing an owner's edit, change a
+campaign once and publish one event. The edges follow the claim rules in `domain.claims`:
+a campaign is open from `starts_at` inclusive to `ends_at` exclusive.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from tortoise.connection import get_connection
+from tortoise.expressions import Q
+
+from domain import clock, events
+from domain.claims import alert_low_stock, available_count, mark_sold_out
+from domain.events import Event, EventBus
+from domain.models import Campaign
+from domain.values import CampaignStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class LifecycleResult:
+    """Public ids of the campaigns each rule changed in one run."""
+
+    started: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    sold_out: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "started": len(self.started),
+            "ended": len(self.ended),
+            "sold_out": len(self.sold_out),
+        }
+
+
+async def _publish_status(
+    bus: EventBus | None, c: Campaign, old: str, new: str, reason: str
+) -> None:
+    if bus is None:
+        return
+    await bus.publish(
+        Event(
+            events.CAMPAIGN_STATUS_CHANGED,
+            c.public_id,
+            c.owner_id,  # type: ignore[attr-defined]
+            {"from": old, "to": new, "reason": reason, "name": c.name},
+        )
+    )
+
+
+SOLD_OUT_SQL = (
+    "SELECT c.id FROM campaigns c WHERE c.status = 'active'"
+    " AND NOT EXISTS (SELECT 1 FROM promo_codes p"
+    " WHERE p.campaign_id = c.id AND p.status = 'available')"
+    " AND (EXISTS (SELECT 1 FROM promo_codes p WHERE p.campaign_id = c.id)"
+    " OR EXISTS (SELECT 1 FROM archived_codes a WHERE a.campaign_id = c.id))"
+)
+
+
+async def _sold_out_ids() -> list[int]:
+    _, rows = await get_connection("default").execute_query(SOLD_OUT_SQL)
+    return [int(r["id"]) for r in rows]
+
+
+async def advance_campaigns(*, events_bus: EventBus | None = None) -> LifecycleResult:
+    """Start scheduled drafts, end campaigns past `ends_at`, complete sold-out ones."""
+    now = clock.now()
+    result = LifecycleResult()
+
+    # scheduled drafts whose start has come (and whose window has not already passed)
+    due = await Campaign.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        status=CampaignStatus.DRAFT,
+        starts_at__lte=now,
+    )
+    for c in due:
+        changed = await Campaign.filter(id=c.id, status=CampaignStatus.DRAFT).update(
+            status=CampaignStatus.ACTIVE, completed_reason=None
+        )
+        if changed:
+            result.started.append(c.public_id)
+            await _publish_status(
+                events_bus, c, CampaignStatus.DRAFT, CampaignStatus.ACTIVE, "started"
+            )
+
+    # past their end: running, paused, or scheduled drafts the scheduler never saw open
+    over = await Campaign.filter(
+        Q(status__in=[CampaignStatus.ACTIVE, CampaignStatus.PAUSED])
+        | Q(status=CampaignStatus.DRAFT, starts_at__isnull=False),
+        ends_at__lte=now,
+    )
+    for c in over:
+        changed = await Campaign.filter(id=c.id, status=c.status).update(
+            status=CampaignStatus.COMPLETED, completed_reason="ended"
+        )
+        if changed:
+            result.ended.append(c.public_id)
+            await _publish_status(events_bus, c, c.status, CampaignStatus.COMPLETED, "ended")
+
+    # sold out: active, has had codes, none available (a campaign still waiting for its first
+    # upload is not sold out). One query, each NOT EXISTS is a seek on promo_next_available.
+    for c in await Campaign.filter(id__in=await _sold_out_ids()):
+        if await mark_sold_out(c, events_bus):
+            result.sold_out.append(c.public_id)
+
+    if result.started or result.ended or result.sold_out:
+        log.info(
+            "lifecycle: started=%d ended=%d sold_out=%d",
+            len(result.started),
+            len(result.ended),
+            len(result.sold_out),
+        )
+    return result
+
+
+@dataclass(slots=True)
+class LowStockResult:
+    alerted: list[str] = field(default_factory=list)
+    rearmed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"alerted": len(self.alerted), "rearmed": len(self.rearmed)}
+
+
+async def check_low_stock(*, events_bus: EventBus) -> LowStockResult:
+    """One `low_stock` alert per crossing under the threshold; re-arm once stock is back above.
+
+    Claims raise the alert as they happen (`domain.claims.after_claim`); this catches the
+    crossings they cannot see (a threshold raised above the stock, codes released or
+    uploaded, a claim whose events were lost).
+    """
+    result = LowStockResult()
+    watched = await Campaign.filter(
+        status__in=[CampaignStatus.ACTIVE, CampaignStatus.PAUSED], low_stock_threshold__gt=0
+    )
+    for c in watched:
+        left = await available_count(c.id, at_most=c.low_stock_threshold + 1)
+        if left > c.low_stock_threshold:
+            if c.low_stock_alerted:
+                rearmed = await Campaign.filter(id=c.id, low_stock_alerted=True).update(
+                    low_stock_alerted=False
+                )
+                if rearmed:
+                    result.rearmed.append(c.public_id)
+        elif left > 0 and not c.low_stock_alerted and await alert_low_stock(c, left, events_bus):
+            result.alerted.append(c.public_id)
+    return result

@@ -1,0 +1,73 @@
+"""The scheduled jobs: module-level async functions, one domain call each.
+
+Each takes a `JobContext` (the process's services, the bots' notifiers, the leases) and
+returns a small JSON-able summary. The rules live in the domain modules they call; the
+work is idempotent, so a run repeated after a lost lease does no harm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from domain.archive import archive_used_codes
+from domain.bootstrap import Services
+from domain.cleanup import run_cleanup
+from domain.large_uploads import process_waiting_uploads
+from domain.leases import Leases
+from domain.lifecycle import advance_campaigns, check_low_stock
+from domain.notify import Notifier
+from domain.reports import run_daily_reports
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    services: Services
+    notifiers: Sequence[Notifier]
+    leases: Leases
+
+
+async def archive(ctx: JobContext) -> dict[str, Any]:
+    """Move codes used more than `archive_after_days` ago to `archived_codes`; export them."""
+    s = ctx.services.settings
+    result = await archive_used_codes(
+        store=ctx.services.store,
+        older_than=timedelta(days=s.archive_after_days),
+        batch_size=s.archive_batch_size,
+    )
+    return result.as_dict()
+
+
+async def reports(ctx: JobContext) -> dict[str, Any]:
+    """Write and deliver yesterday's report of every developer with running campaigns."""
+    result = await run_daily_reports(store=ctx.services.store, notifiers=ctx.notifiers)
+    return result.as_dict()
+
+
+async def lifecycle(ctx: JobContext) -> dict[str, Any]:
+    """Start scheduled campaigns, end expired ones, complete sold-out ones."""
+    return (await advance_campaigns(events_bus=ctx.services.events)).as_dict()
+
+
+async def low_stock(ctx: JobContext) -> dict[str, Any]:
+    """Alert owners once per crossing under their low-stock threshold."""
+    return (await check_low_stock(events_bus=ctx.services.events)).as_dict()
+
+
+async def cleanup(ctx: JobContext) -> dict[str, Any]:
+    """Delete processed upload files, expire stale sessions, idempotency records, leases."""
+    s = ctx.services.settings
+    result = await run_cleanup(
+        store=ctx.services.store,
+        upload_object_ttl=timedelta(hours=s.upload_object_ttl_hours),
+        upload_session_ttl=timedelta(hours=s.upload_session_ttl_hours),
+        idempotency_ttl=timedelta(hours=s.idempotency_ttl_hours),
+    )
+    return result.as_dict()
+
+
+async def process_uploads(ctx: JobContext) -> dict[str, Any]:
+    """Import large uploads that arrived, and restart ones a dead process left midway."""
+    return await process_waiting_uploads(services=ctx.services, leases=ctx.leases)

@@ -1,0 +1,178 @@
+"""The scheduler: APScheduler 3 `AsyncIOScheduler` in UTC running the jobs of `scheduler.jobs`.
+
+Jobs have stable ids (their names), `coalesce=True` (missed runs collapse into one) and
+`max_instances=1`. Across processes (two replicas by mistake, a rolling deploy) each run
+takes two leases: `job:<name>@<slot>` (the schedule slot, kept after success so a second
+process firing for the same slot skips it) and `job:<name>` (held while running, so a slow
+run never overlaps the next one or a manual `codedrop jobs run`). The work itself is
+idempotent, so a lease lost at a slot boundary costs time, not correctness.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from domain.adapters.leases import build_leases
+from domain.bootstrap import Services
+from domain.leases import Leases, holding, new_owner
+from domain.notify import Notifier
+from domain.settings import Settings
+from scheduler import jobs
+from scheduler.jobs import JobContext
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[[JobContext], Awaitable[dict[str, Any]]]
+
+JOBS: dict[str, JobFunction] = {
+    "archive": jobs.archive,
+    "reports": jobs.reports,
+    "lifecycle": jobs.lifecycle,
+    "low_stock": jobs.low_stock,
+    "cleanup": jobs.cleanup,
+    "process_uploads": jobs.process_uploads,
+}
+
+DAY = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a job fires, and the length of the slot one run covers (seconds)."""
+
+    trigger: BaseTrigger
+    period: int
+    description: str
+
+
+def schedules(settings: Settings) -> dict[str, Schedule]:
+    """Each job's trigger, from settings (all times UTC)."""
+
+    def every(seconds: int) -> IntervalTrigger:
+        return IntervalTrigger(seconds=seconds, timezone=UTC)
+
+    lifecycle = settings.lifecycle_interval_seconds
+    cleanup = settings.cleanup_interval_minutes * 60
+    uploads = settings.upload_poll_seconds
+    return {
+        "archive": Schedule(
+            CronTrigger(hour=settings.archive_hour, minute=0, timezone=UTC),
+            DAY,
+            f"daily at {settings.archive_hour:02d}:00 UTC",
+        ),
+        "reports": Schedule(
+            CronTrigger(hour=settings.report_hour, minute=5, timezone=UTC),
+            DAY,
+            f"daily at {settings.report_hour:02d}:05 UTC",
+        ),
+        "lifecycle": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
+        "low_stock": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
+        "cleanup": Schedule(every(cleanup), cleanup, f"every {cleanup // 60} min"),
+        "process_uploads": Schedule(every(uploads), uploads, f"every {uploads} s"),
+    }
+
+
+def slot_of(period: int, at: datetime | None = None) -> str:
+    """The schedule slot a run at `at` (wall clock) belongs to, e.g. `2026-11-25T00:00`."""
+    stamp = (at or datetime.now(UTC)).timestamp()
+    start = datetime.fromtimestamp(stamp - stamp % period, UTC)
+    return start.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _summary(name: str, status: str, started: float, **extra: Any) -> dict[str, Any]:
+    return {"job": name, "status": status, "seconds": round(time.perf_counter() - started, 3)} | (
+        extra
+    )
+
+
+async def _run_held(
+    name: str, services: Services, notifiers: Sequence[Notifier], leases: Leases, owner: str
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    ttl = float(services.settings.job_lease_seconds)
+    async with holding(leases, f"job:{name}", ttl=ttl, owner=owner) as running:
+        if running is None:
+            log.info("job %s skipped: it is running in another process", name)
+            return _summary(name, "skipped", started, reason="running elsewhere")
+        result = await JOBS[name](JobContext(services, notifiers, leases))
+    log.info("job %s done in %.2fs: %s", name, time.perf_counter() - started, result)
+    return _summary(name, "ran", started, result=result)
+
+
+async def run_job(name: str, services: Services, notifiers: Sequence[Notifier]) -> dict[str, Any]:
+    """Run one job now (operators, tests), under its running lease; a summary to print."""
+    if name not in JOBS:
+        raise KeyError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
+    leases = build_leases(services.settings)
+    try:
+        return await _run_held(name, services, notifiers, leases, new_owner())
+    finally:
+        await leases.close()
+
+
+async def run_scheduled(
+    name: str, services: Services, notifiers: Sequence[Notifier], *, at: datetime | None = None
+) -> dict[str, Any]:
+    """One scheduled firing: at most one process runs each slot of each job."""
+    period = schedules(services.settings)[name].period
+    slot = slot_of(period, at)
+    started = time.perf_counter()
+    owner = new_owner()
+    slot_lease = f"job:{name}@{slot}"
+    ttl = float(services.settings.job_lease_seconds)
+    leases = build_leases(services.settings)
+    try:
+        async with holding(leases, slot_lease, ttl=ttl, owner=owner, release=False) as held:
+            if held is None:
+                log.info("job %s slot %s skipped: another process took it", name, slot)
+                return _summary(name, "skipped", started, slot=slot, reason="slot taken")
+            try:
+                summary = await _run_held(name, services, notifiers, leases, owner)
+            except BaseException:
+                # let another process (or the next tick) retry this slot
+                await leases.release(slot_lease, owner=owner)
+                raise
+        # (after the renewer stopped) keep a slot that ran for its whole period, so a late
+        # replica does not repeat it; free one that was skipped
+        if summary["status"] == "ran":
+            await leases.renew(slot_lease, owner=owner, ttl=float(period))
+        else:
+            await leases.release(slot_lease, owner=owner)
+        return summary | {"slot": slot}
+    finally:
+        await leases.close()
+
+
+async def _fire(name: str, services: Services, notifiers: Sequence[Notifier]) -> None:
+    try:
+        await run_scheduled(name, services, notifiers)
+    except Exception:
+        log.exception("job %s failed; it runs again at its next slot", name)
+
+
+def build_scheduler(services: Services, notifiers: Sequence[Notifier]) -> AsyncIOScheduler:
+    """An AsyncIOScheduler (UTC, not started) with every job under its stable id."""
+    scheduler = AsyncIOScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+    )
+    for name, schedule in schedules(services.settings).items():
+        scheduler.add_job(
+            _fire,
+            trigger=schedule.trigger,
+            args=[name, services, list(notifiers)],
+            id=name,
+            name=f"{name} ({schedule.description})",
+            replace_existing=True,
+        )
+    return scheduler
