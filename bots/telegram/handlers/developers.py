@@ -1,0 +1,162 @@
+"""Developers: /register, /link, /campaigns, /stats, /pause, /resume, /end, /post."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bots.telegram import claiming, mappers, owners, views
+from bots.telegram.texts import text
+from domain import analytics, campaigns, developers, posts
+from domain.bootstrap import Services
+from domain.errors import CampaignNotFound
+from domain.values import CampaignStatus
+
+router = Router(name="developers")
+
+STATUS_COMMANDS = {
+    "pause": CampaignStatus.PAUSED,
+    "resume": CampaignStatus.ACTIVE,
+    "end": CampaignStatus.COMPLETED,
+}
+LIST_LIMIT = 20
+
+
+def _args(command: CommandObject) -> list[str]:
+    return (command.args or "").split()
+
+
+@router.message(Command("register"))
+async def register(message: Message, bot: Bot, lang: str | None) -> None:
+    """Create a developer for this account and show its API key once (private chat only)."""
+    if message.from_user is None or not await owners.require_private(message, bot, lang):
+        return
+    dev, key = await developers.register_via_chat(
+        provider=mappers.PROVIDER,
+        external_id=str(message.from_user.id),
+        name=message.from_user.full_name,
+        chat_id=str(message.chat.id),
+    )
+    if key is None:
+        await message.answer(text("register.already", lang, name=dev.name))
+        return
+    await message.answer(text("register.done", lang, name=dev.name, key=key.key))
+
+
+@router.message(Command("link"))
+async def link(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
+    """Link this account to an existing developer with a one-time token."""
+    if message.from_user is None or not await owners.require_private(message, bot, lang):
+        return
+    args = _args(command)
+    if not args:
+        await message.answer(text("link.usage", lang))
+        return
+    dev = await developers.link_identity(
+        token=args[0],
+        provider=mappers.PROVIDER,
+        external_id=str(message.from_user.id),
+        chat_id=str(message.chat.id),
+    )
+    await message.answer(text("link.done", lang, name=dev.name))
+
+
+@router.message(Command("campaigns"))
+async def list_campaigns(message: Message, bot: Bot, lang: str | None) -> None:
+    if not await owners.require_private(message, bot, lang):
+        return
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    views_, total = await campaigns.list_campaigns(owner_id=dev.id, limit=LIST_LIMIT)
+    await message.answer(views.campaigns_text(views_, total, lang))
+
+
+@router.message(Command("stats"))
+async def stats(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
+    if not await owners.require_private(message, bot, lang):
+        return
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    args = _args(command)
+    if not args:
+        await message.answer(text("manage.usage", lang, command="stats"))
+        return
+    try:
+        view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=args[0])
+        result = await analytics.campaign_analytics(owner_id=dev.id, campaign_id=args[0])
+    except CampaignNotFound:
+        await message.answer(await owners.not_yours(args[0], lang))
+        return
+    await message.answer(views.stats_text(result, view.name, view.status, lang))
+
+
+@router.message(Command(*STATUS_COMMANDS))
+async def change_status(
+    message: Message, command: CommandObject, bot: Bot, services: Services, lang: str | None
+) -> None:
+    """/pause, /resume, /end: only the owner, only in private."""
+    if not await owners.require_private(message, bot, lang):
+        return
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    args = _args(command)
+    if not args:
+        await message.answer(text("manage.usage", lang, command=command.command))
+        return
+    try:
+        view = await campaigns.set_status(
+            owner_id=dev.id,
+            campaign_id=args[0],
+            status=STATUS_COMMANDS[command.command],
+            events_bus=services.events,
+        )
+    except CampaignNotFound:
+        await message.answer(await owners.not_yours(args[0], lang))
+        return
+    await message.answer(text("status.changed", lang, name=view.name, status=view.status))
+
+
+@router.message(Command("post"))
+async def post(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
+    """Post a campaign card with a button into the private claim flow.
+
+    In a group: posted there. In the private chat: `/post <id> @channel` posts to a channel
+    where the bot is an admin (commands sent inside channels carry no sender to check).
+    """
+    args = _args(command)
+    private = mappers.is_private(message.chat)
+    if not args or (private and len(args) < 2):
+        await message.answer(text("post.usage", lang))
+        return
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    try:
+        await campaigns.get_campaign(owner_id=dev.id, campaign_id=args[0])
+    except CampaignNotFound:
+        await message.answer(await owners.not_yours(args[0], lang))
+        return
+    target: int | str = message.chat.id if not private else mappers.chat_ref(args[1])
+    try:
+        message_id = await claiming.show_card(
+            bot=bot, chat_id=target, campaign_id=args[0], private=False, lang=lang
+        )
+    except (TelegramForbiddenError, TelegramBadRequest):
+        await message.answer(text("post.failed", lang, chat=str(target)))
+        return
+    await posts.record_post(
+        campaign_id=args[0],
+        provider=mappers.PROVIDER,
+        guild_id=str(target),
+        channel_id=str(target),
+        message_id=str(message_id),
+        posted_by=str(message.from_user.id) if message.from_user else "",
+    )
+    if private or message.chat.type == ChatType.CHANNEL:
+        await message.answer(text("post.done", lang, name=args[0], chat=str(target)))

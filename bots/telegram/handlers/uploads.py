@@ -1,0 +1,230 @@
+"""Code uploads by document: `/upload <id>` then a CSV/TXT file, or a file then a campaign.
+
+The file is streamed from the Bot API (getFile, then the file URL; or the local path of a
+self-hosted server in --local mode) into `domain.uploads.import_stream`, never held whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Document, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiohttp import ClientError
+
+from bots.telegram import keyboards, owners, views
+from bots.telegram.keyboards import UploadCb
+from bots.telegram.states import PENDING_FILE, UPLOAD_CAMPAIGN, UploadFlow
+from bots.telegram.texts import text
+from domain import campaigns, uploads
+from domain.bootstrap import Services
+from domain.developers import DeveloperView
+from domain.errors import CampaignNotFound, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+router = Router(name="uploads")
+
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+CHUNK = 64 * 1024
+PICK_LIMIT = 10
+
+
+def _is_text_file(doc: Document) -> bool:
+    name = (doc.file_name or "").lower()
+    return name.endswith(TEXT_SUFFIXES) or (doc.mime_type or "").startswith("text/")
+
+
+async def _local_chunks(path: str) -> AsyncIterator[bytes]:
+    handle = await asyncio.to_thread(open, path, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK):
+            yield chunk
+    finally:
+        handle.close()
+
+
+async def document_chunks(bot: Bot, file_id: str) -> AsyncIterator[bytes]:
+    """The bytes of a Telegram file, chunk by chunk."""
+    try:
+        file = await bot.get_file(file_id)
+    except TelegramBadRequest as exc:
+        # the official Bot API refuses files over 20 MB ("file is too big")
+        raise ServiceUnavailable(f"Telegram would not hand over the file: {exc.message}") from exc
+    if not file.file_path:
+        raise ServiceUnavailable("Telegram did not give a download path for the file.")
+    if os.path.isabs(file.file_path):
+        # a self-hosted telegram-bot-api in --local mode answers with a path on its disk
+        async for chunk in _local_chunks(file.file_path):
+            yield chunk
+        return
+    url = bot.session.api.file_url(bot.token, file.file_path)
+    try:
+        async for chunk in bot.session.stream_content(url=url, timeout=120, chunk_size=CHUNK):
+            yield chunk
+    except (ClientError, TimeoutError) as exc:
+        raise ServiceUnavailable("The download of the file failed; send it again.") from exc
+
+
+async def import_document(
+    *,
+    bot: Bot,
+    services: Services,
+    dev: DeveloperView,
+    campaign_id: str,
+    file: dict[str, Any],
+    chat_id: int,
+    lang: str | None,
+) -> None:
+    """Download, import, and answer with the report (imported, duplicates, invalid lines)."""
+    settings = services.settings
+    size = int(file.get("size") or 0)
+    filename = str(file.get("name") or "codes.txt")
+    if size > settings.upload_max_bytes:
+        await bot.send_message(
+            chat_id=chat_id,
+            text=text("upload.too_large", lang, size=size, limit=settings.upload_max_bytes),
+        )
+        return
+    try:
+        report = await uploads.import_stream(
+            owner_id=dev.id,
+            campaign_id=campaign_id,
+            chunks=document_chunks(bot, str(file["id"])),
+            filename=filename,
+            max_bytes=settings.upload_max_bytes,
+            max_codes=settings.upload_max_codes,
+            batch_size=settings.upload_batch_size,
+            events_bus=services.events,
+        )
+    except CampaignNotFound:
+        await bot.send_message(chat_id=chat_id, text=await owners.not_yours(campaign_id, lang))
+        return
+    await bot.send_message(chat_id=chat_id, text=views.upload_report_text(report, lang))
+
+
+def _file_of(doc: Document) -> dict[str, Any]:
+    return {"id": doc.file_id, "name": doc.file_name or "codes.txt", "size": doc.file_size or 0}
+
+
+async def _offer_campaigns(
+    message: Message, dev: DeveloperView, prompt: str, lang: str | None
+) -> None:
+    found, _ = await campaigns.list_campaigns(owner_id=dev.id, limit=PICK_LIMIT)
+    if not found:
+        await message.answer(text("upload.no_campaigns", lang))
+        return
+    await message.answer(
+        prompt, reply_markup=keyboards.upload_targets([(c.id, c.name) for c in found])
+    )
+
+
+@router.message(Command("upload"))
+async def upload_command(
+    message: Message, command: CommandObject, bot: Bot, state: FSMContext, lang: str | None
+) -> None:
+    """`/upload <id>`: the next document goes into that campaign; without an id, pick one."""
+    if not await owners.require_private(message, bot, lang):
+        return
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    args = (command.args or "").split()
+    if not args:
+        await state.update_data({PENDING_FILE: None})
+        await _offer_campaigns(message, dev, text("upload.pick", lang, filename="your file"), lang)
+        return
+    try:
+        view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=args[0])
+    except CampaignNotFound:
+        await message.answer(await owners.not_yours(args[0], lang))
+        return
+    await state.set_state(UploadFlow.waiting_file)
+    await state.update_data({UPLOAD_CAMPAIGN: view.id, PENDING_FILE: None})
+    await message.answer(text("upload.send", lang, name=view.name))
+
+
+@router.message(F.document, F.chat.type == "private")
+async def document(
+    message: Message, bot: Bot, services: Services, state: FSMContext, lang: str | None
+) -> None:
+    """A CSV/TXT document: import it into the chosen campaign, or ask which one."""
+    assert message.document is not None
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    if not _is_text_file(message.document):
+        await message.answer(text("upload.bad_type", lang))
+        return
+    file = _file_of(message.document)
+    caption = (message.caption or "").split()
+    target: str | None = None
+    if len(caption) >= 2 and caption[0].split("@")[0] == "/upload":
+        target = caption[1]
+    elif await state.get_state() == UploadFlow.waiting_file.state:
+        target = (await state.get_data()).get(UPLOAD_CAMPAIGN)
+    if target is None:
+        await state.update_data({PENDING_FILE: file})
+        await _offer_campaigns(
+            message, dev, text("upload.pick", lang, filename=str(file["name"])), lang
+        )
+        return
+    await state.clear()
+    await import_document(
+        bot=bot,
+        services=services,
+        dev=dev,
+        campaign_id=target,
+        file=file,
+        chat_id=message.chat.id,
+        lang=lang,
+    )
+
+
+@router.callback_query(UploadCb.filter(), flags={"callback_answer": {"pre": True}})
+async def campaign_chosen(
+    query: CallbackQuery,
+    callback_data: UploadCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    services: Services,
+    state: FSMContext,
+    lang: str | None,
+) -> None:
+    """A campaign picked for a pending file (import now) or for the next file (wait for it)."""
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    dev = await owners.developer_of(query.from_user)
+    if dev is None:
+        await bot.send_message(chat_id=chat_id, text=text("manage.not_linked", lang))
+        return
+    try:
+        view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=callback_data.campaign)
+    except CampaignNotFound:
+        await bot.send_message(
+            chat_id=chat_id, text=await owners.not_yours(callback_data.campaign, lang)
+        )
+        return
+    pending = (await state.get_data()).get(PENDING_FILE)
+    if not pending:
+        await state.set_state(UploadFlow.waiting_file)
+        await state.update_data({UPLOAD_CAMPAIGN: view.id})
+        await bot.send_message(chat_id=chat_id, text=text("upload.send", lang, name=view.name))
+        return
+    await state.clear()
+    await import_document(
+        bot=bot,
+        services=services,
+        dev=dev,
+        campaign_id=view.id,
+        file=pending,
+        chat_id=chat_id,
+        lang=lang,
+    )

@@ -1,0 +1,129 @@
+"""What the bot does with domain events: owner notices, waitlist messages, posted cards.
+
+- `low_stock`, `sold_out` -> a private message to the owner's linked Telegram chats;
+- `codes_restocked` (and a campaign resumed) -> every member waiting on Telegram is told once
+  (`waitlist.mark_notified` guards against a second message, even across processes);
+- state changes -> the campaign cards posted in groups are edited to show the new state.
+All sends go through the paced `TelegramNotifier`, so a big waitlist stays under the limit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+
+from bots.telegram import mappers, views
+from bots.telegram.sender import TelegramNotifier
+from bots.telegram.texts import label, plain
+from domain import campaigns, developers, events, posts, waitlist
+from domain.errors import CampaignNotFound
+from domain.events import Event
+
+log = logging.getLogger(__name__)
+
+WANTED = {
+    events.LOW_STOCK,
+    events.SOLD_OUT,
+    events.CODES_RESTOCKED,
+    events.CAMPAIGN_STATUS_CHANGED,
+}
+WAITLIST_BATCH = 500
+
+
+class Notices:
+    """Turns domain events into Telegram messages."""
+
+    def __init__(self, bot: Bot, notifier: TelegramNotifier) -> None:
+        self.bot = bot
+        self.notifier = notifier
+
+    async def handle(self, event: Event) -> None:
+        """React to one event (ignores the ones the bot has nothing to say about)."""
+        if event.name in (events.LOW_STOCK, events.SOLD_OUT):
+            await self.tell_owner(event)
+        if event.name == events.CODES_RESTOCKED or (
+            event.name == events.CAMPAIGN_STATUS_CHANGED and event.data.get("to") == "active"
+        ):
+            await self.tell_waitlist(event.campaign_id)
+        if event.name in (events.SOLD_OUT, events.CODES_RESTOCKED, events.CAMPAIGN_STATUS_CHANGED):
+            await self.refresh_posts(event.campaign_id)
+
+    async def tell_owner(self, event: Event) -> int:
+        """Low-stock / sold-out notice to the owner's Telegram chats; how many got it."""
+        name = event.data.get("name") or event.campaign_id
+        if event.name == events.LOW_STOCK:
+            body = plain(
+                "owner.low_stock",
+                campaign=name,
+                available=event.data.get("available", 0),
+                threshold=event.data.get("threshold", 0),
+            )
+        else:
+            body = plain("owner.sold_out", campaign=name)
+        sent = 0
+        for provider, chat_id in await developers.chats_of(developer_id=event.owner_id):
+            if provider == mappers.PROVIDER and await self.notifier.send(chat_id, body):
+                sent += 1
+        return sent
+
+    async def tell_waitlist(self, campaign_id: str) -> int:
+        """Message every Telegram member waiting on an open campaign, once each."""
+        try:
+            card = await campaigns.public_card(campaign_id=campaign_id)
+        except CampaignNotFound:
+            return 0
+        if card.state != "open":
+            return 0  # restocked while paused or not started: they keep their place
+        me = await self.bot.me()
+        link = mappers.deep_link(me.username, card.id)
+        body = plain("waitlist.restocked", campaign=card.name, link=link)
+        sent = 0
+        while batch := await waitlist.waiting(
+            campaign_id=campaign_id, channel=mappers.CHANNEL, limit=WAITLIST_BATCH
+        ):
+            for waiter in batch:
+                # marked first: a crash may skip one member, but no one is told twice
+                if not await waitlist.mark_notified(entry_id=waiter.id):
+                    continue
+                if await self.notifier.send(
+                    waiter.contact, body, button=(label("claim.button"), link)
+                ):
+                    sent += 1
+        log.info("waitlist of %s: %d members told on telegram", campaign_id, sent)
+        return sent
+
+    async def refresh_posts(self, campaign_id: str) -> None:
+        """Edit the cards posted in groups so they show the campaign's current state."""
+        try:
+            card = await campaigns.public_card(campaign_id=campaign_id)
+        except CampaignNotFound:
+            return
+        me = await self.bot.me()
+        body = views.card_text(card, None)
+        markup = views.card_markup(
+            card, None, private=False, link=mappers.deep_link(me.username, card.id)
+        )
+        for post in await posts.posts_of(campaign_id=campaign_id, provider=mappers.PROVIDER):
+            await self.notifier.pacer.wait()
+            try:
+                await self.bot.edit_message_text(
+                    chat_id=mappers.chat_ref(post.channel_id),
+                    message_id=int(post.message_id),
+                    text=body,
+                    reply_markup=markup,
+                )
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    continue
+                log.info(
+                    "forgetting card %s in %s: %s", post.message_id, post.channel_id, exc.message
+                )
+                await posts.forget_post(
+                    provider=mappers.PROVIDER,
+                    channel_id=post.channel_id,
+                    message_id=post.message_id,
+                )
+            except TelegramAPIError as exc:
+                log.warning("could not refresh card in %s: %s", post.channel_id, exc.message)
