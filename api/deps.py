@@ -95,9 +95,12 @@ async def limit(
     if not services.settings.rate_limit_enabled:
         return None
     state = await enforce(services.limiter, rule, *key, what=what)
-    response.headers.update(
-        rate_limit_headers(state.limit, state.remaining, state.reset_after, state.window)
-    )
+    shown = response.headers.get("RateLimit-Remaining")
+    # several limits may apply; the headers describe the one closest to refusing
+    if shown is None or state.remaining < int(shown):
+        response.headers.update(
+            rate_limit_headers(state.limit, state.remaining, state.reset_after, state.window)
+        )
     return state
 
 

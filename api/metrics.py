@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 
 REQUESTS = Counter("codedrop_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -21,11 +20,9 @@ CLAIMS = Counter("codedrop_claims_total", "Claims answered by the API", ["channe
 
 
 def _route_of(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "other")
-    return "unmatched"
+    """The matched route's template (`/api/distribute/{campaign_id}`), set by the router."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", None) or "unmatched")
 
 
 async def measure(
@@ -33,8 +30,8 @@ async def measure(
 ) -> Response:
     """Middleware: count and time every request by its route template (not its raw path)."""
     start = time.perf_counter()
-    route = _route_of(request)
     response = await call_next(request)
+    route = _route_of(request)
     LATENCY.labels(request.method, route).observe(time.perf_counter() - start)
     REQUESTS.labels(request.method, route, str(response.status_code)).inc()
     if route.startswith("/api/distribute/") and request.method == "POST":

@@ -12,7 +12,9 @@ async def test_a_developer_creates_a_campaign_uploads_codes_and_a_member_claims(
 ) -> None:
     _, key = await factories.developer()
     auth = {"Authorization": f"Bearer {key}"}
-    r = await client.post("/api/campaigns", json={"name": "Launch", "platform": "ios"}, headers=auth)
+    r = await client.post(
+        "/api/campaigns", json={"name": "Launch", "platform": "ios"}, headers=auth
+    )
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     r = await client.post(
@@ -22,12 +24,21 @@ async def test_a_developer_creates_a_campaign_uploads_codes_and_a_member_claims(
     )
     assert r.status_code == 201, r.text
     report = r.json()
-    assert (report["rows"], report["imported"], report["duplicates"], report["invalid"]) == (4, 2, 1, 1)
+    assert (report["rows"], report["imported"], report["duplicates"], report["invalid"]) == (
+        4,
+        2,
+        1,
+        1,
+    )
     assert report["errors"][0]["line"] == 4
-    r = await client.post(f"/api/distribute/{cid}", json={"platform": "ios", "user_identifier": "u1"})
+    r = await client.post(
+        f"/api/distribute/{cid}", json={"platform": "ios", "user_identifier": "u1"}
+    )
     assert r.status_code == 201, r.text
     code = r.json()["code"]
-    r2 = await client.post(f"/api/distribute/{cid}", json={"platform": "ios", "user_identifier": "u1"})
+    r2 = await client.post(
+        f"/api/distribute/{cid}", json={"platform": "ios", "user_identifier": "u1"}
+    )
     assert r2.status_code == 200 and r2.json()["code"] == code
     r = await client.get(f"/api/campaigns/{cid}/analytics", headers=auth)
     assert r.status_code == 200

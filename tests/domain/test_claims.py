@@ -42,7 +42,11 @@ async def test_different_members_get_different_codes_until_sold_out(services: Se
     c = await factories.campaign(dev.id)
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(3))
     got = [
-        (await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", f"u{i}"), channel="web")).code
+        (
+            await claims.claim(
+                campaign_id=c.id, claimant=Claimant.of("web", f"u{i}"), channel="web"
+            )
+        ).code
         for i in range(3)
     ]
     assert len(set(got)) == 3
@@ -55,7 +59,9 @@ async def test_different_members_get_different_codes_until_sold_out(services: Se
     assert again.code == got[0] and again.repeated
 
 
-async def test_paused_not_started_and_ended_campaigns_refuse_with_the_reason(services: Services) -> None:
+async def test_paused_not_started_and_ended_campaigns_refuse_with_the_reason(
+    services: Services,
+) -> None:
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(3))
@@ -178,7 +184,10 @@ async def test_low_stock_is_announced_once_per_crossing(services: Services) -> N
     await asyncio.sleep(0)
     for i in range(5):
         await claims.claim(
-            campaign_id=c.id, claimant=Claimant.of("web", f"m{i}"), channel="web", events_bus=services.events
+            campaign_id=c.id,
+            claimant=Claimant.of("web", f"m{i}"),
+            channel="web",
+            events_bus=services.events,
         )
     await asyncio.sleep(0.05)
     task.cancel()

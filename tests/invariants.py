@@ -1,0 +1,57 @@
+"""The promise checker: reads the final database state and the history of acknowledged claims.
+
+Used by the race tests (and the load-and-fault harness): every acknowledged code belongs to
+exactly one claimant and is recorded as claimed by them; nobody holds more than the limit;
+available + claimed + used equals what was uploaded; no acknowledged claim is missing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from domain.models import Claim, PromoCode
+
+
+async def violations(
+    *, campaign_pk: int, acknowledged: Iterable[tuple[str, str]], limit: int, uploaded: int
+) -> list[str]:
+    """Every broken invariant, in words (an empty list means the promise held)."""
+    problems: list[str] = []
+    codes = await PromoCode.filter(campaign_id=campaign_pk).values("code", "status", "claimant")
+    claims = await Claim.filter(campaign_id=campaign_pk, slot__isnull=False).values(
+        "claimant", "code", "slot"
+    )
+    by_code = {c["code"]: c for c in codes}
+    statuses = Counter(c["status"] for c in codes)
+    if sum(statuses.values()) != uploaded:
+        problems.append(f"{sum(statuses.values())} codes stored, {uploaded} uploaded")
+    held_by_claimant: defaultdict[str, set[str]] = defaultdict(set)
+    claim_rows_per_code = Counter(c["code"] for c in claims)
+    for row in claims:
+        held_by_claimant[row["claimant"]].add(row["code"])
+        stored = by_code.get(row["code"])
+        if (
+            stored is None
+            or stored["status"] == "available"
+            or stored["claimant"] != row["claimant"]
+        ):
+            problems.append(f"claim of {row['claimant']} not backed by its code row")
+    for code, n in claim_rows_per_code.items():
+        if n > 1:
+            problems.append(f"code {code[:3]}*** has {n} active claims")
+    for who, held in held_by_claimant.items():
+        if len(held) > limit:
+            problems.append(f"{who} holds {len(held)} codes (limit {limit})")
+    claimed_codes = {c for c, row in by_code.items() if row["status"] != "available"}
+    if claimed_codes != set(claim_rows_per_code):
+        problems.append(
+            f"{len(claimed_codes)} codes marked taken but {len(claim_rows_per_code)} claimed"
+        )
+    owners: dict[str, str] = {}
+    for who, code in acknowledged:
+        if owners.setdefault(code, who) != who:
+            problems.append(f"code {code[:3]}*** acknowledged to {owners[code]} and {who}")
+        if code not in held_by_claimant.get(who, set()):
+            problems.append(f"acknowledged claim of {who} is missing from the database")
+    return problems
