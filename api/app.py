@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, metrics
+from api import errors, metrics, web
 from api.routes import campaigns, codes, distribute, health
 from domain import db
 from domain.bootstrap import Services, bootstrap
@@ -65,4 +65,5 @@ def create_app(
     app.middleware("http")(metrics.measure)
     for module in (campaigns, codes, distribute, health):
         app.include_router(module.router)
+    web.install(app)
     return app

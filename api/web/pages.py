@@ -1,0 +1,237 @@
+"""What every web page shares: templates, signed cookies, CSRF tokens, and HTML errors.
+
+Cookies are signed with `settings.secret_key` (itsdangerous), HTTP-only, SameSite=Lax, and
+`Secure` whenever the request came over HTTPS. Every state-changing form carries a CSRF token
+that must match the one in the visitor's signed cookie (synchronizer-token pattern); `fetch`
+calls send it in `X-CSRF-Token`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from domain.bootstrap import Services
+from domain.values import mask_code
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+SESSION_COOKIE = "cd_session"
+CLAIMANT_COOKIE = "cd_claimant"
+SESSION_MAX_AGE = 12 * 3600
+CLAIMANT_MAX_AGE = 365 * 24 * 3600
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+}
+
+
+def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime(fmt) + " UTC"
+
+
+def _iso(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["iso"] = _iso
+TEMPLATES.env.filters["masked"] = mask_code
+TEMPLATES.env.filters["thousands"] = lambda n: f"{int(n or 0):,}"
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
+    secret = services_of(request).settings.secret_key.get_secret_value()
+    return URLSafeTimedSerializer(secret, salt=salt)
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def set_cookie(
+    request: Request, response: Response, name: str, value: str, *, max_age: int
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        path="/",
+    )
+
+
+@dataclass(slots=True)
+class Session:
+    """The dashboard session: a CSRF token, and the API key once signed in."""
+
+    csrf: str
+    api_key: str | None = None
+
+
+def load_session(request: Request) -> Session | None:
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _serializer(request, "codedrop.web.session").loads(raw, max_age=SESSION_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
+        return None
+    key = data.get("key")
+    return Session(csrf=data["csrf"], api_key=key if isinstance(key, str) else None)
+
+
+def new_session(api_key: str | None = None) -> Session:
+    return Session(csrf=secrets.token_urlsafe(24), api_key=api_key)
+
+
+def save_session(request: Request, response: Response, session: Session) -> None:
+    value = _serializer(request, "codedrop.web.session").dumps(
+        {"csrf": session.csrf, "key": session.api_key}
+    )
+    set_cookie(request, response, SESSION_COOKIE, value, max_age=SESSION_MAX_AGE)
+
+
+def clear_session(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request)
+    )
+
+
+def claimant_id(request: Request) -> str | None:
+    """The visitor's random claimant id from its signed cookie, if it has one."""
+    raw = request.cookies.get(CLAIMANT_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _serializer(request, "codedrop.web.claimant").loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) and 16 <= len(value) <= 64 else None
+
+
+def give_claimant_id(request: Request, response: Response, value: str) -> None:
+    signed = _serializer(request, "codedrop.web.claimant").dumps(value)
+    set_cookie(request, response, CLAIMANT_COOKIE, signed, max_age=CLAIMANT_MAX_AGE)
+
+
+def claim_csrf(request: Request, claimant: str) -> str:
+    """The claim page's CSRF token: bound to the visitor's claimant cookie."""
+    secret = services_of(request).settings.secret_key.get_secret_value()
+    return hmac.new(secret.encode(), f"claim-csrf:{claimant}".encode(), "sha256").hexdigest()
+
+
+def tokens_match(expected: str | None, submitted: str | None) -> bool:
+    return bool(expected and submitted) and hmac.compare_digest(
+        str(expected).encode(), str(submitted).encode()
+    )
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A rendered page with the security headers every page gets."""
+    response = TEMPLATES.TemplateResponse(request, template, context or {}, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+class WebError(Exception):
+    """A page-level refusal shown as an HTML page (or JSON to `fetch` callers)."""
+
+    def __init__(self, status: int, title: str, detail: str, *, code: str = "error") -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.code = code
+
+
+class SignInRequired(Exception):
+    """No valid dashboard session: pages redirect to sign-in, scripts get a 401."""
+
+
+async def web_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebError)
+    if wants_json(request) or request.headers.get("x-requested-with") == "fetch":
+        return JSONResponse(
+            {"code": exc.code, "title": exc.title, "detail": exc.detail},
+            status_code=exc.status,
+            headers=NO_STORE,
+        )
+    return render(
+        request,
+        "error.html",
+        {"title": exc.title, "detail": exc.detail, "status": exc.status},
+        status_code=exc.status,
+        headers=NO_STORE,
+    )
+
+
+async def sign_in_required(request: Request, exc: Exception) -> Response:
+    if request.method != "GET" or wants_json(request) or request.url.path.endswith("/live"):
+        return JSONResponse(
+            {"code": "unauthorized", "title": "Not signed in", "detail": "Sign in again."},
+            status_code=401,
+            headers=NO_STORE,
+        )
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    response = RedirectResponse(
+        str(request.url_for("signin_form").include_query_params(next=target)), status_code=303
+    )
+    clear_session(request, response)
+    return response
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(WebError, web_error)
+    app.add_exception_handler(SignInRequired, sign_in_required)

@@ -1,0 +1,78 @@
+// The claim page: claim without a reload, show and copy the code, count down to the start.
+"use strict";
+(function () {
+  const form = document.getElementById("claim-form");
+  const select = document.getElementById("platform");
+  // iPadOS reports a desktop Safari user agent; touch support gives it away
+  if (select && select.dataset.detected === "web" && /Macintosh/.test(navigator.userAgent) && navigator.maxTouchPoints > 1) {
+    const ios = select.querySelector('option[value="ios"]');
+    if (ios) select.value = "ios";
+  }
+
+  function showError(message) {
+    let box = document.querySelector('[data-testid="error"]');
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "alert bad";
+      box.setAttribute("role", "alert");
+      box.dataset.testid = "error";
+      document.getElementById("result").before(box);
+    }
+    box.textContent = message;
+  }
+
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = document.getElementById("claim-button");
+      button.disabled = true;
+      const label = button.textContent;
+      button.textContent = "Getting your code…";
+      try {
+        const response = await fetch(form.action, {
+          method: "POST",
+          body: new URLSearchParams(new FormData(form)),
+          headers: { "Accept": "application/json" },
+          credentials: "same-origin",
+          cache: "no-store",
+        });
+        const data = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          showError(data.detail || "Something went wrong. Try again in a moment.");
+          if (["sold_out", "campaign_ended", "campaign_not_active", "campaign_not_started"].includes(data.code)) {
+            setTimeout(() => window.location.reload(), 2500);
+          }
+          button.disabled = false;
+          button.textContent = label;
+          return;
+        }
+        document.getElementById("code").textContent = data.code;
+        document.getElementById("hint").textContent = data.hint || "";
+        document.getElementById("claim-area").remove();
+        const result = document.getElementById("result");
+        result.hidden = false;
+        document.getElementById("copy").focus();
+      } catch (e) {
+        showError("The connection failed. Check your network and try again.");
+        button.disabled = false;
+        button.textContent = label;
+      }
+    });
+  }
+
+  const countdown = document.getElementById("countdown");
+  if (countdown) {
+    const starts = Date.parse(countdown.dataset.starts);
+    const waiting = starts > Date.now();  // a skewed clock must not reload in a loop
+    const pad = (n) => String(n).padStart(2, "0");
+    const tick = () => {
+      const left = Math.max(0, Math.round((starts - Date.now()) / 1000));
+      const d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600);
+      const m = Math.floor(left % 3600 / 60), s = left % 60;
+      countdown.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+      if (left === 0 && waiting) { clearInterval(timer); setTimeout(() => window.location.reload(), 1000); }
+    };
+    const timer = setInterval(tick, 1000);
+    tick();
+  }
+})();
