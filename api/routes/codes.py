@@ -9,11 +9,17 @@ from fastapi import APIRouter, File, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentDeveloper, Svc, developer_limit
+from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, BulkOut, CodeOut, CodePage, CodesIn, ImportReportOut
 from domain import codes, uploads
 from domain.errors import CodeNotFound
 
-router = APIRouter(prefix="/api/campaigns/{campaign_id}", tags=["codes"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/api/campaigns/{campaign_id}",
+    tags=["codes"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+)
 
 CodeStatusName = Literal["available", "claimed", "used"]
 api_limit = developer_limit("rate_limit_api", "API calls")
@@ -30,6 +36,7 @@ async def _chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[b
     response_model=ImportReportOut,
     dependencies=[developer_limit("rate_limit_upload", "uploads")],
 )
+@idempotent
 async def upload_codes(
     campaign_id: str,
     dev: CurrentDeveloper,

@@ -12,11 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from api.deps import ClientIP, OptionalDeveloper, Svc, limit
+from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut
 from domain import campaigns, claims
 from domain.values import Channel, Claimant
 
-router = APIRouter(prefix="/api/distribute", tags=["distribution"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/api/distribute", tags=["distribution"], responses=PROBLEMS, route_class=IdempotentRoute
+)
 
 NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
 
@@ -39,6 +42,7 @@ async def campaign_card(
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": ClaimOut, "description": "the code this claimant already holds"}},
 )
+@idempotent
 async def claim_code(
     campaign_id: str,
     body: ClaimIn,

@@ -1,0 +1,171 @@
+"""`Idempotency-Key` for the API: a route class that replays stored answers to retried requests.
+
+Routes opt in with `@idempotent` under their decorator, on a router built with
+`route_class=IdempotentRoute`. With the header present, the route:
+1. checks the key and fingerprints the request (method, path, canonical JSON body, or for a
+   multipart upload each field's name, filename and content, since a retried multipart body
+   carries a new boundary);
+2. replays the stored answer when there is one (`Idempotent-Replayed: true`), or answers a 422
+   `idempotency_key_reused` problem when the key was used for another request;
+3. otherwise runs the route and stores a successful answer (domain/idempotency.py).
+Keys are scoped to the caller (a hash of its API key, or `anon`) and the operation, so two
+callers never see each other's answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.datastructures import UploadFile
+
+from domain import idempotency
+from domain.idempotency import StoredAnswer
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+KEPT_HEADERS = ("cache-control", "pragma", "location")
+MARK = "__codedrop_idempotent__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def idempotent(endpoint: F) -> F:
+    """Mark a route endpoint as honouring `Idempotency-Key` (needs `IdempotentRoute`)."""
+    setattr(endpoint, MARK, True)
+    return endpoint
+
+
+def _principal(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    if not auth:
+        return "anon"
+    # never store the key itself; a hash keeps two keys (and two developers) apart
+    return "key-" + hashlib.sha256(auth.encode()).hexdigest()[:32]
+
+
+async def request_fingerprint(request: Request) -> str:
+    """What makes two requests the same request, independent of multipart boundaries."""
+    parts: list[bytes | str] = [request.method, request.url.path]
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        for name, value in sorted(form.multi_items(), key=lambda item: item[0]):
+            parts.append(name)
+            if isinstance(value, UploadFile):
+                parts.append(value.filename or "")
+                digest = hashlib.sha256()
+                await value.seek(0)
+                while chunk := await value.read(256 * 1024):
+                    digest.update(chunk)
+                await value.seek(0)
+                parts.append(digest.hexdigest())
+            else:
+                parts.append(value)
+        return idempotency.fingerprint(*parts)
+    body = await request.body()
+    try:
+        canonical: bytes | str = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = body
+    parts.append(canonical)
+    return idempotency.fingerprint(*parts)
+
+
+def _stored(response: Response) -> StoredAnswer | None:
+    """The answer to keep: successful JSON answers only (refusals changed nothing)."""
+    media_type = response.headers.get("content-type", "")
+    body = getattr(response, "body", None)
+    if (
+        not 200 <= response.status_code < 300
+        or not media_type.startswith("application/json")
+        or not isinstance(body, bytes | memoryview)
+    ):
+        return None
+    headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+    return StoredAnswer(
+        status_code=response.status_code,
+        body=json.loads(bytes(body)),
+        media_type=media_type,
+        headers=headers,
+    )
+
+
+def _replay(answer: StoredAnswer) -> JSONResponse:
+    headers = dict(answer.headers)
+    headers[REPLAYED] = "true"
+    return JSONResponse(
+        answer.body,
+        status_code=answer.status_code,
+        media_type=answer.media_type,
+        headers=headers,
+    )
+
+
+def _ttl(request: Request) -> timedelta:
+    return timedelta(hours=request.app.state.services.settings.idempotency_ttl_hours)
+
+
+def guard(handler: Handler, operation: str) -> Handler:
+    """Wrap a route handler with replay, mismatch detection and storage of its answer."""
+
+    async def handle(request: Request) -> Response:
+        raw = request.headers.get(HEADER)
+        if raw is None:
+            return await handler(request)
+        key = idempotency.check_key(raw)
+        scope = idempotency.scope_of(_principal(request), f"{operation} {request.url.path}")
+        request_hash = await request_fingerprint(request)
+        ttl = _ttl(request)
+        stored = await idempotency.lookup(scope=scope, key=key, request_hash=request_hash, ttl=ttl)
+        if stored is not None:
+            return _replay(stored)
+        response = await handler(request)
+        answer = _stored(response)
+        if answer is None:
+            return response
+        kept = await idempotency.remember(
+            scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
+        )
+        return response if kept is answer else _replay(kept)
+
+    return handle
+
+
+HEADER_DOC = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": "retry-safe request id: a retry with the same key and request gets the"
+    " first answer back (kept 24 h); the same key with another request is a 422",
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY},
+}
+
+
+class IdempotentRoute(APIRoute):
+    """An APIRoute whose `@idempotent` endpoints honour the `Idempotency-Key` header."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if getattr(endpoint, MARK, False) and not any(
+            getattr(p.field_info, "alias", None) == HEADER for p in self.dependant.header_params
+        ):
+            extra = dict(self.openapi_extra or {})
+            extra["parameters"] = [*extra.get("parameters", []), HEADER_DOC]
+            self.openapi_extra = extra
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        if not getattr(self.endpoint, MARK, False):
+            return handler
+        return guard(handler, f"{','.join(sorted(self.methods or ()))} {self.path_format}")

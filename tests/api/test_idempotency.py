@@ -1,0 +1,175 @@
+"""Idempotency-Key on the claim and the upload: retries replay, other requests are refused."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+
+from domain import clock
+from domain.models import Upload
+from tests.api.conftest import Dev, new_campaign, upload
+
+PROBLEM = "application/problem+json"
+
+
+def key(value: str) -> dict[str, str]:
+    return {"Idempotency-Key": value}
+
+
+async def stock(client: httpx.AsyncClient, dev: Dev, cid: str) -> dict[str, int]:
+    return dict((await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).json()["stock"])
+
+
+async def test_a_retried_claim_gets_the_first_answer_back_and_burns_one_code(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev, per_claimant_limit=3)
+    await upload(client, dev, cid, b"code\nIDEM0001\nIDEM0002\nIDEM0003\n")
+    body = {"user_identifier": "retrier"}
+    first = await client.post(f"/api/distribute/{cid}", json=body, headers=key("k-1"))
+    again = await client.post(f"/api/distribute/{cid}", json=body, headers=key("k-1"))
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["cache-control"].startswith("no-store")
+    # a NEW key is a new request: with a limit of 3 it takes a second code
+    other = await client.post(f"/api/distribute/{cid}", json=body, headers=key("k-2"))
+    assert other.status_code == 201 and other.json()["code"] != first.json()["code"]
+    assert (await stock(client, dev, cid))["claimed"] == 2
+
+
+async def test_concurrent_retries_of_one_claim_take_a_single_code(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev, per_claimant_limit=5)
+    await upload(client, dev, cid, b"code\n" + b"".join(b"RACE%04d\n" % i for i in range(10)))
+    body = {"user_identifier": "impatient"}
+    answers = await asyncio.gather(
+        *(
+            client.post(f"/api/distribute/{cid}", json=body, headers=key("one-intent"))
+            for _ in range(8)
+        )
+    )
+    assert {a.status_code for a in answers} <= {200, 201}
+    assert len({a.json()["code"] for a in answers}) == 1
+    assert (await stock(client, dev, cid))["claimed"] == 1
+
+
+async def test_the_same_key_with_another_body_is_a_422_problem_and_takes_nothing(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    await upload(client, dev, cid, b"code\nIDEM0001\nIDEM0002\n")
+    ok = await client.post(
+        f"/api/distribute/{cid}", json={"user_identifier": "a"}, headers=key("k")
+    )
+    assert ok.status_code == 201
+    reused = await client.post(
+        f"/api/distribute/{cid}", json={"user_identifier": "b"}, headers=key("k")
+    )
+    assert reused.status_code == 422 and reused.headers["content-type"] == PROBLEM
+    assert reused.json()["code"] == "idempotency_key_reused"
+    assert reused.json()["field"] == "Idempotency-Key"
+    assert (await stock(client, dev, cid))["claimed"] == 1
+    # key order and spacing do not make a different request
+    same = await client.post(
+        f"/api/distribute/{cid}",
+        content=b'{ "user_identifier" : "a" }',
+        headers={**key("k"), "content-type": "application/json"},
+    )
+    assert same.status_code == 201 and same.json() == ok.json()
+
+
+async def test_answers_are_kept_24_hours_then_forgotten(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev, per_claimant_limit=2)
+    await upload(client, dev, cid, b"code\nIDEM0001\nIDEM0002\n")
+    body = {"user_identifier": "later"}
+    start = clock.now()
+    first = await client.post(f"/api/distribute/{cid}", json=body, headers=key("day"))
+    with clock.frozen_at(start + timedelta(hours=23, minutes=59)):
+        kept = await client.post(f"/api/distribute/{cid}", json=body, headers=key("day"))
+    assert kept.headers.get("idempotent-replayed") == "true" and kept.json() == first.json()
+    with clock.frozen_at(start + timedelta(hours=25)):
+        late = await client.post(f"/api/distribute/{cid}", json=body, headers=key("day"))
+    # forgotten as a stored answer, but the claim itself still remembers the key: same code
+    assert "idempotent-replayed" not in late.headers
+    assert late.status_code == 200 and late.json()["code"] == first.json()["code"]
+    assert (await stock(client, dev, cid))["claimed"] == 1
+
+
+async def test_a_refusal_is_not_stored_so_a_retry_sees_the_current_state(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev, status="paused")
+    await upload(client, dev, cid, b"code\nIDEM0001\n")
+    body = {"user_identifier": "early"}
+    refused = await client.post(f"/api/distribute/{cid}", json=body, headers=key("k"))
+    assert refused.status_code == 409
+    await client.patch(f"/api/campaigns/{cid}", json={"status": "active"}, headers=dev.auth)
+    served = await client.post(f"/api/distribute/{cid}", json=body, headers=key("k"))
+    assert served.status_code == 201 and served.json()["code"] == "IDEM0001"
+
+
+async def test_bad_keys_are_422_problems(client: httpx.AsyncClient, dev: Dev) -> None:
+    cid = await new_campaign(client, dev)
+    await upload(client, dev, cid, b"code\nIDEM0001\n")
+    for bad in ("x" * 129, "tab\there"):
+        r = await client.post(
+            f"/api/distribute/{cid}", json={"user_identifier": "a"}, headers=key(bad)
+        )
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, bad
+    assert (await stock(client, dev, cid))["claimed"] == 0
+
+
+async def test_a_retried_upload_replays_its_report_even_with_a_new_multipart_boundary(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    url = f"/api/campaigns/{cid}/codes"
+    content = b"code\nUPLD0001\nUPLD0002\n"
+    first = await client.post(
+        url, files={"file": ("c.csv", content, "text/csv")}, headers={**dev.auth, **key("u1")}
+    )
+    again = await client.post(
+        url, files={"file": ("c.csv", content, "text/csv")}, headers={**dev.auth, **key("u1")}
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and first.json()["imported"] == 2
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await Upload.all().count() == 1
+    other_file = await client.post(
+        url,
+        files={"file": ("c.csv", b"code\nUPLD0003\n", "text/csv")},
+        headers={**dev.auth, **key("u1")},
+    )
+    assert other_file.status_code == 422
+    assert other_file.json()["code"] == "idempotency_key_reused"
+    assert (await stock(client, dev, cid))["available"] == 2
+
+
+async def test_keys_are_private_to_each_caller(
+    client: httpx.AsyncClient, dev: Dev, other_dev: Dev
+) -> None:
+    mine = await new_campaign(client, dev)
+    theirs = await new_campaign(client, other_dev)
+    for who, cid in ((dev, mine), (other_dev, theirs)):
+        r = await client.post(
+            f"/api/campaigns/{cid}/codes",
+            files={"file": ("c.csv", b"code\nSAME0001\n", "text/csv")},
+            headers={**who.auth, **key("shared-key")},
+        )
+        assert r.status_code == 201 and r.json()["imported"] == 1
+        assert "idempotent-replayed" not in r.headers
+
+
+async def test_the_openapi_schema_documents_the_header_on_both_routes(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in ("/api/distribute/{campaign_id}", "/api/campaigns/{campaign_id}/codes"):
+        names = [p["name"] for p in paths[path]["post"].get("parameters", [])]
+        assert names.count("Idempotency-Key") == 1, (path, names)
