@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
 
 from domain.adapters.s3 import S3ObjectStore
 from domain.settings import Settings

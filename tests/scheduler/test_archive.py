@@ -18,8 +18,8 @@ from domain.archive import (
 from domain.bootstrap import Services
 from domain.clock import frozen_at
 from domain.models import ArchivedCode, PromoCode
-from domain.storage import ObjectStore
 from domain.settings import Settings
+from domain.storage import ObjectStore
 from tests import factories
 from tests.scheduler.conftest import RecordingEvents
 

@@ -29,7 +29,7 @@ async def _status(public_id: str) -> tuple[str, str | None]:
 async def test_a_scheduled_draft_opens_exactly_at_its_start(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     with frozen_at(START - timedelta(days=1)):
         c = await factories.campaign(dev.id, status="draft", starts_at=START, ends_at=END)
@@ -50,7 +50,7 @@ async def test_a_scheduled_draft_opens_exactly_at_its_start(
 async def test_an_active_campaign_completes_exactly_at_its_end(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     with frozen_at(START):
         c = await factories.campaign(dev.id, starts_at=START, ends_at=END)
@@ -72,7 +72,7 @@ async def test_an_active_campaign_completes_exactly_at_its_end(
 async def test_a_paused_campaign_past_its_end_completes_too(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     with frozen_at(START):
         c = await factories.campaign(dev.id, status="paused", ends_at=END)
@@ -84,7 +84,7 @@ async def test_a_paused_campaign_past_its_end_completes_too(
 async def test_a_draft_whose_whole_window_passed_ends_without_ever_opening(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     with frozen_at(START - timedelta(days=1)):
         c = await factories.campaign(dev.id, status="draft", starts_at=START, ends_at=END)
@@ -97,7 +97,7 @@ async def test_a_draft_whose_whole_window_passed_ends_without_ever_opening(
 async def test_a_draft_without_a_start_time_stays_a_draft(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id, status="draft")
     with frozen_at(datetime.now(UTC) + timedelta(days=400)):
@@ -109,7 +109,7 @@ async def test_a_draft_without_a_start_time_stays_a_draft(
 async def test_a_campaign_with_every_code_handed_out_completes_as_sold_out(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     sold = await factories.campaign(dev.id, name="Sold")
     empty = await factories.campaign(dev.id, name="Waiting for codes")
@@ -129,7 +129,7 @@ async def test_a_campaign_with_every_code_handed_out_completes_as_sold_out(
 async def test_a_second_run_changes_nothing_and_publishes_nothing(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     with frozen_at(START - timedelta(days=1)):
         await factories.campaign(dev.id, status="draft", starts_at=START, ends_at=END)

@@ -19,7 +19,7 @@ async def _claim(campaign_id: str, who: str, bus: RecordingEvents | None) -> Non
 async def test_claims_falling_under_the_threshold_alert_once_per_crossing(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id, low_stock_threshold=3)
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(6, prefix="A"))
@@ -44,7 +44,7 @@ async def test_claims_falling_under_the_threshold_alert_once_per_crossing(
 async def test_the_job_alerts_for_crossings_no_claim_reported(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id, low_stock_threshold=2)
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(4))
@@ -62,7 +62,7 @@ async def test_the_job_alerts_for_crossings_no_claim_reported(
 async def test_raising_the_threshold_above_the_stock_alerts_at_the_next_tick(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(10))
@@ -80,7 +80,7 @@ async def test_raising_the_threshold_above_the_stock_alerts_at_the_next_tick(
 async def test_codes_returned_to_the_pool_rearm_the_alert(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
-    svc, bus = recorded
+    _svc, bus = recorded
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id, low_stock_threshold=2)
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(3))
