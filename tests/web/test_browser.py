@@ -1,0 +1,228 @@
+"""The dashboard and the claim page in a real headless Chromium (Debian's package, Playwright).
+
+One developer session end to end: sign in, create a campaign, upload a file, open the claim
+page in a second browser context, claim, see and copy the code, watch the dashboard's live
+counter move within a second without a reload, sign out. Screenshots of both pages land in
+artifacts/screenshots/. Outside CI a missing Chromium or Playwright skips with the reason;
+with CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain import claims
+from domain.bootstrap import Services
+from domain.values import Claimant
+from tests import factories
+from tests.conftest import IN_CI, ROOT
+
+try:
+    from playwright.async_api import expect
+except ImportError:  # the browser fixture skips (or fails in CI) with the reason
+    expect = None  # type: ignore[assignment]
+
+CHROMIUM = os.environ.get("CODEDROP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15"
+    " (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason}; CI requires the browser tests", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium driven by Playwright (no `playwright install`: no downloads)."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:  # pragma: no cover - depends on the machine
+        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
+        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+    async with async_playwright() as pw:
+        instance = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+def shot(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / name
+
+
+async def test_a_developer_runs_a_drop_and_watches_a_claim_arrive_live(
+    browser: Any, live_server: str, services: Services
+) -> None:
+    _, key = await factories.developer("Ada Lovelace")
+    dash_ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    member_ctx = await browser.new_context(
+        viewport={"width": 390, "height": 844},
+        user_agent=IPHONE_UA,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    try:
+        dash = await dash_ctx.new_page()
+        console_errors: list[str] = []
+        dash.on("pageerror", lambda exc: console_errors.append(str(exc)))
+
+        # sign in
+        await dash.goto(f"{live_server}/dashboard")
+        assert "/dashboard/signin" in dash.url
+        await dash.get_by_label("API key").fill(key)
+        await dash.get_by_role("button", name="Sign in").click()
+        await dash.wait_for_url(f"{live_server}/dashboard")
+        await dash.get_by_text("No campaigns yet").wait_for()
+
+        # create a campaign
+        await dash.get_by_role("link", name="Create your first campaign").click()
+        await dash.get_by_label("Name", exact=True).fill("Launch week")
+        await dash.get_by_label("Description", exact=False).first.fill(
+            "One free month of Pro for early players"
+        )
+        await dash.get_by_label("Platform", exact=True).select_option("ios")
+        await dash.get_by_label("Low-stock alert at").fill("2")
+        await dash.get_by_role("button", name="Create campaign").click()
+        await dash.get_by_text("Campaign created").wait_for()
+        campaign_id = dash.url.split("/dashboard/c/")[1].split("?")[0]
+
+        # upload a file: progress, then the report with its problem line
+        await dash.set_input_files(
+            "#file",
+            files=[
+                {
+                    "name": "codes.csv",
+                    "mimeType": "text/csv",
+                    "buffer": (factories.codes_csv(12, prefix="LAUNCH") + "bad code!\n").encode(),
+                }
+            ],
+        )
+        await dash.get_by_role("button", name="Upload and import").click()
+        await dash.wait_for_url("**/uploads/**")
+        assert await dash.locator('[data-report="imported"]').inner_text() == "12"
+        assert await dash.locator('[data-report="invalid"]').inner_text() == "1"
+        await dash.get_by_text("not allowed").first.wait_for()
+        await dash.get_by_role("link", name="Back to the campaign").click()
+        await dash.locator('#live-state[data-state="live"]').wait_for()
+        claimed = dash.locator('[data-testid="claimed-count"]')
+        assert await claimed.inner_text() == "0"
+        await dash.evaluate("window.__notReloaded = true")
+
+        # a member opens the claim page in another browser: no code in it before the claim
+        member = await member_ctx.new_page()
+        await member.goto(f"{live_server}/c/{campaign_id}")
+        html = await member.content()
+        assert "LAUNCH0" not in html
+        assert await member.locator('[data-testid="codes-left"]').inner_text() == "12"
+        await member.get_by_role("button", name="Get my code").click()
+        code_box = member.locator('[data-testid="code"]')
+        await code_box.wait_for()
+        claimed_at = time.perf_counter()
+        code = await code_box.inner_text()
+        assert code.startswith("LAUNCH")
+        assert code not in member.url
+        # ...and the dashboard's counter moves, live, within a second
+        await expect(claimed).to_have_text("1", timeout=1000)
+        live_delay = time.perf_counter() - claimed_at
+        assert live_delay < 1.0
+        assert await dash.evaluate("window.__notReloaded === true")
+        assert await dash.locator('#by-channel [data-count="web"]').inner_text() == "1"
+
+        hint = await member.locator('[data-testid="hint"]').inner_text()
+        assert f"apps.apple.com/redeem?code={code}" in hint
+        await member.get_by_role("button", name="Copy code").click()
+        await member.get_by_text("Copied to the clipboard.").wait_for()
+        assert await member.evaluate("navigator.clipboard.readText()") == code
+        await member.screenshot(path=shot("claim-page.png"), full_page=True)
+
+        # a reload shows the same code again (after one click), never a second one
+        await member.reload()
+        assert code not in await member.content()
+        await member.get_by_role("button", name="Show my code").click()
+        await expect(code_box).to_have_text(code)
+
+        # claims from the bots move the same panel
+        for i, channel in enumerate(("telegram", "discord", "telegram")):
+            await claims.claim(
+                campaign_id=campaign_id,
+                claimant=Claimant.of(channel, str(1000 + i)),
+                channel=channel,
+                events_bus=services.events,
+            )
+        await expect(claimed).to_have_text("4", timeout=2000)
+        await dash.locator('#by-channel [data-count="telegram"]').wait_for()
+        await dash.screenshot(path=shot("dashboard.png"), full_page=True)
+
+        # the campaign list, then sign out
+        await dash.get_by_role("link", name="Campaigns", exact=True).click()
+        await dash.get_by_role("link", name="Launch week").wait_for()
+        await dash.screenshot(path=shot("campaigns.png"))
+        await dash.get_by_role("button", name="Sign out").click()
+        await dash.wait_for_url("**/dashboard/signin")
+        await dash.goto(f"{live_server}/dashboard")
+        assert "/dashboard/signin" in dash.url
+        assert console_errors == []
+    finally:
+        await member_ctx.close()
+        await dash_ctx.close()
+
+
+async def test_the_claim_page_states_render_on_a_phone_without_script_errors(
+    browser: Any, live_server: str
+) -> None:
+    from datetime import timedelta
+
+    from domain import clock
+
+    dev, _ = await factories.developer("States")
+    soon = await factories.campaign(
+        dev.id, name="Midnight drop", starts_at=clock.now() + timedelta(hours=2, minutes=5)
+    )
+    sold = await factories.campaign(dev.id, name="Sold out drop")
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, user_agent=IPHONE_UA)
+    try:
+        page = await ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{live_server}/c/{soon.id}")
+        countdown = page.locator("#countdown")
+        await expect(countdown).to_have_text(re.compile(r"^02:0[45]:[0-5][0-9]$"))
+        await page.goto(f"{live_server}/c/{sold.id}")
+        await page.get_by_label("Join the waitlist").fill("fan@example.com")
+        await page.get_by_role("button", name="Join the waitlist").click()
+        await page.locator('[data-testid="waitlist-joined"]').wait_for()
+        await page.screenshot(path=shot("claim-waitlist.png"), full_page=True)
+        # keyboard only: the skip link is the first stop
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.className") == "skip"
+        assert errors == []
+    finally:
+        await ctx.close()
