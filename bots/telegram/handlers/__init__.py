@@ -1,4 +1,4 @@
-"""Routers of the Telegram bot, one per feature; `routers()` returns them in dispatch order."""
+"""Routers of the Telegram bot, one per feature; `routers()` builds them in dispatch order."""
 
 from __future__ import annotations
 
@@ -8,5 +8,6 @@ from bots.telegram.handlers import developers, members, uploads, wizard
 
 
 def routers() -> list[Router]:
-    """Wizard first: a conversation in progress gets its answers before other handlers."""
-    return [wizard.router, uploads.router, developers.router, members.router]
+    """Fresh routers (a router joins one dispatcher only); the wizard first, so a conversation
+    in progress gets its answers before other handlers."""
+    return [wizard.setup(), uploads.setup(), developers.setup(), members.setup()]

@@ -15,8 +15,6 @@ from domain.bootstrap import Services
 from domain.errors import CampaignNotFound
 from domain.values import CampaignStatus
 
-router = Router(name="developers")
-
 STATUS_COMMANDS = {
     "pause": CampaignStatus.PAUSED,
     "resume": CampaignStatus.ACTIVE,
@@ -29,7 +27,6 @@ def _args(command: CommandObject) -> list[str]:
     return (command.args or "").split()
 
 
-@router.message(Command("register"))
 async def register(message: Message, bot: Bot, lang: str | None) -> None:
     """Create a developer for this account and show its API key once (private chat only)."""
     if message.from_user is None or not await owners.require_private(message, bot, lang):
@@ -46,7 +43,6 @@ async def register(message: Message, bot: Bot, lang: str | None) -> None:
     await message.answer(text("register.done", lang, name=dev.name, key=key.key))
 
 
-@router.message(Command("link"))
 async def link(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
     """Link this account to an existing developer with a one-time token."""
     if message.from_user is None or not await owners.require_private(message, bot, lang):
@@ -64,7 +60,6 @@ async def link(message: Message, command: CommandObject, bot: Bot, lang: str | N
     await message.answer(text("link.done", lang, name=dev.name))
 
 
-@router.message(Command("campaigns"))
 async def list_campaigns(message: Message, bot: Bot, lang: str | None) -> None:
     if not await owners.require_private(message, bot, lang):
         return
@@ -75,7 +70,6 @@ async def list_campaigns(message: Message, bot: Bot, lang: str | None) -> None:
     await message.answer(views.campaigns_text(views_, total, lang))
 
 
-@router.message(Command("stats"))
 async def stats(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
     if not await owners.require_private(message, bot, lang):
         return
@@ -95,7 +89,6 @@ async def stats(message: Message, command: CommandObject, bot: Bot, lang: str | 
     await message.answer(views.stats_text(result, view.name, view.status, lang))
 
 
-@router.message(Command(*STATUS_COMMANDS))
 async def change_status(
     message: Message, command: CommandObject, bot: Bot, services: Services, lang: str | None
 ) -> None:
@@ -122,7 +115,6 @@ async def change_status(
     await message.answer(text("status.changed", lang, name=view.name, status=view.status))
 
 
-@router.message(Command("post"))
 async def post(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
     """Post a campaign card with a button into the private claim flow.
 
@@ -160,3 +152,15 @@ async def post(message: Message, command: CommandObject, bot: Bot, lang: str | N
     )
     if private or message.chat.type == ChatType.CHANNEL:
         await message.answer(text("post.done", lang, name=args[0], chat=str(target)))
+
+
+def setup() -> Router:
+    """The developers router (a new one per dispatcher)."""
+    router = Router(name="developers")
+    router.message.register(register, Command("register"))
+    router.message.register(link, Command("link"))
+    router.message.register(list_campaigns, Command("campaigns"))
+    router.message.register(stats, Command("stats"))
+    router.message.register(change_status, Command(*STATUS_COMMANDS))
+    router.message.register(post, Command("post"))
+    return router

@@ -13,8 +13,6 @@ from bots.telegram.texts import label, text
 from domain import claims, waitlist
 from domain.bootstrap import Services
 
-router = Router(name="members")
-
 
 def _campaign_arg(command: CommandObject) -> str | None:
     arg = (command.args or "").strip().split()
@@ -37,7 +35,6 @@ async def _point_to_private(
     )
 
 
-@router.message(CommandStart(deep_link=True))
 async def start_with_campaign(
     message: Message, command: CommandObject, bot: Bot, lang: str | None
 ) -> None:
@@ -52,19 +49,16 @@ async def start_with_campaign(
     )
 
 
-@router.message(CommandStart())
 async def start(message: Message, lang: str | None) -> None:
     """Plain /start: what the bot is for."""
     name = message.from_user.first_name if message.from_user else ""
     await message.answer(text("start.welcome", lang, name=name))
 
 
-@router.message(Command("help"))
 async def help_(message: Message, lang: str | None) -> None:
     await message.answer(text("help", lang))
 
 
-@router.message(Command("claim"))
 async def claim_command(
     message: Message, command: CommandObject, bot: Bot, services: Services, lang: str | None
 ) -> None:
@@ -87,7 +81,6 @@ async def claim_command(
     )
 
 
-@router.callback_query(ClaimCb.filter())
 async def claim_pressed(
     query: CallbackQuery,
     callback_data: ClaimCb,
@@ -118,7 +111,6 @@ async def claim_pressed(
     )
 
 
-@router.callback_query(WaitCb.filter())
 async def notify_me(
     query: CallbackQuery,
     callback_data: WaitCb,
@@ -140,7 +132,6 @@ async def notify_me(
     )
 
 
-@router.message(Command("mycodes"))
 async def my_codes(message: Message, bot: Bot, lang: str | None) -> None:
     """The codes this member received; only ever in the private chat."""
     if message.from_user is None:
@@ -152,9 +143,22 @@ async def my_codes(message: Message, bot: Bot, lang: str | None) -> None:
     await message.answer(views.my_codes_text(codes, lang))
 
 
-@router.callback_query(F.data)
 async def stale_button(
     query: CallbackQuery, callback_answer: CallbackAnswer, lang: str | None
 ) -> None:
     """A button from an older version of the bot: say so instead of spinning."""
     callback_answer.text = label("callback.stale", lang)
+
+
+def setup() -> Router:
+    """The members router (a new one per dispatcher)."""
+    router = Router(name="members")
+    router.message.register(start_with_campaign, CommandStart(deep_link=True))
+    router.message.register(start, CommandStart())
+    router.message.register(help_, Command("help"))
+    router.message.register(claim_command, Command("claim"))
+    router.callback_query.register(claim_pressed, ClaimCb.filter())
+    router.callback_query.register(notify_me, WaitCb.filter())
+    router.message.register(my_codes, Command("mycodes"))
+    router.callback_query.register(stale_button, F.data)
+    return router

@@ -31,7 +31,6 @@ from domain.errors import CampaignNotFound, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-router = Router(name="uploads")
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
 CHUNK = 64 * 1024
@@ -127,7 +126,6 @@ async def _offer_campaigns(
     )
 
 
-@router.message(Command("upload"))
 async def upload_command(
     message: Message, command: CommandObject, bot: Bot, state: FSMContext, lang: str | None
 ) -> None:
@@ -152,7 +150,6 @@ async def upload_command(
     await message.answer(text("upload.send", lang, name=view.name))
 
 
-@router.message(F.document, F.chat.type == "private")
 async def document(
     message: Message, bot: Bot, services: Services, state: FSMContext, lang: str | None
 ) -> None:
@@ -189,7 +186,6 @@ async def document(
     )
 
 
-@router.callback_query(UploadCb.filter(), flags={"callback_answer": {"pre": True}})
 async def campaign_chosen(
     query: CallbackQuery,
     callback_data: UploadCb,
@@ -228,3 +224,14 @@ async def campaign_chosen(
         chat_id=chat_id,
         lang=lang,
     )
+
+
+def setup() -> Router:
+    """The uploads router (a new one per dispatcher)."""
+    router = Router(name="uploads")
+    router.message.register(upload_command, Command("upload"))
+    router.message.register(document, F.document, F.chat.type == "private")
+    router.callback_query.register(
+        campaign_chosen, UploadCb.filter(), flags={"callback_answer": {"pre": True}}
+    )
+    return router

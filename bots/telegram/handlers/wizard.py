@@ -20,8 +20,6 @@ from domain import campaigns
 from domain.errors import ValidationFailed
 from domain.values import parse_platform
 
-router = Router(name="wizard")
-
 NOT_A_COMMAND = F.text & ~F.text.startswith("/")
 QUESTIONS = {
     "name": (NewCampaign.name, "new.name"),
@@ -31,7 +29,6 @@ QUESTIONS = {
 }
 
 
-@router.message(Command("cancel"))
 async def cancel(message: Message, state: FSMContext, lang: str | None) -> None:
     if await state.get_state() is None:
         await message.answer(text("nothing_to_cancel", lang))
@@ -40,7 +37,6 @@ async def cancel(message: Message, state: FSMContext, lang: str | None) -> None:
     await message.answer(text("cancelled", lang))
 
 
-@router.message(Command("new"))
 async def new(message: Message, bot: Bot, state: FSMContext, lang: str | None) -> None:
     if not await owners.require_private(message, bot, lang):
         return
@@ -51,15 +47,12 @@ async def new(message: Message, bot: Bot, state: FSMContext, lang: str | None) -
     await message.answer(text("new.name", lang))
 
 
-@router.message(NewCampaign.name, NOT_A_COMMAND)
 async def got_name(message: Message, state: FSMContext, lang: str | None) -> None:
     await state.update_data(name=message.text)
     await state.set_state(NewCampaign.description)
     await message.answer(text("new.description", lang))
 
 
-@router.message(NewCampaign.description, Command("skip"))
-@router.message(NewCampaign.description, NOT_A_COMMAND)
 async def got_description(message: Message, state: FSMContext, lang: str | None) -> None:
     skipped = (message.text or "").startswith("/skip")
     await state.update_data(description="" if skipped else message.text)
@@ -67,7 +60,6 @@ async def got_description(message: Message, state: FSMContext, lang: str | None)
     await message.answer(text("new.platform", lang), reply_markup=keyboards.new_platforms())
 
 
-@router.callback_query(NewCampaign.platform, NewPlatformCb.filter())
 async def platform_pressed(
     query: CallbackQuery,
     callback_data: NewPlatformCb,
@@ -81,7 +73,6 @@ async def platform_pressed(
     await bot.send_message(chat_id=query.from_user.id, text=text("new.limit", lang))
 
 
-@router.message(NewCampaign.platform, NOT_A_COMMAND)
 async def platform_typed(message: Message, state: FSMContext, lang: str | None) -> None:
     platform = parse_platform(message.text)  # an unknown name is refused with the choices
     await state.update_data(platform=platform.value if platform else None)
@@ -89,7 +80,6 @@ async def platform_typed(message: Message, state: FSMContext, lang: str | None) 
     await message.answer(text("new.limit", lang))
 
 
-@router.message(NewCampaign.limit, NOT_A_COMMAND)
 async def got_limit(message: Message, bot: Bot, state: FSMContext, lang: str | None) -> None:
     try:
         limit = int((message.text or "").strip())
@@ -127,6 +117,20 @@ async def got_limit(message: Message, bot: Bot, state: FSMContext, lang: str | N
     )
 
 
-@router.message(StateFilter(NewCampaign), ~F.text)
 async def not_text(message: Message, lang: str | None) -> None:
     await message.answer(text("new.text_only", lang))
+
+
+def setup() -> Router:
+    """The wizard router (a new one per dispatcher)."""
+    router = Router(name="wizard")
+    router.message.register(cancel, Command("cancel"))
+    router.message.register(new, Command("new"))
+    router.message.register(got_name, NewCampaign.name, NOT_A_COMMAND)
+    router.message.register(got_description, NewCampaign.description, Command("skip"))
+    router.message.register(got_description, NewCampaign.description, NOT_A_COMMAND)
+    router.callback_query.register(platform_pressed, NewCampaign.platform, NewPlatformCb.filter())
+    router.message.register(platform_typed, NewCampaign.platform, NOT_A_COMMAND)
+    router.message.register(got_limit, NewCampaign.limit, NOT_A_COMMAND)
+    router.message.register(not_text, StateFilter(NewCampaign), ~F.text)
+    return router
