@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.functions import Count
 
 from domain import clock
@@ -89,14 +88,14 @@ def _bounds(day: date) -> tuple[datetime, datetime]:
 
 
 async def _campaigns_by_owner(day: date) -> dict[int, list[Campaign]]:
-    """Campaigns worth reporting: running ones, and those that completed during the day."""
-    start, _ = _bounds(day)
-    rows = await Campaign.filter(
-        Q(status__in=[CampaignStatus.ACTIVE, CampaignStatus.PAUSED])
-        | Q(status=CampaignStatus.COMPLETED, updated_at__gte=start)
-    ).order_by("id")
+    """Campaigns worth reporting: running ones, and completed ones with claims that day."""
+    start, end = _bounds(day)
+    running = await Campaign.filter(status__in=[CampaignStatus.ACTIVE, CampaignStatus.PAUSED])
+    finished = await Campaign.filter(
+        status=CampaignStatus.COMPLETED, claims__created_at__gte=start, claims__created_at__lt=end
+    ).distinct()
     grouped: dict[int, list[Campaign]] = defaultdict(list)
-    for c in rows:
+    for c in sorted({c.id: c for c in [*running, *finished]}.values(), key=lambda c: c.id):
         grouped[c.owner_id].append(c)  # type: ignore[attr-defined]
     return grouped
 
@@ -142,7 +141,7 @@ async def campaign_lines(campaigns: Sequence[Campaign], day: date) -> list[Campa
 
 
 def _counts(values: dict[str, int]) -> str:
-    return " ".join(f"{k}:{v}" for k, v in sorted(values.items(), key=lambda kv: -kv[1]))
+    return " ".join(f"{k}:{v}" for k, v in sorted(values.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def report_csv_text(lines: Sequence[CampaignLine]) -> str:
@@ -174,12 +173,11 @@ def report_text(period: str, lines: Sequence[CampaignLine], report_id: int) -> s
     for line in lines:
         text = f"• {line.name}: {line.claims:,} claims"
         if line.by_channel:
-            text += " (" + ", ".join(f"{k} {v:,}" for k, v in line.by_channel.items()) + ")"
+            channels = sorted(line.by_channel.items(), key=lambda kv: (-kv[1], kv[0]))
+            text += " (" + ", ".join(f"{k} {v:,}" for k, v in channels) + ")"
         text += f", {line.available:,} codes left"
         if line.days_left is not None:
             text += f", about {line.days_left:g} days at the current pace"
-        elif line.available == 0:
-            text += " (sold out)"
         parts.append(text + ".")
     parts.append(f"Full CSV: GET /api/reports/{report_id}/csv")
     return "\n".join(parts)
