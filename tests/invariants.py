@@ -55,3 +55,30 @@ async def violations(
         if code not in held_by_claimant.get(who, set()):
             problems.append(f"acknowledged claim of {who} is missing from the database")
     return problems
+
+
+def retry_violations(
+    *, intents: Iterable[tuple[int, str]], answers: Iterable[tuple[int, str]], held: Counter[str]
+) -> list[str]:
+    """A retried request never takes a second code.
+
+    `intents` are (intent id, claimant) for every logical claim sent (each retried with the
+    same body and Idempotency-Key), `answers` the (intent id, code) of every acknowledged
+    attempt, `held` the codes each claimant holds in the database. Every attempt of one intent
+    must be acknowledged with the same code, and nobody may hold more codes than the claims
+    they made, whatever the per-claimant limit.
+    """
+    problems: list[str] = []
+    sent: Counter[str] = Counter()
+    for _, who in intents:
+        sent[who] += 1
+    codes_of: defaultdict[int, set[str]] = defaultdict(set)
+    for intent, code in answers:
+        codes_of[intent].add(code)
+    for intent, codes in codes_of.items():
+        if len(codes) > 1:
+            problems.append(f"request {intent} was acknowledged with {len(codes)} different codes")
+    for who, n in held.items():
+        if n > sent.get(who, 0):
+            problems.append(f"{who} holds {n} codes after {sent.get(who, 0)} claim requests")
+    return problems
