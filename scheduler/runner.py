@@ -174,5 +174,8 @@ def build_scheduler(services: Services, notifiers: Sequence[Notifier]) -> AsyncI
             id=name,
             name=f"{name} ({schedule.description})",
             replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=300,
         )
     return scheduler

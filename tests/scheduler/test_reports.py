@@ -43,7 +43,7 @@ async def test_a_developer_gets_yesterdays_report_in_their_chat_and_as_csv(
     )
     with frozen_at(datetime(2026, 5, 1, tzinfo=UTC)):
         launch = await factories.campaign(dev.id, name="Launch", platform="universal")
-        quiet = await factories.campaign(dev.id, name="Quiet")
+        await factories.campaign(dev.id, name="Quiet")
         await factories.upload_codes(dev.id, launch.id, factories.codes_csv(100, "L"))
     other, _ = await factories.developer("Other")
     with frozen_at(datetime(2026, 5, 1, tzinfo=UTC)):
