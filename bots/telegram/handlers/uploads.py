@@ -229,7 +229,7 @@ async def campaign_chosen(
 def setup() -> Router:
     """The uploads router (a new one per dispatcher)."""
     router = Router(name="uploads")
-    router.message.register(upload_command, Command("upload"))
+    router.message.register(upload_command, Command("upload"), F.text)
     router.message.register(document, F.document, F.chat.type == "private")
     router.callback_query.register(
         campaign_chosen, UploadCb.filter(), flags={"callback_answer": {"pre": True}}

@@ -95,6 +95,7 @@ async def test_sold_out_offers_notify_me_and_waiting_members_are_dmed_on_restock
     (restocked,) = await fake_discord.wait_dm(late.id)
     assert "Tiny has codes again" in restocked
     assert str(message["id"]) in restocked
+    await fake_discord.wait_refused_dm(closed.id)
     assert fake_discord.dms[closed.id] == []  # 50007 handled: nothing sent, nothing broken
     assert await waitlist.size(campaign_id=c.id) == 0
     again = await fake_discord.interact(fake_discord.component(late, f"cd:claim:{c.id}", message))
