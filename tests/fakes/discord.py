@@ -150,6 +150,7 @@ class FakeDiscord:
         self.dms: dict[int, list[str]] = defaultdict(list)
         self.dm_sent = asyncio.Condition()
         self.closed_dms: set[int] = set()
+        self.refused_dms: dict[int, int] = defaultdict(int)
         self.attachments: dict[str, bytes] = {}
         self.identified: dict[str, Any] | None = None
         self.unknown_routes: list[str] = []
@@ -632,6 +633,9 @@ class FakeDiscord:
             if method == "POST" and len(parts) == 3:
                 if dm_user is not None:
                     if dm_user in self.closed_dms:
+                        async with self.dm_sent:
+                            self.refused_dms[dm_user] += 1
+                            self.dm_sent.notify_all()
                         return self._error(403, 50007, "Cannot send messages to this user")
                     async with self.dm_sent:
                         self.dms[dm_user].append(body.get("content") or "")
@@ -663,6 +667,11 @@ class FakeDiscord:
         async with asyncio.timeout(timeout), self.dm_sent:
             await self.dm_sent.wait_for(lambda: len(self.dms[user_id]) >= count)
         return list(self.dms[user_id])
+
+    async def wait_refused_dm(self, user_id: int, timeout: float = 10) -> None:
+        """Until the bot tried to DM a user whose DMs are closed (and got error 50007)."""
+        async with asyncio.timeout(timeout), self.dm_sent:
+            await self.dm_sent.wait_for(lambda: self.refused_dms[user_id] > 0)
 
     async def wait_message(self, predicate: Any, timeout: float = 10) -> dict[str, Any]:
         """Until a channel message satisfies `predicate` (posted or edited)."""
