@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import time
 
 from bots.discord.bot import intents
 from domain import developers
@@ -160,3 +162,32 @@ async def test_fifty_members_pressing_at_once_over_twenty_codes_get_twenty_disti
     assert all("all codes have been handed out" in r.content for r in sold_out)
     assert all(b["custom_id"] == f"cd:notify:{c.id}" for r in sold_out for b in r.buttons())
     assert await Claim.filter(campaign__public_id=c.id).count() == 20
+
+
+async def test_a_burst_of_presses_is_acknowledged_within_discords_three_seconds_and_all_answered(
+    bot: Running, fake_discord: FakeDiscord, member: MemberFactory
+) -> None:
+    presses_count = int(os.environ.get("CODEDROP_DISCORD_BURST", "200"))
+    owner_id, owner = await owner_linked(fake_discord, member)
+    c = await factories.campaign(owner_id, name="Burst")
+    await factories.upload_codes(owner_id, c.id, factories.codes_csv(presses_count // 2))
+    await bot.start()
+    message = await dropped(fake_discord, owner, c.id)
+    presses = [
+        fake_discord.component(member(f"b{i}"), f"cd:claim:{c.id}", message)
+        for i in range(presses_count)
+    ]
+    started = time.perf_counter()
+    await asyncio.gather(*(fake_discord.dispatch(p) for p in presses))
+    replies = await asyncio.gather(*(fake_discord.reply_to(p, timeout=120) for p in presses))
+    elapsed = time.perf_counter() - started
+
+    slowest_ack = max(fake_discord.acknowledged_after(p) for p in presses)
+    codes = {code_in(r.content) for r in replies if "```" in r.content}
+    print(
+        f"\n{presses_count} presses: all answered in {elapsed:.2f}s,"
+        f" slowest acknowledgement {slowest_ack:.3f}s"
+    )
+    assert slowest_ack < 3.0
+    assert len(codes) == presses_count // 2
+    assert all(r.ephemeral for r in replies)

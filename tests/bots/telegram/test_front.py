@@ -1,0 +1,108 @@
+"""The front's plumbing: commands, webhook mode with its secret, the notifier the scheduler uses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from pydantic import SecretStr
+
+from bots.telegram.app import TelegramFront, webhook_secret
+from bots.telegram.sender import TelegramNotifier
+from domain.bootstrap import Services
+from tests import factories
+from tests.bots.telegram.conftest import front_services
+from tests.bots.telegram.support import code_in
+from tests.fakes.telegram import FakeTelegram
+
+
+async def test_the_command_list_is_published_and_help_explains_it(
+    bot: TelegramFront, tg: FakeTelegram
+) -> None:
+    published = {
+        c.params["scope"]["type"]: [cmd["command"] for cmd in c.params["commands"]]
+        for c in tg.calls_of("setMyCommands")
+    }
+    assert published["default"] == ["start", "claim", "mycodes", "help"]
+    assert {"register", "new", "upload", "stats", "pause", "post"} <= set(
+        published["all_private_chats"]
+    )
+    assert published["all_group_chats"] == ["claim", "post", "help"]
+    olga = tg.user(3001, "Olga")
+    tg.send_text(olga, "/help")
+    help_text = (await tg.wait_for(lambda: tg.sent_to(olga.id)))[0]["text"]
+    for command in published["all_private_chats"]:
+        if command != "start":
+            assert f"/{command}" in help_text
+
+
+async def test_webhook_mode_registers_the_secret_and_refuses_calls_without_it(
+    services: Services, tg: FakeTelegram
+) -> None:
+    svc = front_services(
+        services,
+        tg,
+        telegram_webhook_url="https://codedrop.example/telegram/webhook",
+        telegram_webhook_secret=SecretStr("s3cret-token"),
+    )
+    front = TelegramFront(svc)
+    task = asyncio.create_task(front.run())
+    try:
+        await tg.wait_for(lambda: tg.webhook)
+        assert tg.webhook["url"] == "https://codedrop.example/telegram/webhook"
+        assert tg.webhook["secret_token"] == "s3cret-token" == webhook_secret(svc.settings)
+        assert not tg.calls_of("getUpdates")
+
+        dev, _ = await factories.developer()
+        c = await factories.campaign(dev.id)
+        await factories.upload_codes(dev.id, c.id, factories.codes_csv(1))
+        pia = tg.user(3002, "Pia")
+        update = {"update_id": 1, "message": tg.text_message(pia, None, f"/claim {c.id}")}
+
+        assert await front.process_webhook(update, "wrong") is False
+        assert await front.process_webhook(update, None) is False
+        await front.drain()
+        assert tg.sent_to(pia.id) == []
+
+        assert await front.process_webhook(update, "s3cret-token") is True
+        reply = (await tg.wait_for(lambda: tg.sent_to(pia.id)))[0]
+        assert code_in(reply["text"]) is not None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await front.close()
+
+
+async def test_without_a_configured_secret_the_webhook_still_gets_one(services: Services) -> None:
+    settings = services.settings.model_copy(
+        update={"telegram_bot_token": SecretStr("1:abc"), "telegram_webhook_secret": None}
+    )
+    secret = webhook_secret(settings)
+    assert len(secret) == 64 and secret.isalnum()
+    other = settings.model_copy(update={"telegram_bot_token": SecretStr("2:abc")})
+    assert webhook_secret(other) != secret
+
+
+async def test_the_notifier_delivers_waits_out_429_and_reports_blocked_chats(
+    services: Services, tg: FakeTelegram
+) -> None:
+    notifier = TelegramNotifier(front_services(services, tg).settings)
+    try:
+        reader = tg.user(3003, "Reader")
+        blocked = tg.user(3004, "Gone")
+        tg.blocked.add(blocked.id)
+        tg.flood("sendMessage", retry_after=1, chat_id=reader.id)
+
+        started = time.monotonic()
+        assert await notifier.send(str(reader.id), "Weekly report: 5 claims <b>") is True
+        assert time.monotonic() - started >= 1.0
+        [delivered] = tg.sent_to(reader.id)
+        assert delivered["text"] == "Weekly report: 5 claims <b>"
+        assert delivered["parse_mode"] is None
+        assert await notifier.send(str(blocked.id), "hello") is False
+        assert await notifier.send("-999", "nowhere") is False
+        assert notifier.provider == "telegram"
+    finally:
+        await notifier.close()
