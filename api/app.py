@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, metrics, web
-from api.routes import campaigns, codes, distribute, health
+from api.routes import campaigns, codes, distribute, health, reports, uploads
 from domain import db
 from domain.bootstrap import Services, bootstrap
 from domain.settings import Settings
@@ -63,7 +63,7 @@ def create_app(
     app.state.services = services or bootstrap(settings)
     errors.install(app)
     app.middleware("http")(metrics.measure)
-    for module in (campaigns, codes, distribute, health):
+    for module in (campaigns, codes, distribute, health, uploads, reports):
         app.include_router(module.router)
     web.install(app)
     return app
