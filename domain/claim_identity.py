@@ -56,9 +56,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign_identity(
-    secret_key: str, campaign_id: str, subject: str, *, expires_at: datetime
-) -> str:
+def sign_identity(secret_key: str, campaign_id: str, subject: str, *, expires_at: datetime) -> str:
     """An identity token, as a developer's backend would build it (docs, tests, CLI)."""
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
     payload = _b64(

@@ -119,6 +119,19 @@ async def authenticate(*, api_key: str) -> DeveloperView:
     return _view(row.developer)
 
 
+def key_digest(api_key: str) -> str:
+    """The stored form of a key (SHA-256): what a dashboard session keeps instead of the key."""
+    return _hash(api_key)
+
+
+async def authenticate_digest(*, digest: str) -> DeveloperView:
+    """Like `authenticate`, for a session that kept only the key's digest (revocation applies)."""
+    row = await ApiKey.get_or_none(key_hash=digest).select_related("developer")
+    if row is None or not row.developer.is_active or row.revoked_at is not None:
+        raise Unauthorized("This session's API key is unknown or was revoked.")
+    return _view(row.developer)
+
+
 async def list_keys(*, developer_id: int) -> list[KeyView]:
     rows = await ApiKey.filter(developer_id=developer_id).order_by("id")
     return [

@@ -12,17 +12,20 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import claim_page, dashboard, live, pages
+from api.web.claim_page import router as claim_router
+from api.web.dashboard import router as dashboard_router
+from api.web.live import router as live_router
+from api.web.pages import install_handlers
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _module in (claim_page, dashboard, live):
-    router.include_router(_module.router)
+for _part in (claim_router, dashboard_router, live_router):
+    router.include_router(_part)
 
 
 def install(app: FastAPI) -> None:
     """Mount the pages, their static files and their HTML error handling on the app."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    pages.install_handlers(app)
+    install_handlers(app)

@@ -76,9 +76,9 @@ async def signin_form(
 ) -> Response:
     """The sign-in form (an API key)."""
     session = pages.load_session(request)
-    if session and session.api_key:
+    if session and session.key_digest:
         try:
-            await developers.authenticate(api_key=session.api_key)
+            await developers.authenticate_digest(digest=session.key_digest)
             return _redirect(_safe_next(next_))
         except DomainError:
             pass
@@ -98,7 +98,7 @@ async def signin(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next_: Annotated[str, Form(alias="next", max_length=500)] = "",
 ) -> Response:
-    """Check the key, then keep it in a signed, HTTP-only session cookie."""
+    """Check the key, then keep its digest in a signed, HTTP-only session cookie."""
     services = pages.services_of(request)
     session = pages.load_session(request)
     if session is None or not pages.tokens_match(session.csrf, csrf_token):
@@ -133,7 +133,8 @@ async def signin(
     log.info("dashboard sign-in developer=%s", dev.id)
     response = _redirect(_safe_next(next_))
     # a fresh CSRF token at sign-in: a token seen before sign-in is worth nothing after
-    pages.save_session(request, response, pages.new_session(api_key.strip()))
+    digest = developers.key_digest(api_key.strip())
+    pages.save_session(request, response, pages.new_session(digest))
     return response
 
 

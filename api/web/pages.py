@@ -97,10 +97,14 @@ def set_cookie(
 
 @dataclass(slots=True)
 class Session:
-    """The dashboard session: a CSRF token, and the API key once signed in."""
+    """The dashboard session: a CSRF token, and once signed in the SHA-256 of the API key.
+
+    Only the digest is kept, so a leaked cookie never reveals a key; the digest is checked
+    against the stored keys on every request, so revoking the key ends the session.
+    """
 
     csrf: str
-    api_key: str | None = None
+    key_digest: str | None = None
 
 
 def load_session(request: Request) -> Session | None:
@@ -114,16 +118,16 @@ def load_session(request: Request) -> Session | None:
     if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
         return None
     key = data.get("key")
-    return Session(csrf=data["csrf"], api_key=key if isinstance(key, str) else None)
+    return Session(csrf=data["csrf"], key_digest=key if isinstance(key, str) else None)
 
 
-def new_session(api_key: str | None = None) -> Session:
-    return Session(csrf=secrets.token_urlsafe(24), api_key=api_key)
+def new_session(key_digest: str | None = None) -> Session:
+    return Session(csrf=secrets.token_urlsafe(24), key_digest=key_digest)
 
 
 def save_session(request: Request, response: Response, session: Session) -> None:
     value = _serializer(request, "codedrop.web.session").dumps(
-        {"csrf": session.csrf, "key": session.api_key}
+        {"csrf": session.csrf, "key": session.key_digest}
     )
     set_cookie(request, response, SESSION_COOKIE, value, max_age=SESSION_MAX_AGE)
 

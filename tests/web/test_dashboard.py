@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import time
@@ -57,6 +58,10 @@ async def test_signing_in_needs_a_valid_key_and_sets_a_protected_session_cookie(
         assert ok.status_code == 303 and ok.headers["location"] == "/dashboard"
         cookie = ok.headers["set-cookie"]
         assert "cd_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+        value = cookie.split(";")[0].split("=", 1)[1]
+        payload = value.split(".")[0]
+        decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        assert key.encode() not in decoded and key not in value  # only the key's digest
         home = await http.get("/dashboard")
         assert home.status_code == 200 and "Grace" in home.text
 

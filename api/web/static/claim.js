@@ -21,6 +21,20 @@
     box.textContent = message;
   }
 
+  function showHint(hint) {
+    const box = document.getElementById("hint");
+    box.replaceChildren();
+    const at = hint.indexOf("https://");
+    if (at < 0) { box.textContent = hint; return; }
+    box.append(hint.slice(0, at));
+    const link = document.createElement("a");
+    link.href = hint.slice(at);
+    link.textContent = hint.slice(at);
+    link.rel = "noopener noreferrer";
+    link.target = "_blank";
+    box.append(link);
+  }
+
   if (form) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -47,7 +61,7 @@
           return;
         }
         document.getElementById("code").textContent = data.code;
-        document.getElementById("hint").textContent = data.hint || "";
+        showHint(data.hint || "");
         document.getElementById("claim-area").remove();
         const result = document.getElementById("result");
         result.hidden = false;
