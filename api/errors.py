@@ -127,8 +127,26 @@ def is_connection_problem(exc: BaseException) -> bool:
     return any(sign in text for sign in CONNECTION_SIGNS)
 
 
+# Driver errors raised on raw connections (the claim's one-statement UPDATE) reach us
+# untranslated by tortoise: a lost connection (2006/2013), a refused one (2003), or InnoDB
+# choosing this transaction as a deadlock victim (1213) or giving up a lock wait (1205). All
+# are rolled back and safe to retry, so the client gets a 503 with Retry-After, not a 500.
+TRANSIENT_ERRNOS = {1205, 1213, 2003, 2006, 2013}
+DRIVER_MODULES = ("pymysql", "aiomysql", "tortoise", "sqlite3", "aiosqlite")
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    """True for a database driver error that a retry of the request can cure."""
+    if not type(exc).__module__.startswith(DRIVER_MODULES):
+        return False
+    errno = exc.args[0] if exc.args else None
+    if isinstance(errno, int) and errno in TRANSIENT_ERRNOS:
+        return True
+    return is_connection_problem(exc) or "database is locked" in str(exc)
+
+
 async def database_down(request: Request, exc: Exception) -> JSONResponse:
-    if not is_connection_problem(exc):
+    if not (is_connection_problem(exc) or is_transient_database_error(exc)):
         return await unexpected(request, exc)
     log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     err = ServiceUnavailable("The database is not answering; try again shortly.")
@@ -136,6 +154,8 @@ async def database_down(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_transient_database_error(exc):
+        return await database_down(request, exc)
     ref = secrets.token_hex(6)
     log.error(
         "unexpected error ref=%s on %s %s", ref, request.method, request.url.path, exc_info=exc

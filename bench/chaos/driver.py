@@ -48,6 +48,7 @@ class Attempt:
     latency: float
     outcome: str  # acknowledged | refused:<code> | error:<kind>
     code: str | None = None
+    replayed: bool = False  # answered from the stored Idempotency-Key answer
 
 
 @dataclass
@@ -141,7 +142,8 @@ async def _one(
         else:
             latency = time.perf_counter() - start
             if r.status_code in (200, 201):
-                history.record(Attempt(index, latency, ACKNOWLEDGED, r.json()["code"]))
+                replayed = r.headers.get("idempotent-replayed") == "true"
+                history.record(Attempt(index, latency, ACKNOWLEDGED, r.json()["code"], replayed))
                 break
             problem = _problem_code(r)
             if r.status_code < 500 and r.status_code != 429:

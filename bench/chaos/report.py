@@ -18,13 +18,13 @@ def table(results: Sequence[Result], *, scale: str, workers: int) -> str:
     lines = [
         f"scale `{scale}`, {workers} API workers, private MariaDB + Redis",
         "",
-        "| scenario | claimers | requests | acknowledged | refused | errors by kind"
+        "| scenario | claimers | requests | acknowledged (codes) | refused | errors by kind"
         " | p50 ms | p99 ms | seconds | violations |",
         "|---|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r.scenario} | {r.claimers:,} | {r.requests:,} | {r.acknowledged:,}"
+            f"| {r.scenario} | {r.claimers:,} | {r.requests:,} | {r.acknowledged:,} ({r.codes:,})"
             f" | {_kinds(r.refused)} | {_kinds(r.errors)} | {r.p50_ms:.0f} | {r.p99_ms:.0f}"
             f" | {r.seconds:.1f} | **{len(r.violations)}** |"
         )

@@ -40,7 +40,7 @@ class Size:
 
 
 SCALES = {
-    "ci": Size(codes=300, claimers=600, concurrency=48, burst_codes=200, burst_claimers=2_000),
+    "ci": Size(codes=200, claimers=400, concurrency=32, burst_codes=100, burst_claimers=1_000),
     "default": Size(
         codes=1_000, claimers=2_000, concurrency=64, burst_codes=1_000, burst_claimers=10_000
     ),
@@ -98,9 +98,7 @@ def intents(n: int, prefix: str, *, keyed: float, seed: int) -> list[Intent]:
     # a repeat must name the same kind of claimant as the first claim of that user
     first_backend: dict[str, bool] = {}
     return [
-        Intent(
-            it.user, it.platform, it.key, first_backend.setdefault(it.user, it.backend)
-        )
+        Intent(it.user, it.platform, it.key, first_backend.setdefault(it.user, it.backend))
         for it in out
     ]
 
@@ -143,9 +141,7 @@ def settings_for(stack: Stack) -> Settings:
     )
 
 
-async def check(
-    stack: Stack, cid: str, uploaded: int, limit: int, history: History
-) -> list[str]:
+async def check(stack: Stack, cid: str, uploaded: int, limit: int, history: History) -> list[str]:
     """The promise checker over the final database state and every acknowledged answer."""
     await db.init_db(settings_for(stack))
     try:
@@ -162,9 +158,7 @@ async def check(
             )
         )
         found += invariants.retry_violations(
-            intents=[
-                (i, it.claimant(stack.developer_id)) for i, it in enumerate(history.intents)
-            ],
+            intents=[(i, it.claimant(stack.developer_id)) for i, it in enumerate(history.intents)],
             answers=[
                 (a.intent, a.code)
                 for a in history.attempts
@@ -274,6 +268,9 @@ async def run(stack: Stack, scenario: Scenario) -> Result:
         history.progress.set()
     await fault
     seconds = time.monotonic() - start
+    replays = sum(1 for a in history.attempts if a.replayed)
+    if replays:
+        notes.append(f"{replays} answers replayed from a stored Idempotency-Key answer")
     violations = await check(stack, cid, uploaded, scenario.limit, history)
     p50, p99 = driver.latency_quantiles(history)
     kinds = history.kinds()
