@@ -286,6 +286,7 @@ async def test_live_stats_stream_a_new_snapshot_within_a_second_of_a_claim(
             )
             second = await read_stats(lines, 1)
             elapsed = time.perf_counter() - started
+            print(f"SSE snapshot {elapsed * 1000:.0f} ms after the claim")
     assert second["claimed"] == 1 and second["available"] == 4
     assert second["by_channel"]["discord"] == 1  # type: ignore[index]
     assert elapsed < 1.0
