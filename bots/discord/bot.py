@@ -36,6 +36,9 @@ class CodedropBot(commands.AutoShardedBot):
         )
         self.services = services
         self.ready_event = asyncio.Event()
+        # a few more than the database pool: enough to keep it busy, not enough to starve
+        # the acknowledgements of new interactions
+        self.work_slots = asyncio.Semaphore(services.settings.database_pool_size * 2)
 
     async def setup_hook(self) -> None:
         await self.add_cog(Members(self))

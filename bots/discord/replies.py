@@ -7,6 +7,7 @@ Unexpected errors are logged with a reference the member sees.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,8 @@ from bots.texts import refusal, t
 from domain.errors import DomainError
 
 log = logging.getLogger(__name__)
+
+DEFAULT_WORK_SLOTS = 16
 
 
 @dataclass(slots=True)
@@ -61,7 +64,9 @@ async def respond(
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
     try:
-        answer = await action()
+        # bounded domain work keeps the event loop free to acknowledge new interactions
+        async with work_slots(interaction):
+            answer = await action()
     except Refusal as exc:
         answer = Answer(exc.text, items=exc.items)
     except DomainError as exc:
@@ -72,6 +77,15 @@ async def respond(
         log.exception("discord interaction failed (ref %s, user %s)", ref, interaction.user.id)
         answer = Answer(t("error.generic", ref=ref))
     await send_answer(interaction, answer)
+
+
+def work_slots(interaction: discord.Interaction) -> asyncio.Semaphore:
+    """The bot's limit on interactions doing domain work at once."""
+    slots = getattr(interaction.client, "work_slots", None)
+    if slots is None:
+        slots = asyncio.Semaphore(DEFAULT_WORK_SLOTS)
+        interaction.client.work_slots = slots  # type: ignore[attr-defined]
+    return slots
 
 
 async def send_answer(interaction: discord.Interaction, answer: Answer) -> None:

@@ -122,11 +122,14 @@ class _Conversation:
 
     def __init__(self) -> None:
         self.items: list[tuple[str, dict[str, Any]]] = []
+        self.times: list[float] = []
+        self.dispatched_at: float | None = None
         self.changed = asyncio.Condition()
 
     async def add(self, kind: str, data: dict[str, Any]) -> None:
         async with self.changed:
             self.items.append((kind, data))
+            self.times.append(asyncio.get_running_loop().time())
             self.changed.notify_all()
 
 
@@ -432,6 +435,7 @@ class FakeDiscord:
         """Send one INTERACTION_CREATE to the connected bot."""
         if not self._sockets:
             raise RuntimeError("no bot is connected to the gateway")
+        self.conversations[payload["token"]].dispatched_at = asyncio.get_running_loop().time()
         await self._send(self._sockets[-1], 0, payload, "INTERACTION_CREATE")
 
     async def interact(self, payload: dict[str, Any], timeout: float = 15) -> Reply:
@@ -469,6 +473,12 @@ class FakeDiscord:
             first_data,
             bool(int(first_data.get("flags") or 0) & EPHEMERAL),
         )
+
+    def acknowledged_after(self, payload: dict[str, Any]) -> float:
+        """Seconds from dispatching an interaction to the bot's callback (Discord allows 3)."""
+        conv = self.conversations[payload["token"]]
+        assert conv.dispatched_at is not None and conv.times, "not dispatched or not answered"
+        return conv.times[0] - conv.dispatched_at
 
     def callback_of(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The raw interaction callback the bot sent (type and data), if any."""
