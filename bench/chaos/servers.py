@@ -231,7 +231,8 @@ class ApiService:
             stderr=log_file,
         )
         took = _wait(self._ready, "the API", timeout)
-        _wait(lambda: len(self.worker_pids()) == self.workers, "every API worker", timeout)
+        if self.workers > 1:  # one worker runs inside the supervisor's own process
+            _wait(lambda: len(self.worker_pids()) == self.workers, "every API worker", timeout)
         return took
 
     def _ready(self) -> bool:
