@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from domain import clock, events
@@ -48,6 +48,13 @@ from domain.values import (
 log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 128
+ATTEMPTS = 5
+RETRYABLE = ("1213", "1205", "Deadlock", "Lock wait timeout", "database is locked")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A deadlock victim or a lock timeout: the transaction rolled back and may run again."""
+    return any(sign in str(exc) for sign in RETRYABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +194,7 @@ async def claim(
     judge(parse_rules(c.eligibility), claimant, channel=channel, now=now)
     candidates = code_platforms(c, requested)
 
-    for _attempt in range(3):
+    for _attempt in range(ATTEMPTS):
         try:
             async with in_transaction() as conn:
                 taken = None
@@ -222,6 +229,13 @@ async def claim(
             existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
             if existing is not None:
                 return _result(c, existing, repeated=True)
+            continue
+        except OperationalError as exc:
+            # InnoDB may pick this transaction as a deadlock victim under heavy contention;
+            # it was rolled back whole, so trying again is safe.
+            if not is_retryable(exc) or _attempt == ATTEMPTS - 1:
+                raise
+            log.info("claim retried after %s", type(exc).__name__)
             continue
         else:
             if taken is None:

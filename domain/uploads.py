@@ -38,6 +38,7 @@ from domain.values import (
 
 log = logging.getLogger(__name__)
 
+AVAILABLE = CodeStatus.AVAILABLE.value
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 MIN_LEN, MAX_LEN = 4, 64
 MAX_METADATA = 1024
@@ -235,16 +236,20 @@ async def _insert_batch(campaign_pk: int, upload_pk: int, rows: list[Row]) -> in
                 await cur.executemany(
                     "INSERT IGNORE INTO promo_codes"
                     " (campaign_id, code, platform, metadata, status, upload_id)"
-                    " VALUES (%s, %s, %s, %s, 'available', %s)",
-                    [(campaign_pk, r.code, r.platform, r.metadata, upload_pk) for r in rows],
+                    # only placeholders in VALUES, so PyMySQL sends ONE multi-row INSERT
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    [
+                        (campaign_pk, r.code, r.platform, r.metadata, AVAILABLE, upload_pk)
+                        for r in rows
+                    ],
                 )
                 return int(cur.rowcount)
         before = raw.total_changes
         await raw.executemany(
             "INSERT OR IGNORE INTO promo_codes"
             " (campaign_id, code, platform, metadata, status, upload_id)"
-            " VALUES (?, ?, ?, ?, 'available', ?)",
-            [(campaign_pk, r.code, r.platform, r.metadata, upload_pk) for r in rows],
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(campaign_pk, r.code, r.platform, r.metadata, AVAILABLE, upload_pk) for r in rows],
         )
         return int(raw.total_changes - before)
 

@@ -1,0 +1,343 @@
+"""Claim and upload benchmark on MariaDB: prints figures, asserts nothing.
+
+    python -m bench.claims [--workers 2] [--connections 1000] [--seconds 15] [--codes 100000]
+
+Starts the real service (`codedrop api --workers N`, uvicorn) on a fresh MariaDB database,
+uploads 100,000 codes through the HTTP API (multipart), then drives `wrk` with 1,000 open
+connections, every request a distinct claimant, and finally the domain function alone with
+1,000 concurrent tasks. Rate limits are switched off for the run
+(CODEDROP_RATE_LIMIT_ENABLED=false): the benchmark measures claims, not the limiter.
+The final state is checked for double claims after each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pymysql
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST, PORT, USER = "127.0.0.1", 3306, "root"
+
+LUA = r"""
+local n = 0
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+request = function()
+  n = n + 1
+  local body = '{"platform":"ios","user_identifier":"w' .. tid .. '-' .. n .. '"}'
+  return wrk.format("POST", wrk.path, {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def admin(sql: str, database: str | None = None) -> list[tuple[object, ...]]:
+    conn = pymysql.connect(host=HOST, port=PORT, user=USER, password="", database=database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            rows = list(cur.fetchall())
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def check_no_double(database: str, campaign: str) -> tuple[int, int, int, int]:
+    """(claims, distinct codes, distinct claimants, code rows marked claimed) for a campaign."""
+    (row,) = admin(
+        "SELECT COUNT(*), COUNT(DISTINCT cl.code), COUNT(DISTINCT cl.claimant),"
+        " (SELECT COUNT(*) FROM promo_codes p WHERE p.campaign_id = c.id AND p.status='claimed')"
+        " FROM claims cl JOIN campaigns c ON c.id = cl.campaign_id"
+        f" WHERE c.public_id = '{campaign}' AND cl.slot IS NOT NULL",
+        database,
+    )
+    return tuple(int(x) for x in row)  # type: ignore[return-value]
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(5)
+
+
+def wait_ready(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not start")
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    def latency(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": float(total.group(1)) if total else 0.0,
+        "p50": latency("50"),
+        "p90": latency("90"),
+        "p99": latency("99"),
+        "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": 0.0
+        if not socket_errors
+        else float(sum(int(x) for x in re.findall(r"\d+", socket_errors.group(1)))),
+    }
+
+
+async def domain_phase(url: str, campaign: str, claimants: int, pool: int) -> dict[str, float]:
+    """Claims through the domain function alone: 1,000 concurrent tasks, no HTTP."""
+    from domain import claims, db
+    from domain.settings import Settings
+    from domain.values import Claimant
+
+    settings = Settings(_env_file=None, database_url=url, database_pool_size=pool)  # type: ignore[call-arg]
+    await db.init_db(settings)
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(claimants):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        nonlocal errors
+        while not queue.empty():
+            i = queue.get_nowait()
+            start = time.perf_counter()
+            try:
+                await claims.claim(
+                    campaign_id=campaign,
+                    claimant=Claimant.of("web", f"d{i}"),
+                    channel="web",
+                    platform="ios",
+                )
+            except Exception:
+                errors += 1
+            latencies.append((time.perf_counter() - start) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(1000)))
+    elapsed = time.perf_counter() - started
+    await db.close_db()
+    latencies.sort()
+    return {
+        "rps": claimants / elapsed,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "errors": float(errors),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--pool", type=int, default=4, help="database connections per process")
+    parser.add_argument("--connections", type=int, default=1000, help="concurrent HTTP clients")
+    parser.add_argument("--seconds", type=int, default=15, help="duration of the HTTP claim phase")
+    parser.add_argument("--codes", type=int, default=100_000, help="codes uploaded through the API")
+    parser.add_argument(
+        "--domain-claims", type=int, default=20_000, help="claims in the domain phase"
+    )
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    database = f"codedrop_bench_{secrets.token_hex(3)}"
+    admin(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
+    url = f"mysql://{USER}:@{HOST}:{PORT}/{database}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "CODEDROP_DATABASE_URL": url,
+        "CODEDROP_DATABASE_POOL_SIZE": str(args.pool),
+        "CODEDROP_RATE_LIMIT_ENABLED": "false",
+        "CODEDROP_SCHEDULER_ENABLED": "false",
+        "CODEDROP_LOG_LEVEL": "WARNING",
+        "CODEDROP_UPLOAD_MAX_BYTES": str(64 * 1024 * 1024),
+    }
+    codedrop = [sys.executable, "-m", "cli"]
+    server = None
+    try:
+        subprocess.run([*codedrop, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+        key = (
+            subprocess.run(
+                [
+                    *codedrop,
+                    "developers",
+                    "create",
+                    "--name",
+                    "Bench",
+                    "--email",
+                    "bench@example.com",
+                ],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        server = subprocess.Popen(
+            [*codedrop, "api", "--port", str(port), "--workers", str(args.workers)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        wait_ready(base)
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=auth, timeout=120) as http:
+            cid = http.post("/api/campaigns", json={"name": "bench", "platform": "ios"}).json()[
+                "id"
+            ]
+            body = "code\n" + "".join(f"BENCH{i:08d}\n" for i in range(args.codes))
+            started = time.perf_counter()
+            report = http.post(
+                f"/api/campaigns/{cid}/codes",
+                files={"file": ("codes.csv", body.encode(), "text/csv")},
+            ).json()
+            upload_s = time.perf_counter() - started
+            assert report["imported"] == args.codes, report
+
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(LUA)
+        # a short warm-up so the first measured second is not connection setup
+        subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{min(100, args.connections)}",
+                "-d2s",
+                "-s",
+                script.name,
+                f"{base}/api/distribute/{cid}",
+            ],
+            capture_output=True,
+            check=True,
+        )
+        wrk = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{args.connections}",
+                f"-d{args.seconds}s",
+                "--timeout",
+                "10s",
+                "--latency",
+                "-s",
+                script.name,
+                f"{base}/api/distribute/{cid}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        os.unlink(script.name)
+        http_figures = parse_wrk(wrk.stdout)
+        claims_n, codes_n, claimants_n, claimed_rows = check_no_double(database, cid)
+        stop(server)
+        server = None
+
+        domain_cid = asyncio.run(_new_campaign(url, args.domain_claims))
+        dom = asyncio.run(domain_phase(url, domain_cid, args.domain_claims, args.pool))
+        d_claims, d_codes, d_claimants, d_rows = check_no_double(database, domain_cid)
+    finally:
+        if server is not None:
+            stop(server)
+        admin(f"DROP DATABASE IF EXISTS `{database}`")
+
+    print(
+        f"\ncodedrop claim benchmark: MariaDB, {os.cpu_count()} cores, {args.workers} uvicorn workers, pool {args.pool}/process"
+    )
+    print("| phase | figure |")
+    print("|---|---|")
+    print(f"| upload {args.codes:,} codes (HTTP multipart, committed) | {upload_s:.2f} s |")
+    print(
+        f"| HTTP claims, {args.connections} connections, {args.seconds} s (wrk) | "
+        f"{http_figures['rps']:,.0f} claims/s, p50 {http_figures['p50']:.0f} ms, p90 {http_figures['p90']:.0f} ms, "
+        f"p99 {http_figures['p99']:.0f} ms |"
+    )
+    print(
+        f"| HTTP errors | non-2xx {http_figures['non2xx']:.0f}, socket errors {http_figures['socket_errors']:.0f} |"
+    )
+    print(
+        f"| HTTP double claims | claims {claims_n:,}, distinct codes {codes_n:,}, distinct claimants "
+        f"{claimants_n:,}, code rows claimed {claimed_rows:,} -> {'none' if claims_n == codes_n == claimants_n == claimed_rows else 'VIOLATION'} |"
+    )
+    print(
+        f"| domain function alone, 1000 tasks, {args.domain_claims:,} claims | {dom['rps']:,.0f} claims/s, "
+        f"p50 {dom['p50']:.0f} ms, p99 {dom['p99']:.0f} ms, errors {dom['errors']:.0f} |"
+    )
+    print(
+        f"| domain double claims | claims {d_claims:,}, distinct codes {d_codes:,}, distinct claimants "
+        f"{d_claimants:,} -> {'none' if d_claims == d_codes == d_claimants == d_rows else 'VIOLATION'} |"
+    )
+
+
+async def _new_campaign(url: str, codes: int) -> str:
+    from domain import campaigns, db, developers, uploads
+    from domain.settings import Settings
+
+    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    await db.init_db(settings)
+    try:
+        dev = await developers.find_developer(email="bench@example.com")
+        c = await campaigns.create_campaign(owner_id=dev.id, name="domain bench", platform="ios")
+        data = ("code\n" + "".join(f"DOM{i:08d}\n" for i in range(codes))).encode()
+        await uploads.import_stream(
+            owner_id=dev.id,
+            campaign_id=c.id,
+            chunks=uploads.bytes_chunks(data),
+            max_bytes=len(data) + 1,
+            max_codes=codes,
+        )
+        return c.id
+    finally:
+        await db.close_db()
+
+
+if __name__ == "__main__":
+    main()
