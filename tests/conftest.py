@@ -31,6 +31,7 @@ MARIADB_USER = os.environ.get("CODEDROP_TEST_MARIADB_USER", "root")
 MARIADB_PASSWORD = os.environ.get("CODEDROP_TEST_MARIADB_PASSWORD", "")
 REDIS_URL = os.environ.get("CODEDROP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TABLES = (
+    "chat_posts",
     "claims",
     "promo_codes",
     "uploads",
