@@ -31,6 +31,9 @@ class EligibilityIn(Strict):
         default_factory=list, description="Telegram chats to be a member of (@name or id)"
     )
     allowed_countries: list[str] = Field(default_factory=list, description="ISO alpha-2")
+    web_signed_identity: bool = Field(
+        False, description="web claims need a signed identity token from your site"
+    )
 
 
 class CampaignCreate(Strict):
