@@ -56,7 +56,13 @@ def setup_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("tortoise", "aiosqlite", "aiomysql", "apscheduler.executors.default"):
+    for noisy in (
+        "tortoise",
+        "aiosqlite",
+        "aiomysql",
+        "apscheduler.scheduler",
+        "apscheduler.executors.default",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -205,7 +211,8 @@ def mount_telegram_webhook(app: Any, front: Any) -> None:
 def announce(settings: Settings, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     click.echo(
-        f"\ncodedrop is running on {base}  (API docs: {base}/docs)\n"
+        f"\ncodedrop is running on {base}\n"
+        f"  dashboard: {base}/dashboard   API docs: {base}/docs\n"
         f"  database: {db.describe_database(settings)}\n"
         f"  events/rate limits: {'Redis' if settings.redis_url else 'in-process'}; "
         f"objects: {'S3 bucket ' + settings.s3_bucket if settings.s3_bucket else str(settings.storage_dir)}\n"
