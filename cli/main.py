@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 def settings_help() -> str:
     """Every setting as its environment variable, for `--help` and the README."""
-    lines = ["Configuration (environment variables, or a .env file in the working folder):", ""]
+    lines = ["Configuration (environment variables, or a .env file in the working folder):"]
     for name, field in Settings.model_fields.items():
         default = field.default if field.default_factory is None else field.default_factory()  # type: ignore[call-arg]
         if hasattr(default, "get_secret_value"):
