@@ -123,7 +123,16 @@ class Parser:
             if not text.strip():
                 continue
             delimiter = max(",;\t", key=text.count) if any(d in text for d in ",;\t") else ","
-            fields = next(csv.reader([text], delimiter=delimiter))
+            try:
+                fields = next(csv.reader([text], delimiter=delimiter))
+            except csv.Error as exc:
+                # e.g. a bare CR inside the first line (old Mac line endings): refuse the
+                # file with the reason instead of failing the request
+                raise InvalidCSV(
+                    f"Line {self.line}: unreadable CSV ({exc}); save the file with Windows or"
+                    " Unix line endings.",
+                    line=self.line,
+                ) from None
             names = [f.strip().lower() for f in fields]
             found = [i for i, n in enumerate(names) if n in CODE_HEADERS]
             if found:
