@@ -44,7 +44,7 @@ def service_env(mariadb: MariaDB, redis: Redis, workdir: Path) -> dict[str, str]
 
 async def make_developer(mariadb: MariaDB) -> tuple[int, str]:
     """A developer and an API key in the private database (the operator's CLI step)."""
-    settings = scenarios.Settings(  # type: ignore[call-arg]
+    settings = scenarios.Settings(
         _env_file=None, environment="test", database_url=mariadb.url, database_pool_size=2
     )
     await db.init_db(settings)

@@ -9,7 +9,7 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +83,7 @@ class Result:
         return dict(self.__dict__)
 
 
-Fault = Callable[[Stack, History, list[str]], Awaitable[None]]
+Fault = Callable[[Stack, History, list[str]], Coroutine[Any, Any, None]]
 
 
 def intents(n: int, prefix: str, *, keyed: float, seed: int) -> list[Intent]:
@@ -136,7 +136,7 @@ async def new_campaign(stack: Stack, name: str, codes: int, limit: int) -> tuple
 
 
 def settings_for(stack: Stack) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None, environment="test", database_url=stack.mariadb.url, database_pool_size=2
     )
 
@@ -152,11 +152,10 @@ async def check(stack: Stack, cid: str, uploaded: int, limit: int, history: Hist
             limit=limit,
             uploaded=uploaded,
         )
-        held = Counter(
-            await Claim.filter(campaign_id=pk, slot__isnull=False).values_list(
-                "claimant", flat=True
-            )
+        claimants = await Claim.filter(campaign_id=pk, slot__isnull=False).values_list(
+            "claimant", flat=True
         )
+        held: Counter[str] = Counter(str(c) for c in claimants)
         found += invariants.retry_violations(
             intents=[(i, it.claimant(stack.developer_id)) for i, it in enumerate(history.intents)],
             answers=[

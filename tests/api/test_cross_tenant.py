@@ -38,7 +38,7 @@ def developer_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
         if isinstance(route, APIRoute) and _authenticates(route.dependant):
             for method in sorted(ctx.methods or ()):
                 if method != "HEAD":
-                    found.append((method, ctx.path, route))
+                    found.append((method, str(ctx.path), route))
     return found
 
 
@@ -65,8 +65,8 @@ async def test_every_developer_endpoint_is_a_404_with_another_developers_key(
     app: FastAPI, client: httpx.AsyncClient, dev: Dev, other_dev: Dev, services: Services
 ) -> None:
     cid = await new_campaign(client, dev)
-    report = await upload(client, dev, cid, b"code\nVICT0001\nVICT0002\n")
-    upload_id = report.json()["upload_id"]
+    uploaded = await upload(client, dev, cid, b"code\nVICT0001\nVICT0002\n")
+    upload_id = uploaded.json()["upload_id"]
     claimed = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "member"})
     assert claimed.status_code == 201
     await reports.run_daily_reports(store=services.store, notifiers=[], day=clock.now().date())
