@@ -48,10 +48,10 @@ class RedisLeases:
 
     async def renew(self, name: str, *, owner: str, ttl: float) -> bool:
         result = self._client.eval(_RENEW, 1, PREFIX + name, owner, int(ttl * 1000))
-        return bool(await result)  # type: ignore[misc]
+        return bool(await result)
 
     async def release(self, name: str, *, owner: str) -> None:
-        await self._client.eval(_RELEASE, 1, PREFIX + name, owner)  # type: ignore[misc]
+        await self._client.eval(_RELEASE, 1, PREFIX + name, owner)
 
     async def close(self) -> None:
         await self._client.aclose()

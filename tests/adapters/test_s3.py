@@ -62,7 +62,9 @@ async def test_a_presigned_put_url_accepts_a_plain_http_upload(s3_store: S3Objec
     assert b"".join([c async for c in s3_store.stream("uploads/c1/upl_x.csv")]) == payload
 
 
-async def test_presigned_urls_can_name_a_public_endpoint(moto_endpoint: str, tmp_path: Path) -> None:
+async def test_presigned_urls_can_name_a_public_endpoint(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
     from domain.settings import Settings
 
     base = Settings(_env_file=None, environment="test", storage_dir=tmp_path)  # type: ignore[call-arg]
