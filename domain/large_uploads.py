@@ -40,7 +40,14 @@ from domain.errors import (
 from domain.leases import Leases, holding
 from domain.models import Campaign, PromoCode, Upload
 from domain.settings import Settings
-from domain.uploads import import_file, new_upload_id, report_of, spool
+from domain.uploads import (
+    DUPLICATE_IN_CAMPAIGN,
+    DUPLICATE_IN_FILE,
+    import_file,
+    new_upload_id,
+    report_of,
+    spool,
+)
 from domain.values import ImportReport
 
 log = logging.getLogger(__name__)
@@ -53,7 +60,6 @@ PENDING, UPLOADED, PROCESSING, DONE, FAILED, EXPIRED = (
     "failed",
     "expired",
 )
-DUPLICATE_IN_CAMPAIGN = "already in the campaign"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,25 +254,22 @@ async def _spool_object(services: Services, key: str, into: IO[bytes]) -> tuple[
     return size, lines
 
 
+SKIPPED = (DUPLICATE_IN_CAMPAIGN, DUPLICATE_IN_FILE)
+
+
 async def _correct_after_restart(u: Upload) -> None:
     """Count codes an interrupted attempt inserted as imported, not as duplicates."""
     own = await PromoCode.filter(upload_id=u.id).count()
     extra = own - u.imported
     if extra <= 0:
         return
-    flagged = [
-        e["value"] for e in u.errors if e.get("reason") == DUPLICATE_IN_CAMPAIGN and e.get("value")
-    ]
+    flagged = [e["value"] for e in u.errors if e.get("reason") in SKIPPED and e.get("value")]
     ours = set(
         await PromoCode.filter(upload_id=u.id, code__in=flagged).values_list("code", flat=True)
     )
     u.imported += extra
     u.duplicates = max(0, u.duplicates - extra)
-    u.errors = [
-        e
-        for e in u.errors
-        if not (e.get("reason") == DUPLICATE_IN_CAMPAIGN and e.get("value") in ours)
-    ]
+    u.errors = [e for e in u.errors if not (e.get("reason") in SKIPPED and e.get("value") in ours)]
     await u.save(update_fields=["imported", "duplicates", "errors"])
 
 

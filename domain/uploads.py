@@ -43,6 +43,8 @@ CODE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 MIN_LEN, MAX_LEN = 4, 64
 MAX_METADATA = 1024
 MAX_PROBLEMS = 100
+DUPLICATE_IN_FILE = "duplicate of an earlier line"
+DUPLICATE_IN_CAMPAIGN = "already in the campaign"
 MAX_LINE_CHARS = 64 * 1024
 CODE_HEADERS = {"code", "codes", "promo_code", "promocode", "promo code", "key", "coupon"}
 csv.field_size_limit(MAX_LINE_CHARS)
@@ -288,17 +290,20 @@ class _Report:
         )
 
 
-async def _flush(c: Campaign, rep: _Report, batch: list[Row]) -> None:
-    existing = set(
-        await PromoCode.filter(campaign_id=c.id, code__in=[r.code for r in batch]).values_list(
-            "code", flat=True
+async def _flush(c: Campaign, rep: _Report, batch: dict[str, Row]) -> None:
+    """Insert one batch; codes already stored are duplicates (of this file or the campaign)."""
+    stored = dict(
+        await PromoCode.filter(campaign_id=c.id, code__in=list(batch)).values_list(
+            "code", "upload_id"
         )
     )
-    fresh = [r for r in batch if r.code not in existing]
-    for r in batch:
-        if r.code in existing:
-            rep.duplicates += 1
-            rep.problem(r.line, "already in the campaign", r.code)
+    fresh = [r for code, r in batch.items() if code not in stored]
+    for code, upload_pk in stored.items():
+        rep.duplicates += 1
+        same_file = upload_pk == rep.upload.id
+        rep.problem(
+            batch[code].line, DUPLICATE_IN_FILE if same_file else DUPLICATE_IN_CAMPAIGN, code
+        )
     inserted = await _insert_batch(c.id, rep.upload.id, fresh)
     rep.imported += inserted
     # a concurrent upload of the same codes: INSERT IGNORE skipped them
@@ -318,8 +323,10 @@ async def import_file(
     """Parse a spooled file and import its codes into `campaign`, updating `upload` as it goes."""
     _sniff_binary(handle)
     rep = _Report(upload)
-    seen: dict[str, int] = {}
-    batch: list[Row] = []
+    # duplicates inside a batch are caught here; across batches the database finds them (each
+    # row carries its upload id), so memory stays flat whatever the number of codes
+    batch: dict[str, Row] = {}
+    accepted = 0
     parser = Parser(handle, campaign.platform)
     upload.status = "processing"
     await upload.save(update_fields=["status"])
@@ -330,20 +337,20 @@ async def import_file(
             rep.invalid += 1
             rep.problem(item.line, item.reason, item.value)
             continue
-        first = seen.get(item.code)
+        first = batch.get(item.code)
         if first is not None:
             rep.duplicates += 1
-            rep.problem(item.line, f"duplicate of line {first}", item.code)
+            rep.problem(item.line, f"duplicate of line {first.line}", item.code)
             continue
-        if len(seen) >= max_codes:
+        if accepted >= max_codes:
             rep.invalid += 1
             rep.problem(item.line, f"over the limit of {max_codes:,} codes per upload", item.code)
             continue
-        seen[item.code] = item.line
-        batch.append(item)
+        accepted += 1
+        batch[item.code] = item
         if len(batch) >= batch_size:
             await _flush(campaign, rep, batch)
-            batch = []
+            batch = {}
             batches += 1
             if batches % progress_every == 0:
                 await _save_progress(rep, "processing")

@@ -1,0 +1,45 @@
+"""The importer's counting across batches: every row counted once, duplicates found by line."""
+
+from __future__ import annotations
+
+from domain import uploads
+from domain.bootstrap import Services
+from tests import factories
+
+
+async def test_duplicates_across_batches_are_found_without_keeping_every_code(
+    services: Services,
+) -> None:
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id)
+    await factories.upload_codes(dev.id, c.id, "code\nOLD00001\n")
+    text = "code\nAAAA0001\nAAAA0002\nAAAA0003\nAAAA0001\nOLD00001\nAAAA0003\nAAAA0004\n"
+    report = await uploads.import_stream(
+        owner_id=dev.id,
+        campaign_id=c.id,
+        chunks=uploads.bytes_chunks(text.encode()),
+        max_bytes=10_000,
+        max_codes=100,
+        batch_size=2,
+    )
+    assert (report.rows, report.imported, report.duplicates, report.invalid) == (7, 4, 3, 0)
+    reasons = {p.line: p.reason for p in report.errors}
+    assert reasons == {
+        5: "duplicate of an earlier line",
+        6: "already in the campaign",
+        7: "duplicate of an earlier line",
+    }
+
+
+async def test_codes_over_the_per_upload_limit_are_refused_by_line(services: Services) -> None:
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id)
+    report = await uploads.import_stream(
+        owner_id=dev.id,
+        campaign_id=c.id,
+        chunks=uploads.bytes_chunks(factories.codes_csv(5).encode()),
+        max_bytes=10_000,
+        max_codes=3,
+    )
+    assert (report.imported, report.invalid) == (3, 2)
+    assert [p.line for p in report.errors] == [5, 6]
