@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import httpx
 
 ACKNOWLEDGED = "acknowledged"
+CLIENT_CONNECTIONS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,24 +174,31 @@ async def run(
 ) -> None:
     """Drive every intent of `history` to a final answer, `load.concurrency` at a time."""
     url = f"/api/distribute/{campaign_id}"
-    limits = httpx.Limits(
-        max_connections=load.concurrency, max_keepalive_connections=load.concurrency
-    )
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(history.intents)):
         queue.put_nowait(i)
+    # httpx's pool scans its connections on every request: past a few hundred connections
+    # one client becomes the bottleneck, so a burst is spread over many small clients
+    per_client = min(load.concurrency, CLIENT_CONNECTIONS)
+    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+    clients = [
+        httpx.AsyncClient(base_url=base_url, limits=limits)
+        for _ in range(-(-load.concurrency // per_client))
+    ]
 
-    async with httpx.AsyncClient(base_url=base_url, limits=limits) as http:
+    async def claimer(http: httpx.AsyncClient) -> None:
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await _one(http, url, i, history.intents[i], load, api_key, history)
 
-        async def claimer() -> None:
-            while True:
-                try:
-                    i = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                await _one(http, url, i, history.intents[i], load, api_key, history)
-
-        await asyncio.gather(*(claimer() for _ in range(load.concurrency)))
+    try:
+        await asyncio.gather(*(claimer(clients[n // per_client]) for n in range(load.concurrency)))
+    finally:
+        for http in clients:
+            await http.aclose()
 
 
 def latency_quantiles(history: History) -> tuple[float, float]:
