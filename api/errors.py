@@ -128,7 +128,8 @@ def is_connection_problem(exc: BaseException) -> bool:
 
 
 # Driver errors raised on raw connections (the claim's one-statement UPDATE) reach us
-# untranslated by tortoise: a lost connection (2006/2013), a refused one (2003), or InnoDB
+# untranslated by tortoise: a lost connection (2006/2013, or an InterfaceError "Not
+# connected" on a pooled connection the server dropped), a refused one (2003), or InnoDB
 # choosing this transaction as a deadlock victim (1213) or giving up a lock wait (1205). All
 # are rolled back and safe to retry, so the client gets a 503 with Retry-After, not a 500.
 TRANSIENT_ERRNOS = {1205, 1213, 2003, 2006, 2013}
@@ -139,6 +140,8 @@ def is_transient_database_error(exc: BaseException) -> bool:
     """True for a database driver error that a retry of the request can cure."""
     if not type(exc).__module__.startswith(DRIVER_MODULES):
         return False
+    if type(exc).__name__ == "InterfaceError":  # pymysql: used a connection the server dropped
+        return True
     errno = exc.args[0] if exc.args else None
     if isinstance(errno, int) and errno in TRANSIENT_ERRNOS:
         return True

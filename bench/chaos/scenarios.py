@@ -260,6 +260,7 @@ async def run(stack: Stack, scenario: Scenario) -> Result:
     )
     load = Load(concurrency=concurrency, first_timeout=scenario.first_timeout, timeout=30.0)
     notes: list[str] = []
+    _, log_mark = stack.api.unexpected_errors(0)
     start = time.monotonic()
     fault = asyncio.create_task(scenario.fault(stack, history, notes))
     await driver.run(stack.api.base_url, cid, history, load, api_key=stack.api_key)
@@ -267,6 +268,8 @@ async def run(stack: Stack, scenario: Scenario) -> Result:
         history.progress.set()
     await fault
     seconds = time.monotonic() - start
+    internal, _ = stack.api.unexpected_errors(log_mark)
+    notes.extend(f"500 logged: {line}" for line in internal[:5])
     replays = sum(1 for a in history.attempts if a.replayed)
     if replays:
         notes.append(f"{replays} answers replayed from a stored Idempotency-Key answer")

@@ -267,6 +267,25 @@ class ApiService:
             timeout,
         )
 
+    def unexpected_errors(self, since: int) -> tuple[list[str], int]:
+        """The exception lines of 500s logged after byte `since` of the log, and its new end."""
+        path = self.dir / "api.log"
+        if not path.exists():
+            return [], since
+        data = path.read_bytes()
+        found: list[str] = []
+        lines = data[since:].decode(errors="replace").splitlines()
+        for n, line in enumerate(lines):
+            if "unexpected error ref=" in line:
+                last = line
+                for t in lines[n + 1 : n + 200]:
+                    if t.startswith(("ERROR:", "WARNING:", "INFO:")):
+                        break
+                    if t and not t.startswith((" ", "\t", "Traceback", "During", "The above")):
+                        last = t
+                found.append(last[:300])
+        return found, len(data)
+
     def stop(self) -> None:
         _stop(self.proc, signal.SIGINT)
         if self._log is not None:

@@ -71,7 +71,7 @@ def test_every_scenario_keeps_the_promise(results: dict[str, dict[str, Any]]) ->
 
 def test_faults_never_surface_as_internal_errors(results: dict[str, dict[str, Any]]) -> None:
     for name, r in results.items():
-        assert not [k for k in r["errors"] if k.startswith("500")], (name, r["errors"])
+        assert not [k for k in r["errors"] if k.startswith("500")], (name, r["errors"], r["notes"])
 
 
 def test_a_killed_worker_is_replaced_and_claims_go_on(results: dict[str, dict[str, Any]]) -> None:
