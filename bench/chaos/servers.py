@@ -287,7 +287,15 @@ class ApiService:
         return found, len(data)
 
     def stop(self) -> None:
+        """Stop the supervisor; then SIGKILL any of its workers that did not exit with it."""
+        workers = self.worker_pids()
         _stop(self.proc, signal.SIGINT)
+        for pid in workers:
+            with contextlib.suppress(OSError):
+                if b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    continue  # gone (and the pid perhaps reused): not ours any more
+                os.kill(pid, signal.SIGKILL)
+                log.warning("API worker %d outlived its supervisor; killed", pid)
         if self._log is not None:
             self._log.close()  # type: ignore[attr-defined]
 
