@@ -62,7 +62,7 @@ def create_app(
     )
     app.state.services = services or bootstrap(settings)
     errors.install(app)
-    app.middleware("http")(metrics.measure)
+    app.add_middleware(metrics.MetricsMiddleware)
     for module in (campaigns, codes, distribute, health, uploads, reports):
         app.include_router(module.router)
     web.install(app)

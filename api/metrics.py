@@ -1,13 +1,15 @@
-"""Prometheus metrics of the HTTP front: requests by route and status, latency, claims."""
+"""Prometheus metrics of the HTTP front: requests by route and status, latency, claims.
+
+A plain ASGI middleware (not Starlette's BaseHTTPMiddleware, whose per-request task group
+and memory streams cost more than the claim itself on the hot path).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter, Histogram
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("codedrop_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -19,22 +21,33 @@ LATENCY = Histogram(
 CLAIMS = Counter("codedrop_claims_total", "Claims answered by the API", ["channel", "outcome"])
 
 
-def _route_of(request: Request) -> str:
-    """The matched route's template (`/api/distribute/{campaign_id}`), set by the router."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path", None) or "unmatched")
+class MetricsMiddleware:
+    """Count and time every HTTP request by its route template (not its raw path)."""
 
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-async def measure(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Middleware: count and time every request by its route template (not its raw path)."""
-    start = time.perf_counter()
-    response = await call_next(request)
-    route = _route_of(request)
-    LATENCY.labels(request.method, route).observe(time.perf_counter() - start)
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    if route.startswith("/api/distribute/") and request.method == "POST":
-        outcome = "ok" if response.status_code < 300 else str(response.status_code)
-        CLAIMS.labels("api" if "authorization" in request.headers else "web", outcome).inc()
-    return response
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"]
+            LATENCY.labels(method, route).observe(time.perf_counter() - start)
+            REQUESTS.labels(method, route, str(status)).inc()
+            if method == "POST" and route == "/api/distribute/{campaign_id}":
+                keyed = any(name == b"authorization" for name, _ in scope["headers"])
+                outcome = "ok" if status < 300 else str(status)
+                CLAIMS.labels("api" if keyed else "web", outcome).inc()

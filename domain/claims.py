@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
@@ -67,27 +68,67 @@ class MyCode:
     status: str
 
 
-def _result(c: Campaign, row: Claim, *, repeated: bool) -> ClaimResult:
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A claim the claimant already holds (a plain row, read without the ORM)."""
+
+    slot: int
+    code: str
+    platform: str
+    channel: str
+    idempotency_key: str | None
+    created_at: datetime
+
+
+def _result(c: Campaign, claimant: str, row: Held, *, repeated: bool) -> ClaimResult:
     return ClaimResult(
         campaign_id=c.public_id,
         campaign_name=c.name,
-        claimant=row.claimant,
+        claimant=claimant,
         code=row.code,
         platform=row.platform or c.platform,
         channel=row.channel,
         claimed_at=row.created_at,
         repeated=repeated,
-        slot=row.slot or 0,
+        slot=row.slot,
     )
 
 
-async def _held(c: Campaign, claimant_key: str) -> list[Claim]:
-    return await Claim.filter(campaign_id=c.id, claimant=claimant_key, slot__isnull=False).order_by(
-        "slot"
+def _sql(conn: Any, query: str) -> str:
+    """Queries are written with `?`; aiomysql wants `%s`."""
+    return query.replace("?", "%s") if is_mysql_connection(conn) else query
+
+
+def _when(value: object) -> datetime:
+    """A datetime read by raw SQL: naive UTC from MySQL, ISO text from SQLite."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _held(c: Campaign, claimant_key: str) -> list[Held]:
+    conn = get_connection("default")
+    _, rows = await conn.execute_query(
+        _sql(
+            conn,
+            "SELECT slot, code, platform, channel, idempotency_key, created_at FROM claims"
+            " WHERE campaign_id=? AND claimant=? AND slot IS NOT NULL ORDER BY slot",
+        ),
+        [c.id, claimant_key],
     )
+    return [
+        Held(
+            slot=int(r["slot"]),
+            code=str(r["code"]),
+            platform=str(r["platform"]),
+            channel=str(r["channel"]),
+            idempotency_key=r["idempotency_key"],
+            created_at=_when(r["created_at"]),
+        )
+        for r in rows
+    ]
 
 
-def _pick_existing(held: Sequence[Claim], idempotency_key: str | None, limit: int) -> Claim | None:
+def _pick_existing(held: Sequence[Held], idempotency_key: str | None, limit: int) -> Held | None:
     """The earlier claim to hand back, if this request must not take a new code."""
     if idempotency_key:
         for row in held:
@@ -137,21 +178,20 @@ async def _take_code(
 ) -> tuple[int, str] | None:
     """Mark the next available code claimed in ONE statement; (id, code) or None if none left."""
     if is_mysql_connection(conn):
-        # LAST_INSERT_ID(id) hands the updated row's id back in the OK packet.
-        async with conn.acquire_connection() as raw, raw.cursor() as cur:
-            await cur.execute(
-                "UPDATE promo_codes SET status='claimed', claimant=%s, claimed_at=%s,"
-                " id=LAST_INSERT_ID(id)"
-                " WHERE campaign_id=%s AND status='available' AND platform=%s"
-                " ORDER BY id LIMIT 1",
-                (claimant, now.replace(tzinfo=None), campaign_pk, platform),
-            )
-            if cur.rowcount != 1:
-                return None
-            code_id = int(cur.lastrowid)
-            await cur.execute("SELECT code FROM promo_codes WHERE id=%s", (code_id,))
-            (code,) = await cur.fetchone()
-            return code_id, code
+        # LAST_INSERT_ID(id) hands the updated row's id back in the OK packet (0: no row).
+        code_id = await conn.execute_insert(
+            # FORCE INDEX: with one campaign's codes all 'available', MariaDB's optimizer
+            # prefers the (status, used_at) index plus a filesort over 100,000 rows
+            "UPDATE promo_codes FORCE INDEX (promo_next_available)"
+            " SET status='claimed', claimant=%s, claimed_at=%s, id=LAST_INSERT_ID(id)"
+            " WHERE campaign_id=%s AND status='available' AND platform=%s"
+            " ORDER BY id LIMIT 1",
+            [claimant, now.replace(tzinfo=None), campaign_pk, platform],
+        )
+        if not code_id:
+            return None
+        _, rows = await conn.execute_query("SELECT code FROM promo_codes WHERE id=%s", [code_id])
+        return int(code_id), str(rows[0]["code"])
     _, rows = await conn.execute_query(
         "UPDATE promo_codes SET status='claimed', claimant=?, claimed_at=?"
         " WHERE id=(SELECT id FROM promo_codes"
@@ -162,6 +202,29 @@ async def _take_code(
     if not rows:
         return None
     return int(rows[0]["id"]), str(rows[0]["code"])
+
+
+async def _record(conn: Any, c: Campaign, claimant: str, code_id: int, row: Held) -> None:
+    """Insert the claim row; its unique (campaign, claimant, slot) is the final arbiter."""
+    created = row.created_at.replace(tzinfo=None) if is_mysql_connection(conn) else row.created_at
+    await conn.execute_insert(
+        _sql(
+            conn,
+            "INSERT INTO claims (campaign_id, claimant, slot, code_id, code, channel, platform,"
+            " idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ),
+        [
+            c.id,
+            claimant,
+            row.slot,
+            code_id,
+            row.code,
+            row.channel,
+            row.platform,
+            row.idempotency_key,
+            created,
+        ],
+    )
 
 
 async def claim(
@@ -187,12 +250,15 @@ async def claim(
     held = await _held(c, key)
     existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
     if existing is not None:
-        return _result(c, existing, repeated=True)
+        return _result(c, key, existing, repeated=True)
 
     now = clock.now()
     check_open(c, now)
     judge(parse_rules(c.eligibility), claimant, channel=channel, now=now)
     candidates = code_platforms(c, requested)
+    served_platform = (
+        requested.value if requested and requested != Platform.UNIVERSAL else c.platform
+    )
 
     for _attempt in range(ATTEMPTS):
         try:
@@ -205,30 +271,22 @@ async def claim(
                 if taken is None:
                     break
                 code_id, code = taken
-                row = await Claim.create(
-                    campaign_id=c.id,
-                    claimant=key,
+                mine = Held(
                     slot=len(held) + 1,
-                    code_id=code_id,
                     code=code,
+                    platform=stored_platform or served_platform,
                     channel=channel,
-                    platform=stored_platform
-                    or (
-                        requested.value
-                        if requested and requested != Platform.UNIVERSAL
-                        else c.platform
-                    ),
                     idempotency_key=idempotency_key,
                     created_at=now,
-                    using_db=conn,
                 )
+                await _record(conn, c, key, code_id, mine)
         except IntegrityError:
             # Another request of the same claimant won the slot; its transaction committed
             # and ours rolled back (the code returns to the pool). Hand back what they hold.
             held = await _held(c, key)
             existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
             if existing is not None:
-                return _result(c, existing, repeated=True)
+                return _result(c, key, existing, repeated=True)
             continue
         except OperationalError as exc:
             # InnoDB may pick this transaction as a deadlock victim under heavy contention;
@@ -240,7 +298,7 @@ async def claim(
         else:
             if taken is None:
                 break
-            result = _result(c, row, repeated=False)
+            result = _result(c, key, mine, repeated=False)
             log.info(
                 "claim campaign=%s claimant=%s channel=%s code=%s",
                 c.public_id,
@@ -294,12 +352,16 @@ async def mark_sold_out(c: Campaign, events_bus: EventBus | None) -> bool:
 
 async def available_count(campaign_pk: int, *, at_most: int) -> int:
     """Available codes, counting no further than `at_most` (a bounded index range scan)."""
-    ids = (
-        await PromoCode.filter(campaign_id=campaign_pk, status=CodeStatus.AVAILABLE)
-        .limit(at_most)
-        .values_list("id", flat=True)
+    conn = get_connection("default")
+    _, rows = await conn.execute_query(
+        _sql(
+            conn,
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM promo_codes"
+            " WHERE campaign_id=? AND status='available' LIMIT ?) AS head",
+        ),
+        [campaign_pk, at_most],
     )
-    return len(ids)
+    return int(rows[0]["n"])
 
 
 async def after_claim(c: Campaign, result: ClaimResult, events_bus: EventBus) -> None:
