@@ -7,6 +7,7 @@ like a missing one (`CampaignNotFound`), so ids cannot be probed across tenants.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -263,6 +264,7 @@ async def update_campaign(
     if "low_stock_threshold" in values:
         row.low_stock_alerted = False
     await row.save()
+    forget_card(row.public_id)
     if events_bus is not None and row.status != old_status:
         await events_bus.publish(
             Event(
@@ -291,6 +293,7 @@ async def delete_campaign(*, owner_id: int, campaign_id: str) -> None:
     """Delete a campaign with its codes, claims and uploads."""
     row = await owned(owner_id=owner_id, campaign_id=campaign_id)
     await row.delete()
+    forget_card(campaign_id)
 
 
 def public_state(c: Campaign, available: int, now: datetime) -> str:
@@ -316,16 +319,38 @@ async def public_row(campaign_id: str) -> Campaign:
     return row
 
 
-async def public_card(*, campaign_id: str) -> PublicCard:
-    """The public campaign card (name, description, platform, codes left; never a code)."""
-    row = await public_row(campaign_id)
-    rows = (
-        await PromoCode.filter(campaign_id=row.id, status=CodeStatus.AVAILABLE)
-        .annotate(n=Count("id"))
-        .group_by("platform")
-        .values("platform", "n")
-    )
-    by_platform = {r["platform"]: r["n"] for r in rows}
+_recent_cards: dict[str, tuple[float, Campaign, dict[str, int]]] = {}
+MAX_RECENT_CARDS = 10_000
+
+
+def forget_card(campaign_id: str) -> None:
+    """Drop this process's recent read of a card (after a claim, an upload, an edit)."""
+    _recent_cards.pop(campaign_id, None)
+
+
+async def public_card(*, campaign_id: str, fresh_within: float = 0.0) -> PublicCard:
+    """The public campaign card (name, description, platform, codes left; never a code).
+
+    Counting the available codes scans the campaign's stock, so anonymous page views may
+    accept a read up to `fresh_within` seconds old; claims and edits in this process forget
+    it at once, so only other processes' changes can lag by that much.
+    """
+    now_mono = time.monotonic()
+    recent = _recent_cards.get(campaign_id) if fresh_within > 0 else None
+    if recent is not None and now_mono - recent[0] <= fresh_within:
+        _, row, by_platform = recent
+    else:
+        row = await public_row(campaign_id)
+        rows = (
+            await PromoCode.filter(campaign_id=row.id, status=CodeStatus.AVAILABLE)
+            .annotate(n=Count("id"))
+            .group_by("platform")
+            .values("platform", "n")
+        )
+        by_platform = {r["platform"]: r["n"] for r in rows}
+        if len(_recent_cards) >= MAX_RECENT_CARDS:
+            _recent_cards.clear()
+        _recent_cards[campaign_id] = (now_mono, row, by_platform)
     left = sum(by_platform.values())
     platforms = sorted(p for p in by_platform if p)
     if row.platform != Platform.UNIVERSAL:

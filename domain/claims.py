@@ -22,7 +22,7 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from domain import clock, events
-from domain.campaigns import public_row
+from domain.campaigns import forget_card, public_row
 from domain.db import is_mysql_connection
 from domain.eligibility import judge, parse_rules
 from domain.errors import (
@@ -298,6 +298,7 @@ async def claim(
         else:
             if taken is None:
                 break
+            forget_card(c.public_id)
             result = _result(c, key, mine, repeated=False)
             log.info(
                 "claim campaign=%s claimant=%s channel=%s code=%s",
@@ -343,6 +344,7 @@ async def mark_sold_out(c: Campaign, events_bus: EventBus | None) -> bool:
     changed = await Campaign.filter(id=c.id, status=CampaignStatus.ACTIVE).update(
         status=CampaignStatus.COMPLETED, completed_reason="sold_out"
     )
+    forget_card(c.public_id)
     if changed and events_bus is not None:
         await events_bus.publish(
             Event(events.SOLD_OUT, c.public_id, c.owner_id, {"name": c.name})  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
 from domain import clock, events
+from domain.campaigns import forget_card
 from domain.claims import alert_low_stock, available_count, mark_sold_out
 from domain.events import Event, EventBus
 from domain.models import Campaign
@@ -42,6 +43,7 @@ class LifecycleResult:
 async def _publish_status(
     bus: EventBus | None, c: Campaign, old: str, new: str, reason: str
 ) -> None:
+    forget_card(c.public_id)
     if bus is None:
         return
     await bus.publish(

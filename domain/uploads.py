@@ -22,7 +22,7 @@ from typing import IO
 from tortoise.transactions import in_transaction
 
 from domain import clock, events
-from domain.campaigns import owned
+from domain.campaigns import forget_card, owned
 from domain.db import is_mysql_connection
 from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFound
 from domain.events import Event, EventBus
@@ -381,6 +381,7 @@ async def _save_progress(rep: _Report, status: str, *, finished: bool = False) -
 
 async def _after_import(c: Campaign, report: ImportReport, events_bus: EventBus | None) -> None:
     """Reopen a sold-out campaign, re-arm the low-stock alert, tell listeners."""
+    forget_card(c.public_id)
     if report.imported:
         now = clock.now()
         if c.completed_reason == "sold_out" and not (c.ends_at and now >= c.ends_at):

@@ -21,6 +21,7 @@ router = APIRouter(
     prefix="/api/distribute", tags=["distribution"], responses=PROBLEMS, route_class=IdempotentRoute
 )
 
+CARD_FRESH_WITHIN = 2.0  # seconds; the card also says max-age=5 to HTTP caches
 NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
 
 
@@ -31,7 +32,7 @@ async def campaign_card(
     """The public campaign card: name, description, platform, whether codes are left."""
     s = services.settings
     await limit(services, response, s.rate_limit_distribute_ip, "card-ip", ip, what="requests")
-    card = await campaigns.public_card(campaign_id=campaign_id)
+    card = await campaigns.public_card(campaign_id=campaign_id, fresh_within=CARD_FRESH_WITHIN)
     response.headers["Cache-Control"] = "public, max-age=5"
     return CardOut.of(card)
 

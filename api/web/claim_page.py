@@ -41,7 +41,7 @@ PLATFORM_NAMES = {
 
 async def _card(campaign_id: str) -> PublicCard:
     try:
-        return await campaigns.public_card(campaign_id=campaign_id)
+        return await campaigns.public_card(campaign_id=campaign_id, fresh_within=2.0)
     except CampaignNotFound:
         raise WebError(
             404,
