@@ -3,7 +3,8 @@
 With S3 the client PUTs straight to a presigned URL; on the embedded default it PUTs to
 `/api/uploads/{upload_id}/content?token=…` on this API, authorised by the signed token in
 the URL. Completing queues the import; it runs in the background (and the scheduler's
-`process_uploads` tick picks up anything a restart interrupted).
+`process_uploads` tick picks up anything a restart interrupted). Start and complete honour
+`Idempotency-Key` (api/idempotency.py), so a retried start does not open a second upload.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentDeveloper, Svc, developer_limit
+from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, ImportReportOut, Strict
 from domain import large_uploads
 from domain.adapters.leases import build_leases
@@ -25,7 +27,7 @@ from domain.large_uploads import UploadProgress
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["codes"], responses=PROBLEMS)
+router = APIRouter(tags=["codes"], responses=PROBLEMS, route_class=IdempotentRoute)
 api_limit = developer_limit("rate_limit_api", "API calls")
 
 
@@ -80,6 +82,7 @@ def _paths(campaign_id: str, upload_id: str) -> tuple[str, str]:
     response_model=UploadTicketOut,
     dependencies=[developer_limit("rate_limit_upload", "uploads")],
 )
+@idempotent
 async def start_upload(
     campaign_id: str, body: UploadStart, dev: CurrentDeveloper, services: Svc
 ) -> UploadTicketOut:
@@ -146,6 +149,7 @@ async def _process(upload_id: str, services: Services) -> None:
     response_model=UploadProgressOut,
     dependencies=[api_limit],
 )
+@idempotent
 async def complete_upload(
     campaign_id: str,
     upload_id: str,

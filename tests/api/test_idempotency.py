@@ -1,4 +1,5 @@
-"""Idempotency-Key on the claim and the upload: retries replay, other requests are refused."""
+"""Idempotency-Key on the claim and the uploads (multipart and large): retries replay, other
+requests are refused."""
 
 from __future__ import annotations
 
@@ -166,10 +167,91 @@ async def test_keys_are_private_to_each_caller(
         assert "idempotent-replayed" not in r.headers
 
 
-async def test_the_openapi_schema_documents_the_header_on_both_routes(
+async def test_a_retried_large_upload_start_returns_the_same_ticket_and_creates_one_upload(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    url = f"/api/campaigns/{cid}/uploads"
+    headers = {**dev.auth, **key("start-1")}
+    first = await client.post(url, json={"filename": "big.csv"}, headers=headers)
+    again = await client.post(url, json={"filename": "big.csv"}, headers=headers)
+    assert first.status_code == again.status_code == 201, first.text
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert await Upload.filter(campaign__public_id=cid).count() == 1
+
+    other = await client.post(url, json={"filename": "other.csv"}, headers=headers)
+    assert other.status_code == 422 and other.headers["content-type"] == PROBLEM
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert await Upload.filter(campaign__public_id=cid).count() == 1
+    # a new key is a new upload
+    fresh = await client.post(
+        url, json={"filename": "big.csv"}, headers={**dev.auth, **key("start-2")}
+    )
+    assert fresh.status_code == 201 and fresh.json()["upload_id"] != first.json()["upload_id"]
+    assert await Upload.filter(campaign__public_id=cid).count() == 2
+
+
+async def test_a_retried_large_upload_complete_replays_the_first_answer_and_imports_once(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    ticket = (
+        await client.post(
+            f"/api/campaigns/{cid}/uploads", json={"filename": "c.csv"}, headers=dev.auth
+        )
+    ).json()
+    put_path = "/" + ticket["url"].split("://", 1)[1].split("/", 1)[1]
+    content = b"code\n" + b"".join(b"LARGE%04d\n" % i for i in range(50))
+    put = await client.put(put_path, content=content, headers={"Content-Type": "text/csv"})
+    assert put.status_code == 200
+
+    headers = {**dev.auth, **key("complete-1")}
+    first = await client.post(ticket["complete_url"], headers=headers)
+    assert first.status_code == 202 and first.json()["status"] == "uploaded", first.text
+    # ASGITransport returns once the background import has run: the upload is done now
+    again = await client.post(ticket["complete_url"], headers=headers)
+    assert again.status_code == 202 and again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    current = await client.post(ticket["complete_url"], headers=dev.auth)
+    assert current.status_code == 202 and current.json()["status"] == "done"
+    assert (await stock(client, dev, cid))["available"] == 50
+    assert await Upload.filter(campaign__public_id=cid).count() == 1
+
+    # the complete call takes no body, but a key sent with one names another request
+    reused = await client.post(ticket["complete_url"], json={"force": True}, headers=headers)
+    assert reused.status_code == 422 and reused.headers["content-type"] == PROBLEM
+    assert reused.json()["code"] == "idempotency_key_reused"
+
+
+async def test_a_refused_large_upload_complete_is_not_stored(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    ticket = (
+        await client.post(
+            f"/api/campaigns/{cid}/uploads", json={"filename": "c.csv"}, headers=dev.auth
+        )
+    ).json()
+    headers = {**dev.auth, **key("too-early")}
+    early = await client.post(ticket["complete_url"], headers=headers)
+    assert early.status_code == 409  # nothing was PUT yet
+    put_path = "/" + ticket["url"].split("://", 1)[1].split("/", 1)[1]
+    await client.put(put_path, content=b"code\nLATE0001\n", headers={"Content-Type": "text/csv"})
+    retried = await client.post(ticket["complete_url"], headers=headers)
+    assert retried.status_code == 202 and "idempotent-replayed" not in retried.headers
+    assert (await stock(client, dev, cid))["available"] == 1
+
+
+async def test_the_openapi_schema_documents_the_header_on_every_idempotent_route(
     client: httpx.AsyncClient,
 ) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
-    for path in ("/api/distribute/{campaign_id}", "/api/campaigns/{campaign_id}/codes"):
+    for path in (
+        "/api/distribute/{campaign_id}",
+        "/api/campaigns/{campaign_id}/codes",
+        "/api/campaigns/{campaign_id}/uploads",
+        "/api/campaigns/{campaign_id}/uploads/{upload_id}/complete",
+    ):
         names = [p["name"] for p in paths[path]["post"].get("parameters", [])]
         assert names.count("Idempotency-Key") == 1, (path, names)
