@@ -29,6 +29,7 @@ from domain.errors import (
     CampaignEnded,
     CampaignNotActive,
     CampaignNotStarted,
+    ClaimRefused,
     PlatformNotServed,
     PlatformRequired,
     SoldOut,
@@ -246,12 +247,37 @@ async def claim(
     requested = parse_platform(platform)
     c = await public_row(campaign_id)
     key = claimant.key
+    held: list[Held] | None = None
+    if c.per_claimant_limit > 1 or idempotency_key:
+        # slot numbers and key matching need what the claimant holds up front; with the
+        # default limit of 1 the unique key finds a repeat without this extra query
+        held = await _held(c, key)
+        existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
+        if existing is not None:
+            return _result(c, key, existing, repeated=True)
+    try:
+        return await _claim_new(c, claimant, channel, requested, idempotency_key, held, events_bus)
+    except ClaimRefused:
+        # a member who already holds a code sees it again, even when the campaign has since
+        # paused, ended, sold out or stopped admitting them
+        if held is None:
+            existing = _pick_existing(await _held(c, key), idempotency_key, c.per_claimant_limit)
+            if existing is not None:
+                return _result(c, key, existing, repeated=True)
+        raise
 
-    held = await _held(c, key)
-    existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
-    if existing is not None:
-        return _result(c, key, existing, repeated=True)
 
+async def _claim_new(
+    c: Campaign,
+    claimant: Claimant,
+    channel: str,
+    requested: Platform | None,
+    idempotency_key: str | None,
+    held: list[Held] | None,
+    events_bus: EventBus | None,
+) -> ClaimResult:
+    """Take a code for a claimant who may not hold one yet, in one transaction."""
+    key = claimant.key
     now = clock.now()
     check_open(c, now)
     judge(parse_rules(c.eligibility), claimant, channel=channel, now=now)
@@ -272,7 +298,7 @@ async def claim(
                     break
                 code_id, code = taken
                 mine = Held(
-                    slot=len(held) + 1,
+                    slot=len(held or ()) + 1,
                     code=code,
                     platform=stored_platform or served_platform,
                     channel=channel,
@@ -281,8 +307,8 @@ async def claim(
                 )
                 await _record(conn, c, key, code_id, mine)
         except IntegrityError:
-            # Another request of the same claimant won the slot; its transaction committed
-            # and ours rolled back (the code returns to the pool). Hand back what they hold.
+            # The claimant already holds this slot (a repeat, or a concurrent request that
+            # committed first); our transaction rolled back and the code returned to the pool.
             held = await _held(c, key)
             existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
             if existing is not None:
