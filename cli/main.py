@@ -104,6 +104,15 @@ def build_notifiers(settings: Settings) -> list[Any]:
     return notifiers
 
 
+async def close_notifiers(notifiers: list[Any]) -> None:
+    """Close the senders' HTTP sessions (each is closed even if another fails)."""
+    for notifier in notifiers:
+        try:
+            await notifier.close()
+        except Exception:
+            log.exception("closing the %s notifier failed", notifier.provider)
+
+
 async def serve(
     settings: Settings,
     *,
@@ -148,7 +157,9 @@ async def serve(
         if scheduler and settings.scheduler_enabled:
             from scheduler.runner import build_scheduler
 
-            sched = build_scheduler(services, build_notifiers(settings))
+            notifiers = build_notifiers(settings)
+            closers.append(lambda: close_notifiers(notifiers))
+            sched = build_scheduler(services, notifiers)
             sched.start()
             closers.append(_async(lambda: sched.shutdown(wait=False)))
             log.info("scheduler: started with %d jobs", len(sched.get_jobs()))
@@ -297,13 +308,15 @@ def scheduler_command() -> None:
 
         await db.init_db(settings)
         services = bootstrap(settings)
-        sched = build_scheduler(services, build_notifiers(settings))
+        notifiers = build_notifiers(settings)
+        sched = build_scheduler(services, notifiers)
         sched.start()
         log.info("scheduler: running %d jobs; Ctrl+C to stop", len(sched.get_jobs()))
         try:
             await asyncio.Event().wait()
         finally:
             sched.shutdown(wait=False)
+            await close_notifiers(notifiers)
             await services.close()
             await db.close_db()
 
@@ -338,11 +351,11 @@ def jobs_run(name: str) -> None:
         if name not in JOBS:
             raise click.ClickException(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
         services = bootstrap(settings)
+        notifiers = build_notifiers(settings)
         try:
-            return await with_database(
-                settings, lambda: run_job(name, services, build_notifiers(settings))
-            )
+            return await with_database(settings, lambda: run_job(name, services, notifiers))
         finally:
+            await close_notifiers(notifiers)
             await services.close()
 
     result = run_async(main)
