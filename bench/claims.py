@@ -4,7 +4,10 @@
 
 Starts the real service (`codedrop api --workers N`, uvicorn) on a fresh MariaDB database,
 uploads 100,000 codes through the HTTP API (multipart), then drives `wrk` with 1,000 open
-connections, every request a distinct claimant, and finally the domain function alone with
+connections, every request a distinct claimant: first as 1,000 clients that each claim about
+once a second (a pause of --think-ms between their claims: an offered load just over 1,000
+claims/s), then as a closed loop (every connection sends again as soon as it is answered: the
+saturation throughput, where latency is queueing). Finally the domain function alone with
 1,000 concurrent tasks. Rate limits are switched off for the run
 (CODEDROP_RATE_LIMIT_ENABLED=false): the benchmark measures claims, not the limiter.
 The final state is checked for double claims after each phase.
@@ -41,8 +44,16 @@ function setup(thread)
 end
 request = function()
   n = n + 1
-  local body = '{"platform":"ios","user_identifier":"w' .. tid .. '-' .. n .. '"}'
+  local body = '{"platform":"ios","user_identifier":"' .. PREFIX .. tid .. '-' .. n .. '"}'
   return wrk.format("POST", wrk.path, {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+# each connection waits THINK_MS between its requests: 1,000 clients that each claim about
+# once a second (an offered load just above 1,000 claims/s) instead of a closed loop
+PACED = """
+delay = function()
+  return THINK_MS
 end
 """
 
@@ -75,6 +86,38 @@ def check_no_double(database: str, campaign: str) -> tuple[int, int, int, int]:
         database,
     )
     return tuple(int(x) for x in row)  # type: ignore[return-value]
+
+
+def run_wrk(
+    prefix: str, seconds: int, connections: int, think_ms: int | None, target: str
+) -> dict[str, float]:
+    """One wrk run of distinct claimants (names start with `prefix`); its parsed figures."""
+    lua = f'PREFIX = "{prefix}"\n' + LUA
+    if think_ms is not None:
+        lua += PACED.replace("THINK_MS", str(think_ms))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "--latency",
+                "-s",
+                script.name,
+                target,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    return parse_wrk(out)
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
@@ -242,41 +285,10 @@ def main() -> None:
             upload_s = time.perf_counter() - started
             assert report["imported"] == args.codes, report
 
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(LUA)
-        # a short warm-up so the first measured second is not connection setup
-        subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                f"-c{min(100, args.connections)}",
-                "-d2s",
-                "-s",
-                script.name,
-                f"{base}/api/distribute/{cid}",
-            ],
-            capture_output=True,
-            check=True,
-        )
-        wrk = subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                f"-c{args.connections}",
-                f"-d{args.seconds}s",
-                "--timeout",
-                "10s",
-                "--latency",
-                "-s",
-                script.name,
-                f"{base}/api/distribute/{cid}",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        os.unlink(script.name)
-        http_figures = parse_wrk(wrk.stdout)
+        target = f"{base}/api/distribute/{cid}"
+        run_wrk("warm", 2, min(100, args.connections), None, target)  # warm-up, not reported
+        paced = run_wrk("p", args.seconds, args.connections, args.think_ms, target)
+        http_figures = run_wrk("s", args.seconds, args.connections, None, target)
         claims_n, codes_n, claimants_n, claimed_rows = check_no_double(database, cid)
         stop(server)
         server = None
@@ -296,7 +308,12 @@ def main() -> None:
     print("|---|---|")
     print(f"| upload {args.codes:,} codes (HTTP multipart, committed) | {upload_s:.2f} s |")
     print(
-        f"| HTTP claims, {args.connections} connections, {args.seconds} s (wrk) | "
+        f"| HTTP claims, {args.connections} clients each pausing {args.think_ms} ms between claims, {args.seconds} s (wrk) | "
+        f"{paced['rps']:,.0f} claims/s, p50 {paced['p50']:.0f} ms, p90 {paced['p90']:.0f} ms, "
+        f"p99 {paced['p99']:.0f} ms, non-2xx {paced['non2xx']:.0f}, socket errors {paced['socket_errors']:.0f} |"
+    )
+    print(
+        f"| HTTP claims, {args.connections} connections in a closed loop (saturation), {args.seconds} s (wrk) | "
         f"{http_figures['rps']:,.0f} claims/s, p50 {http_figures['p50']:.0f} ms, p90 {http_figures['p90']:.0f} ms, "
         f"p99 {http_figures['p99']:.0f} ms |"
     )

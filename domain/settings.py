@@ -6,12 +6,13 @@ folder for object storage, no bots). Production sets the database URL, Redis, S3
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-change-me"}
 DEV_SECRET = "dev-secret-change-me"  # noqa: S105 (refused outside development)
@@ -21,7 +22,12 @@ class Settings(BaseSettings):
     """codedrop configuration (environment prefix `CODEDROP_`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CODEDROP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="CODEDROP_",
+        # CODEDROP_ENV_FILE picks another file; empty reads none (the tests set that so a
+        # developer's own .env cannot leak into them)
+        env_file=os.environ.get("CODEDROP_ENV_FILE", ".env") or None,
+        env_file_encoding="utf-8",
+        extra="ignore",
     )
 
     environment: Literal["development", "test", "production"] = Field(
@@ -62,7 +68,7 @@ class Settings(BaseSettings):
     rate_limit_analytics: str = Field("60/minute", description="analytics reads per developer")
     rate_limit_api: str = Field("600/minute", description="other developer calls per key")
     rate_limit_web_signin: str = Field("20/minute", description="dashboard sign-ins per IP")
-    trusted_proxies: list[str] = Field(
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="proxy IPs whose X-Forwarded-For is believed"
     )
 

@@ -23,6 +23,9 @@ from domain.bootstrap import Services, bootstrap
 from domain.db import init_db, run_migrations
 from domain.settings import Settings
 
+# a developer's own .env must not leak into the tests or the processes they start
+os.environ["CODEDROP_ENV_FILE"] = ""
+
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 MARIADB_HOST = os.environ.get("CODEDROP_TEST_MARIADB_HOST", "127.0.0.1")

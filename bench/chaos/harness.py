@@ -24,6 +24,7 @@ def service_env(mariadb: MariaDB, redis: Redis, workdir: Path) -> dict[str, str]
     that every claimer comes from 127.0.0.1 without being refused for it.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEDROP_")}
+    env["CODEDROP_ENV_FILE"] = ""  # never read a .env lying in the repository
     env.update(
         {
             "CODEDROP_ENVIRONMENT": "production",

@@ -43,6 +43,7 @@ class LiveApi:
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     workdir = tmp_path_factory.mktemp("fuzz")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEDROP_")}
+    env["CODEDROP_ENV_FILE"] = ""  # never read a .env lying in the repository
     env.update(
         {
             "CODEDROP_ENVIRONMENT": "test",
