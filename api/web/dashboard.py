@@ -11,20 +11,41 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Body,
+    File,
+    Form,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from starlette.datastructures import FormData
 
 from api.deps import ClientIP, limit
 from api.web import pages
 from api.web.auth import Protected, SignedIn, check_csrf
-from api.web.pages import NO_STORE, WebError
-from domain import campaigns, codes, developers, uploads, waitlist
+from api.web.pages import NO_STORE, SECURITY_HEADERS, WebError
+from domain import campaigns, codes, developers, large_uploads, uploads, waitlist
+from domain.adapters.leases import build_leases
+from domain.bootstrap import Services
 from domain.campaigns import CampaignView
 from domain.claim_identity import campaign_secret
-from domain.errors import CampaignNotFound, DomainError, NotFound, RateLimited, ValidationFailed
+from domain.errors import (
+    CampaignNotFound,
+    DomainError,
+    FileTooLarge,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
+from domain.large_uploads import UploadProgress
+from domain.settings import Settings
 from domain.values import CampaignStatus, Channel, CodeStatus, Platform
 
 log = logging.getLogger(__name__)
@@ -387,6 +408,10 @@ async def campaign_page(request: Request, campaign_id: str, signed: SignedIn) ->
     )
     waiting = await waitlist.size(campaign_id=campaign_id) if view.status != "draft" else 0
     bot = (s.telegram_bot_username or "").lstrip("@")
+    origins = upload_origins(s)
+    csp = SECURITY_HEADERS["Content-Security-Policy"]
+    if origins:
+        csp = csp.replace("connect-src 'self'", "connect-src 'self' " + " ".join(origins))
     return _page(
         request,
         "campaign.html",
@@ -404,7 +429,10 @@ async def campaign_page(request: Request, campaign_id: str, signed: SignedIn) ->
             "created": request.query_params.get("created") == "1",
             "max_bytes": s.upload_max_bytes,
             "max_codes": s.upload_max_codes,
+            "large_max_bytes": s.large_upload_max_bytes,
+            "large_max_codes": s.large_upload_max_codes,
         },
+        headers={"Content-Security-Policy": csp},
     )
 
 
@@ -541,6 +569,160 @@ async def campaign_upload(
             headers=NO_STORE,
         )
     return _redirect(url)
+
+
+# ---------------------------------------------------------------- large uploads
+#
+# Files over the in-request limit go through the background flow of domain.large_uploads:
+# the page starts an upload here, PUTs the file to the URL it gets (a presigned S3 URL, or
+# the API's own token-signed URL), completes it here, then polls the progress until the
+# import is done and opens the report. Start and complete change state: they need the
+# session's CSRF token like every form. The PUT needs none: its URL carries its own
+# single-upload, expiring signature and no cookie is involved.
+
+
+def upload_origins(settings: Settings) -> list[str]:
+    """Origins a browser PUTs presigned files to (for the page's CSP `connect-src`)."""
+    if not settings.s3_bucket:
+        return []
+    endpoint = settings.s3_public_endpoint_url or settings.s3_endpoint_url
+    if endpoint:
+        parts = urlsplit(endpoint)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    bucket, region = settings.s3_bucket, settings.s3_region
+    return [
+        f"https://{bucket}.s3.{region}.amazonaws.com",
+        f"https://{bucket}.s3.amazonaws.com",
+        f"https://s3.{region}.amazonaws.com",
+    ]
+
+
+def _same_origin(url: str) -> str:
+    """Our own upload URL as a path: the page PUTs to the origin it was served from."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _progress_json(campaign_id: str, p: UploadProgress) -> dict[str, Any]:
+    r = p.report
+    return {
+        "upload_id": p.upload_id,
+        "status": p.status,
+        "rows_done": p.rows_done,
+        "rows_total": p.rows_total,
+        "percent": p.percent,
+        "imported": r.imported,
+        "duplicates": r.duplicates,
+        "invalid": r.invalid,
+        "finished": p.status in (large_uploads.DONE, large_uploads.FAILED, large_uploads.EXPIRED),
+        "report_url": f"/dashboard/c/{campaign_id}/uploads/{p.upload_id}",
+    }
+
+
+def _json_error(exc: DomainError) -> JSONResponse:
+    return JSONResponse(
+        {"code": exc.code, "title": exc.title, "detail": exc.detail},
+        status_code=exc.status,
+        headers=NO_STORE,
+    )
+
+
+async def _import_in_background(upload_id: str, services: Services) -> None:
+    leases = build_leases(services.settings)
+    try:
+        await large_uploads.process_upload(upload_id=upload_id, services=services, leases=leases)
+    except Exception:
+        # the upload stays queued/processing; the scheduler's next tick retries it
+        log.exception("background import of upload %s failed", upload_id)
+    finally:
+        await leases.close()
+
+
+@router.post("/c/{campaign_id}/large-uploads", name="large_upload_start")
+async def large_upload_start(
+    request: Request,
+    campaign_id: str,
+    signed: Protected,
+    filename: Annotated[str, Body(max_length=1000, embed=True)] = "",
+    size: Annotated[int | None, Body(ge=0, embed=True)] = None,
+) -> Response:
+    """Start a background upload: where to PUT the file, and where to follow it."""
+    services = pages.services_of(request)
+    s = services.settings
+    dev = signed.developer
+    await _campaign(dev.id, campaign_id)
+    try:
+        if size is not None and size > s.large_upload_max_bytes:
+            raise FileTooLarge(
+                f"The file is over the {s.large_upload_max_bytes:,}-byte limit.",
+                limit=s.large_upload_max_bytes,
+            )
+        await limit(
+            services,
+            Response(),
+            s.rate_limit_upload,
+            "rate_limit_upload",
+            f"dev:{dev.id}",
+            what="uploads",
+        )
+        ticket = await large_uploads.start_upload(
+            owner_id=dev.id, campaign_id=campaign_id, filename=filename, services=services
+        )
+    except DomainError as exc:
+        return _json_error(exc)
+    base = f"/dashboard/c/{campaign_id}/large-uploads/{ticket.upload_id}"
+    return JSONResponse(
+        {
+            "upload_id": ticket.upload_id,
+            "method": ticket.method,
+            "url": ticket.url if ticket.direct_to_storage else _same_origin(ticket.url),
+            "direct_to_storage": ticket.direct_to_storage,
+            "expires_at": ticket.expires_at.isoformat(),
+            "max_bytes": ticket.max_bytes,
+            "complete_url": f"{base}/complete",
+            "progress_url": base,
+            "report_url": f"/dashboard/c/{campaign_id}/uploads/{ticket.upload_id}",
+        },
+        status_code=201,
+        headers=NO_STORE,
+    )
+
+
+@router.post("/c/{campaign_id}/large-uploads/{upload_id}/complete", name="large_upload_complete")
+async def large_upload_complete(
+    request: Request,
+    campaign_id: str,
+    upload_id: str,
+    signed: Protected,
+    background: BackgroundTasks,
+) -> Response:
+    """The file was PUT: queue its import (it runs in the background; poll the progress)."""
+    services = pages.services_of(request)
+    dev = signed.developer
+    await _campaign(dev.id, campaign_id)
+    try:
+        progress = await large_uploads.complete_upload(
+            owner_id=dev.id, campaign_id=campaign_id, upload_id=upload_id, services=services
+        )
+    except DomainError as exc:
+        return _json_error(exc)
+    if progress.status == large_uploads.UPLOADED:
+        background.add_task(_import_in_background, upload_id, services)
+    return JSONResponse(_progress_json(campaign_id, progress), status_code=202, headers=NO_STORE)
+
+
+@router.get("/c/{campaign_id}/large-uploads/{upload_id}", name="large_upload_progress")
+async def large_upload_progress(campaign_id: str, upload_id: str, signed: SignedIn) -> Response:
+    """Status of a background upload: rows done out of the file's lines, then the counts."""
+    dev = signed.developer
+    await _campaign(dev.id, campaign_id)
+    try:
+        progress = await large_uploads.upload_progress(
+            owner_id=dev.id, campaign_id=campaign_id, upload_id=upload_id
+        )
+    except DomainError as exc:
+        return _json_error(exc)
+    return JSONResponse(_progress_json(campaign_id, progress), headers=NO_STORE)
 
 
 @router.get("/c/{campaign_id}/uploads/{upload_id}", name="upload_report")

@@ -61,7 +61,15 @@ def _iso(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+def _filesize(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + " " + unit
+    return f"{n:,} bytes"
+
+
 TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["filesize"] = _filesize
 TEMPLATES.env.filters["iso"] = _iso
 TEMPLATES.env.filters["masked"] = mask_code
 TEMPLATES.env.filters["thousands"] = lambda n: f"{int(n or 0):,}"

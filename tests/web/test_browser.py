@@ -227,3 +227,80 @@ async def test_the_claim_page_states_render_on_a_phone_without_script_errors(
         assert errors == []
     finally:
         await ctx.close()
+
+
+async def test_a_file_over_the_in_request_limit_is_imported_in_the_background_with_progress(
+    browser: Any, live_server: str, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domain.models import Upload
+
+    # a lowered in-request limit: this 215 KB file must take the background flow; small
+    # batches make the import last long enough (a second or two) to watch its progress
+    monkeypatch.setattr(services.settings, "upload_max_bytes", 64 * 1024)
+    monkeypatch.setattr(services.settings, "upload_batch_size", 25)
+    dev, key = await factories.developer("Big Files")
+    c = await factories.campaign(dev.id, name="Big drop")
+    body = (factories.codes_csv(20_000, prefix="BULK") + "BULK000042\nbad code!\n").encode()
+    assert len(body) > 64 * 1024
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        requests: list[tuple[str, str]] = []
+        page.on("request", lambda req: requests.append((req.method, req.url)))
+        await page.goto(f"{live_server}/dashboard/c/{c.id}")
+        await page.get_by_label("API key").fill(key)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"{live_server}/dashboard/c/{c.id}")
+        await page.get_by_text("up to 64 KB").first.wait_for()
+        # keep every text the progress area shows (the page's own script writes them)
+        seen: list[str] = []
+
+        def note(text: str) -> None:
+            seen.append(text)
+
+        await page.expose_function("noteProgress", note)
+        await page.evaluate(
+            """() => {
+              const note = () => window.noteProgress(
+                document.getElementById("upload-label").textContent + " | " +
+                document.getElementById("upload-detail").textContent);
+              new MutationObserver(note).observe(document.getElementById("upload-progress"),
+                {subtree: true, childList: true, characterData: true});
+            }"""
+        )
+        await page.set_input_files(
+            "#file", files=[{"name": "bulk.csv", "mimeType": "text/csv", "buffer": body}]
+        )
+        await page.get_by_role("button", name="Upload and import").click()
+        await page.wait_for_url("**/uploads/**", timeout=30_000)
+
+        assert await page.locator('[data-report="imported"]').inner_text() == "20,000"
+        assert await page.locator('[data-report="duplicates"]').inner_text() == "1"
+        assert await page.locator('[data-report="invalid"]').inner_text() == "1"
+        await page.get_by_text("not allowed").first.wait_for()
+        print("progress shown:", *dict.fromkeys(seen), sep="\n  ")
+        # the bytes went up with a progress bar, then the import was followed to its end
+        size = f"{len(body) / 1024:.1f} KB"
+        assert any(re.fullmatch(rf"Uploading… \d+% \| [\d.]+ KB of {size} sent", s) for s in seen)
+        assert any(s.startswith("Queued for import…") for s in seen)
+        importing = [s for s in seen if s.startswith("Importing in the background")]
+        assert importing, "the import's progress was never shown"
+        assert re.search(r"[\d,]+ of 20,003 lines read · [\d,]+ imported", importing[-1])
+        assert any(s.startswith("Done") for s in seen)
+
+        paths = [(m, u.removeprefix(live_server).split("?")[0]) for m, u in requests]
+        base = f"/dashboard/c/{c.id}/large-uploads"
+        upload_id = page.url.rsplit("/", 1)[1]
+        assert ("POST", base) in paths
+        assert ("PUT", f"/api/uploads/{upload_id}/content") in paths
+        assert ("POST", f"{base}/{upload_id}/complete") in paths
+        assert ("GET", f"{base}/{upload_id}") in paths
+        assert ("POST", f"/dashboard/c/{c.id}/upload") not in paths  # not the in-request import
+        row = await Upload.get(public_id=upload_id)
+        assert row.object_key is not None and row.status == "done"
+        await page.screenshot(path=shot("upload-report.png"), full_page=True)
+        assert errors == []
+    finally:
+        await ctx.close()

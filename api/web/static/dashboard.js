@@ -109,53 +109,181 @@
     setState("connecting", "Live updates need a newer browser; reload for fresh numbers.");
   }
 
-  // Uploads: XMLHttpRequest because fetch cannot report upload progress.
+  // Uploads. A file up to the in-request limit is posted with the form and imported at once;
+  // a larger one goes through the background flow: start → PUT the file to the URL we get
+  // (presigned S3, or our own signed URL) → complete → poll the import's progress → report.
+  // XMLHttpRequest for the file itself, because fetch cannot report upload progress.
   const form = document.getElementById("upload-form");
   if (form) {
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const file = document.getElementById("file");
-      const result = document.getElementById("upload-result");
-      if (!file.files.length) { result.className = "alert bad"; result.textContent = "Choose a file first."; file.focus(); return; }
-      const progress = document.getElementById("upload-progress");
-      const bar = document.getElementById("upload-bar");
-      const label = document.getElementById("upload-label");
-      const button = document.getElementById("upload-button");
-      progress.hidden = false; bar.value = 0; label.textContent = "Uploading… 0%";
-      result.className = ""; result.textContent = "";
-      button.disabled = true;
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", form.action);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.setRequestHeader("X-CSRF-Token", form.elements.csrf_token.value);
-      xhr.upload.addEventListener("progress", (e) => {
-        if (!e.lengthComputable) return;
-        const pct = Math.round((e.loaded / e.total) * 100);
-        bar.value = pct;
-        label.textContent = pct < 100 ? "Uploading… " + pct + "%" : "Importing codes…";
-        if (pct >= 100) bar.removeAttribute("value");  // indeterminate while the server imports
-      });
-      xhr.addEventListener("load", () => {
-        button.disabled = false;
-        let data = {};
-        try { data = JSON.parse(xhr.responseText); } catch (e) { data = {}; }
-        if (xhr.status === 201 && data.report_url) {
-          bar.value = 100;
-          label.textContent = "Done";
-          result.className = "alert ok";
-          result.textContent = fmt.format(data.imported) + " imported, " + fmt.format(data.duplicates) + " duplicates, " + fmt.format(data.invalid) + " invalid. Opening the report…";
-          window.location.assign(data.report_url);
-        } else {
-          progress.hidden = true;
-          result.className = "alert bad";
-          result.textContent = data.detail || ("Upload failed (HTTP " + xhr.status + ").");
+    const file = document.getElementById("file");
+    const result = document.getElementById("upload-result");
+    const progress = document.getElementById("upload-progress");
+    const bar = document.getElementById("upload-bar");
+    const label = document.getElementById("upload-label");
+    const detail = document.getElementById("upload-detail");
+    const button = document.getElementById("upload-button");
+    const csrf = form.elements.csrf_token.value;
+    const maxBytes = Number(form.dataset.maxBytes);
+    const largeMaxBytes = Number(form.dataset.largeMaxBytes);
+    let sending = false;  // the file is on its way: leaving the page would abort it
+
+    function size(n) {
+      const units = [["GB", 1 << 30], ["MB", 1 << 20], ["KB", 1 << 10]];
+      for (const [unit, step] of units) {
+        if (n >= step) return (n / step).toFixed(1).replace(/\.0$/, "") + " " + unit;
+      }
+      return fmt.format(n) + " bytes";
+    }
+
+    function setBar(pct) {
+      if (pct === null || pct === undefined) bar.removeAttribute("value");  // indeterminate
+      else bar.value = pct;
+    }
+
+    function say(kind, text) {
+      result.className = kind ? "alert " + kind : "";
+      result.textContent = text;
+    }
+
+    function fail(text) {
+      sending = false;
+      button.disabled = false;
+      progress.hidden = true;
+      say("bad", text);
+    }
+
+    function finish(data) {
+      setBar(100);
+      label.textContent = "Done";
+      const rows = data.rows !== undefined ? data.rows : data.rows_done;
+      if (rows !== undefined) detail.textContent = fmt.format(rows) + " rows read";
+      say("ok", fmt.format(data.imported) + " imported, " + fmt.format(data.duplicates) + " duplicates, " + fmt.format(data.invalid) + " invalid. Opening the report…");
+      window.location.assign(data.report_url);
+    }
+
+    // One request through XMLHttpRequest: resolves with the status and the JSON answer.
+    function send(method, url, body, headers, onProgress) {
+      return new Promise((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open(method, url);
+        for (const [k, v] of Object.entries(headers || {})) xhr.setRequestHeader(k, v);
+        if (onProgress) {
+          xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); });
         }
+        xhr.addEventListener("load", () => {
+          let data = {};
+          try { data = JSON.parse(xhr.responseText); } catch (e) { data = {}; }
+          resolve({ status: xhr.status, data: data });
+        });
+        xhr.addEventListener("error", () => reject(new Error("The upload was interrupted. Check your connection and try again.")));
+        xhr.addEventListener("abort", () => reject(new Error("The upload was cancelled.")));
+        xhr.send(body);
       });
-      xhr.addEventListener("error", () => {
-        button.disabled = false; progress.hidden = true;
-        result.className = "alert bad"; result.textContent = "The upload was interrupted. Check your connection and try again.";
+    }
+
+    function showUpload(loaded, total) {
+      const pct = Math.round((loaded / total) * 100);
+      setBar(pct);
+      label.textContent = "Uploading… " + pct + "%";
+      detail.textContent = size(loaded) + " of " + size(total) + " sent";
+    }
+
+    async function uploadNow(chosen) {
+      const r = await send("POST", form.action, new FormData(form), { "Accept": "application/json", "X-CSRF-Token": csrf }, (loaded, total) => {
+        showUpload(loaded, total);
+        if (loaded >= total) { label.textContent = "Importing codes…"; setBar(null); }
       });
-      xhr.send(new FormData(form));
+      if (r.status === 201 && r.data.report_url) return finish(r.data);
+      fail(r.data.detail || ("Upload failed (HTTP " + r.status + ")."));
+    }
+
+    function showImport(data) {
+      if (data.status === "processing") {
+        setBar(data.percent);
+        label.textContent = "Importing in the background… " + (data.percent === null ? "" : Math.floor(data.percent) + "%");
+        let text = fmt.format(data.rows_done) + (data.rows_total ? " of " + fmt.format(data.rows_total) : "") + " lines read";
+        text += " · " + fmt.format(data.imported) + " imported, " + fmt.format(data.duplicates) + " duplicates, " + fmt.format(data.invalid) + " invalid";
+        detail.textContent = text;
+      } else if (data.status === "uploaded") {
+        setBar(null);
+        label.textContent = "Queued for import…";
+      }
+    }
+
+    async function api(method, url, body) {
+      const r = await fetch(url, {
+        method: method,
+        headers: { "Accept": "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+      });
+      let data = {};
+      try { data = await r.json(); } catch (e) { data = {}; }
+      if (!r.ok) throw new Error(data.detail || ("The server answered HTTP " + r.status + "."));
+      return data;
+    }
+
+    async function follow(url) {
+      let misses = 0;
+      for (;;) {
+        let data;
+        try {
+          data = await api("GET", url);
+          misses = 0;
+        } catch (e) {
+          // a dropped poll is no reason to give up: the import goes on on the server
+          if (++misses >= 5) throw new Error(e.message + " The import goes on in the background: see Recent uploads after a reload.");
+          data = null;
+        }
+        if (data) {
+          showImport(data);
+          if (data.finished) return data;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 600));
+      }
+    }
+
+    async function uploadInBackground(chosen) {
+      label.textContent = "Preparing the upload…";
+      const ticket = await api("POST", form.dataset.largeUrl, { filename: chosen.name, size: chosen.size });
+      sending = true;
+      const put = await send(ticket.method, ticket.url, chosen, {}, showUpload);
+      sending = false;
+      if (put.status < 200 || put.status >= 300) {
+        throw new Error(put.data.detail || ("The file could not be stored (HTTP " + put.status + "). Try again."));
+      }
+      label.textContent = "Queued for import…";
+      detail.textContent = size(chosen.size) + " uploaded";
+      setBar(null);
+      say("info", "File uploaded; importing it in the background. You can leave this page: the import carries on.");
+      const queued = await api("POST", ticket.complete_url);
+      const done = queued.finished ? queued : await follow(ticket.progress_url);
+      if (done.status === "expired") throw new Error("This upload expired before its file arrived. Start again.");
+      finish(done);
+    }
+
+    window.addEventListener("beforeunload", (event) => {
+      if (sending) { event.preventDefault(); event.returnValue = ""; }
+    });
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!file.files.length) { say("bad", "Choose a file first."); file.focus(); return; }
+      const chosen = file.files[0];
+      if (chosen.size > largeMaxBytes) {
+        say("bad", chosen.name + " is " + size(chosen.size) + "; the largest file is " + size(largeMaxBytes) + ". Split it into smaller files.");
+        file.focus();
+        return;
+      }
+      progress.hidden = false; setBar(0); label.textContent = "Uploading… 0%"; detail.textContent = "";
+      say("", "");
+      button.disabled = true;
+      try {
+        if (chosen.size > maxBytes) await uploadInBackground(chosen);
+        else await uploadNow(chosen);
+      } catch (e) {
+        fail(e.message || "The upload failed.");
+      }
     });
   }
 })();
