@@ -247,8 +247,15 @@
       label.textContent = "Preparing the upload…";
       const ticket = await api("POST", form.dataset.largeUrl, { filename: chosen.name, size: chosen.size });
       sending = true;
-      const put = await send(ticket.method, ticket.url, chosen, {}, showUpload);
-      sending = false;
+      let put;
+      try {
+        put = await send(ticket.method, ticket.url, chosen, {}, showUpload);
+      } catch (e) {
+        const why = ticket.direct_to_storage ? "the connection dropped, or the bucket does not accept uploads from this site (CORS)" : "the connection dropped";
+        throw new Error("The file could not be sent: " + why + ". Try again.");
+      } finally {
+        sending = false;
+      }
       if (put.status < 200 || put.status >= 300) {
         throw new Error(put.data.detail || ("The file could not be stored (HTTP " + put.status + "). Try again."));
       }
