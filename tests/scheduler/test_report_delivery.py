@@ -206,6 +206,7 @@ async def test_codedrop_jobs_run_reports_delivers_through_the_bots_and_closes_th
     }
     env.update(
         {
+            "CODEDROP_ENV_FILE": "",
             "CODEDROP_ENVIRONMENT": "test",
             "CODEDROP_DATABASE_URL": s.database_url,
             "CODEDROP_STORAGE_DIR": str(s.storage_dir),
