@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -37,10 +38,22 @@ def database_url(settings: Settings) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def connection_config(settings: Settings) -> str | dict[str, Any]:
+    """The default connection: a URL, or for MySQL our bounded client (domain/mysql_client.py)."""
+    url = database_url(settings)
+    if not settings.is_mysql:
+        return url
+    config = expand_db_url(url)
+    # the module name must contain "mysql": tortoise picks the migration dialect by it
+    config["engine"] = "domain.mysql_client"
+    config["credentials"]["round_trip_timeout"] = settings.database_timeout
+    return config
+
+
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     """The tortoise config dict for these settings."""
     return {
-        "connections": {"default": database_url(settings)},
+        "connections": {"default": connection_config(settings)},
         "apps": {
             APP_LABEL: {
                 "models": [MODELS_MODULE],

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="sqlite://PATH (default) or mysql://user:pass@host:3306/db",
     )
     database_pool_size: int = Field(4, ge=1, le=200, description="MariaDB connections per process")
+    database_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="MariaDB: seconds one statement or transaction (pool wait included) may take",
+    )
     redis_url: str | None = Field(None, description="redis://host:6379/0 (rate limits, events)")
     public_url: str = Field("http://127.0.0.1:8000", description="base URL used in shared links")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
