@@ -486,9 +486,25 @@ def link_token(email: str) -> None:
     click.echo(run_async(lambda: with_database(settings, main)))
 
 
+def settings_table() -> str:
+    """Every setting as a Markdown table row (the README's configuration table)."""
+    rows = ["| variable | meaning | default |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default_factory is None else field.default_factory()  # type: ignore[call-arg]
+        if hasattr(default, "get_secret_value"):
+            default = "a development placeholder" if name == "secret_key" else None
+        shown = f"`{default}`" if default not in (None, [], "") else ""
+        rows.append(f"| `CODEDROP_{name.upper()}` | {field.description or ''} | {shown} |")
+    return "\n".join(rows)
+
+
 @cli.command(name="settings")
-def show_settings() -> None:
+@click.option("--markdown", is_flag=True, help="print every setting as a Markdown table instead")
+def show_settings(markdown: bool) -> None:
     """Print the effective configuration (secrets hidden)."""
+    if markdown:
+        click.echo(settings_table())
+        return
     settings = load_settings()
     for name, value in settings.model_dump().items():
         if hasattr(getattr(settings, name), "get_secret_value"):

@@ -15,6 +15,12 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert missing == []
 
 
+def test_the_readme_settings_table_is_what_codedrop_settings_prints() -> None:
+    from cli.main import settings_table
+
+    assert settings_table() in README, "regenerate it: codedrop settings --markdown"
+
+
 def test_every_cli_command_is_listed_in_the_readme() -> None:
     assert sorted(c for c in cli.commands if f"\n{c} " not in README) == []
 
