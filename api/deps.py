@@ -22,7 +22,11 @@ from domain.ratelimits import RateLimitState, enforce
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cdk_…`")
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are `async def` even when they never await: FastAPI runs a plain `def`
+# dependency in its thread pool, a thread hand-off on every request of the hot claim path.
+
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -56,7 +60,7 @@ CurrentDeveloper = Annotated[DeveloperView, Depends(current_developer)]
 OptionalDeveloper = Annotated[DeveloperView | None, Depends(optional_developer)]
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     """The caller's IP: the socket peer, or X-Forwarded-For when the peer is a trusted proxy."""
     peer = request.client.host if request.client else "unknown"
     trusted = request.app.state.services.settings.trusted_proxies
