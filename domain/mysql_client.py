@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContextPooled
 from tortoise.backends.mysql.client import MySQLClient, TransactionWrapper
@@ -35,6 +36,7 @@ from tortoise.exceptions import DBConnectionError, TransactionManagementError
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
+T = TypeVar("T")
 _background: set[asyncio.Future[Any]] = set()
 
 
@@ -59,6 +61,17 @@ def _give_back(pool: Any, conn: Any, *, abandon: bool) -> None:
         _keep(asyncio.ensure_future(pool._wakeup()))
 
 
+async def _bounded_wait(seconds: float, acquiring: Awaitable[T]) -> T:
+    """Wait for a pooled connection at most `seconds` (a 503 past it)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await acquiring
+    except TimeoutError as expired:
+        raise DBConnectionError(
+            f"no database connection became free within {seconds:g} s"
+        ) from expired
+
+
 async def _leave(deadline: asyncio.Timeout, exc: BaseException | None, seconds: float) -> None:
     """Exit `deadline`; turn its expiry into the connection error the API answers 503 to."""
     try:
@@ -78,12 +91,12 @@ class BoundedPoolConnection(PoolConnectionWrapper[Any]):
         self.deadline = asyncio.timeout(self.seconds)
 
     async def __aenter__(self) -> Any:
+        # the pool wait has its own bound: a request queued behind others under load is shed
+        # with a 503, but the wait never eats into the statement's time, so a busy connection
+        # is not cut off (and closed) mid-statement just because its caller queued long
+        await _bounded_wait(self.seconds, super().__aenter__())
         await self.deadline.__aenter__()
-        try:
-            return await super().__aenter__()
-        except BaseException as exc:
-            await _leave(self.deadline, exc, self.seconds)
-            raise
+        return self.connection
 
     async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
         try:
@@ -105,11 +118,10 @@ class BoundedTransaction(TransactionContextPooled):
         self.token: Any = None
 
     async def __aenter__(self) -> Any:
+        conn = self.client._connection = await _bounded_wait(self.seconds, self._acquire())
+        pool = self.client._parent._pool
         await self.deadline.__aenter__()
         try:
-            await self.ensure_connection()
-            pool = self.client._parent._pool
-            conn = self.client._connection = await pool.acquire()
             try:
                 self.token = get_connections().set(self.connection_name, self.client)
                 await self.client.begin()
@@ -124,6 +136,10 @@ class BoundedTransaction(TransactionContextPooled):
         except BaseException as exc:
             await _leave(self.deadline, exc, self.seconds)
             raise
+
+    async def _acquire(self) -> Any:
+        await self.ensure_connection()
+        return await self.client._parent._pool.acquire()
 
     async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
         conn = self.client._connection
