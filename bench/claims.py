@@ -117,6 +117,8 @@ def run_wrk(
         ).stdout
     finally:
         os.unlink(script.name)
+    if os.environ.get("BENCH_VERBOSE"):
+        print(out, file=sys.stderr)
     return parse_wrk(out)
 
 
@@ -218,6 +220,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1000, help="concurrent HTTP clients")
     parser.add_argument("--seconds", type=int, default=15, help="duration of the HTTP claim phase")
     parser.add_argument("--codes", type=int, default=100_000, help="codes uploaded through the API")
+    parser.add_argument(
+        "--think-ms", type=int, default=900, help="pause between a paced client's claims"
+    )
     parser.add_argument(
         "--domain-claims", type=int, default=20_000, help="claims in the domain phase"
     )
