@@ -38,6 +38,7 @@ def private_stack(workdir: Path, *, workers: int, **settings: str) -> Iterator[S
             raise
         pytest.skip("mariadbd is not installed")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEDROP_")}
+    env["CODEDROP_ENV_FILE"] = ""  # never read a .env lying in the repository
     env.update(
         {
             "CODEDROP_ENVIRONMENT": "test",

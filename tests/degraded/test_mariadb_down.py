@@ -7,75 +7,23 @@ server is never touched. SQLite cannot be "down", so this test is MariaDB only.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from bench.chaos.servers import ROOT, ApiService, MariaDB
+from tests.degraded.stack import Stack, private_stack
 
 pytestmark = pytest.mark.mariadb
 PROBLEM = "application/problem+json"
 FAST = 3.0  # seconds: a refusal must come well before any client gives up
 
 
-@dataclass
-class Stack:
-    mariadb: MariaDB
-    api: ApiService
-    key: str
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("mariadb-down")
-    mariadb = MariaDB(workdir)
-    try:
-        mariadb.install()
-    except FileNotFoundError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("mariadbd is not installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEDROP_")}
-    env.update(
-        {
-            "CODEDROP_ENVIRONMENT": "test",
-            "CODEDROP_DATABASE_URL": mariadb.url,
-            "CODEDROP_STORAGE_DIR": str(workdir / "objects"),
-            "CODEDROP_LOG_LEVEL": "WARNING",
-        }
-    )
-    api = ApiService(workdir, env, workers=1)
-    try:
-        api.migrate()
-        created = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cli",
-                "developers",
-                "create",
-                "--name",
-                "Ops",
-                "--email",
-                "o@x.io",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        api.start()
-        yield Stack(mariadb, api, created.stdout.strip().splitlines()[-1])
-    finally:
-        api.stop()
-        mariadb.stop()
+    with private_stack(tmp_path_factory.mktemp("mariadb-down"), workers=1) as running:
+        yield running
 
 
 def _timed(http: httpx.Client, method: str, url: str, **kw: object) -> tuple[httpx.Response, float]:
