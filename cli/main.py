@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -219,6 +221,17 @@ def mount_telegram_webhook(app: Any, front: Any) -> None:
     )
 
 
+def command_name() -> str:
+    """How the user can call this command again (`.venv/bin/codedrop` when run by make)."""
+    invoked = Path(sys.argv[0])
+    if invoked.name != "codedrop" or shutil.which("codedrop") == str(invoked.resolve()):
+        return "codedrop"
+    try:
+        return str(invoked.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(invoked)
+
+
 def announce(settings: Settings, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     click.echo(
@@ -230,7 +243,7 @@ def announce(settings: Settings, host: str, port: int) -> None:
         f"  telegram bot: {'on' if settings.telegram_bot_token else 'off (set CODEDROP_TELEGRAM_BOT_TOKEN)'}; "
         f"discord bot: {'on' if settings.discord_bot_token else 'off (set CODEDROP_DISCORD_BOT_TOKEN)'}\n"
         "Get an API key (in another terminal, same folder):\n"
-        "  codedrop developers create --name 'Your Name' --email you@example.com\n"
+        f"  {command_name()} developers create --name 'Your Name' --email you@example.com\n"
         "Press Ctrl+C to stop.\n",
         err=True,
     )
