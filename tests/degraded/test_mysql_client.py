@@ -21,13 +21,12 @@ from domain.mysql_client import BoundedMySQLClient
 from domain.settings import Settings
 from tests.conftest import mariadb_admin
 
-pytestmark = pytest.mark.mariadb
+# MariaDB only (the MySQL driver's client): run on that backend, never as a skipped SQLite twin
+pytestmark = [pytest.mark.mariadb, pytest.mark.parametrize("settings", ["mariadb"], indirect=True)]
 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[BoundedMySQLClient]:
-    if not settings.is_mysql:
-        pytest.skip("the MySQL driver's client")
     config = connection_config(settings)
     assert isinstance(config, dict) and config["engine"] == "domain.mysql_client"
     credentials: dict[str, Any] = {**config["credentials"], "minsize": 1, "maxsize": 1}
