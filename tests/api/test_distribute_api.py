@@ -201,3 +201,34 @@ async def test_the_openapi_schema_documents_every_route_with_examples(
         assert path in paths, path
     assert schema["components"]["schemas"]["ClaimIn"]["examples"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_forwarded_for_counts_only_from_a_trusted_proxy(
+    client: httpx.AsyncClient, dev: Dev, services: Services
+) -> None:
+    cid = await new_campaign(client, dev)
+    await upload(client, dev, cid, b"code\n" + b"".join(b"CODE%04d\n" % i for i in range(10)))
+    settings = services.settings
+    settings.rate_limit_distribute_ip = "2/minute"
+
+    async def claim(who: str, forwarded: str) -> int:
+        r = await client.post(
+            f"/api/distribute/{cid}",
+            json={"user_identifier": who},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        return r.status_code
+
+    try:
+        # the peer is not a trusted proxy: a spoofed header does not buy a fresh limit
+        spoofed = [await claim(f"s{i}", f"198.51.100.{i}") for i in range(3)]
+        settings.trusted_proxies = ["127.0.0.1/32"]
+        # behind a trusted proxy each forwarded client has its own limit
+        proxied = [await claim(f"p{i}", "203.0.113.7") for i in range(3)]
+        other = await claim("q0", "203.0.113.8")
+    finally:
+        settings.rate_limit_distribute_ip = "100/minute"
+        settings.trusted_proxies = []
+    assert spoofed == [201, 201, 429]
+    assert proxied == [201, 201, 429]
+    assert other == 201
