@@ -167,3 +167,23 @@ async def test_analytics_count_stock_channels_platforms_and_time(
     assert a["by_platform"] == {"ios": 2, "android": 1}
     assert sum(p["claims"] for p in a["over_time"]) == 3
     assert a["claims_last_24h"] == 3
+
+
+async def test_analytics_are_rate_limited_per_developer(
+    client: httpx.AsyncClient, dev: Dev, other_dev: Dev, services: object
+) -> None:
+    cid = await new_campaign(client, dev)
+    other = await new_campaign(client, other_dev)
+    settings = services.settings  # type: ignore[attr-defined]
+    settings.rate_limit_analytics = "2/minute"
+    try:
+        mine = [
+            (await client.get(f"/api/campaigns/{cid}/analytics", headers=dev.auth)).status_code
+            for _ in range(3)
+        ]
+        theirs = (
+            await client.get(f"/api/campaigns/{other}/analytics", headers=other_dev.auth)
+        ).status_code
+    finally:
+        settings.rate_limit_analytics = "60/minute"
+    assert mine == [200, 200, 429] and theirs == 200
