@@ -35,6 +35,7 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 KEPT_HEADERS = ("cache-control", "pragma", "location")
 MARK = "__codedrop_idempotent__"
+RERUN = "__codedrop_idempotent_rerun__"
 F = TypeVar("F", bound=Callable[..., Any])
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -43,6 +44,19 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 def idempotent(endpoint: F) -> F:
     """Mark a route endpoint as honouring `Idempotency-Key` (needs `IdempotentRoute`)."""
     setattr(endpoint, MARK, True)
+    return endpoint
+
+
+def idempotent_in_domain(endpoint: F) -> F:
+    """Like `idempotent`, for an operation the domain itself makes idempotent by key (the claim).
+
+    A retry is checked against the first request (another body is still a 422) but is then run
+    again instead of replayed from storage: the domain returns the code the claimant still
+    holds, and a code released to the pool meanwhile (and perhaps claimed by someone else) is
+    never handed back from a stored answer.
+    """
+    setattr(endpoint, MARK, True)
+    setattr(endpoint, RERUN, True)
     return endpoint
 
 
@@ -101,6 +115,15 @@ def _stored(response: Response) -> StoredAnswer | None:
     )
 
 
+def _same_code(fresh: Any, first: Any) -> bool:
+    return (
+        isinstance(fresh, dict)
+        and isinstance(first, dict)
+        and fresh.get("code") is not None
+        and fresh.get("code") == first.get("code")
+    )
+
+
 def _replay(answer: StoredAnswer) -> JSONResponse:
     headers = dict(answer.headers)
     headers[REPLAYED] = "true"
@@ -116,7 +139,7 @@ def _ttl(request: Request) -> timedelta:
     return timedelta(hours=request.app.state.services.settings.idempotency_ttl_hours)
 
 
-def guard(handler: Handler, operation: str) -> Handler:
+def guard(handler: Handler, operation: str, *, rerun: bool = False) -> Handler:
     """Wrap a route handler with replay, mismatch detection and storage of its answer."""
 
     async def handle(request: Request) -> Response:
@@ -128,9 +151,17 @@ def guard(handler: Handler, operation: str) -> Handler:
         request_hash = await request_fingerprint(request)
         ttl = _ttl(request)
         stored = await idempotency.lookup(scope=scope, key=key, request_hash=request_hash, ttl=ttl)
-        if stored is not None:
+        if stored is not None and not rerun:
             return _replay(stored)
         response = await handler(request)
+        if stored is not None:
+            # run again (rerun mode): the first answer is given back only while it is still
+            # true, i.e. the domain handed back the same code; otherwise the fresh answer
+            fresh = _stored(response)
+            if fresh is not None and _same_code(fresh.body, stored.body):
+                return _replay(stored)
+            response.headers[REPLAYED] = "true"
+            return response
         answer = _stored(response)
         if answer is None:
             return response
@@ -168,4 +199,8 @@ class IdempotentRoute(APIRoute):
         handler = super().get_route_handler()
         if not getattr(self.endpoint, MARK, False):
             return handler
-        return guard(handler, f"{','.join(sorted(self.methods or ()))} {self.path_format}")
+        return guard(
+            handler,
+            f"{','.join(sorted(self.methods or ()))} {self.path_format}",
+            rerun=getattr(self.endpoint, RERUN, False),
+        )

@@ -296,6 +296,18 @@ async def delete_campaign(*, owner_id: int, campaign_id: str) -> None:
     forget_card(campaign_id)
 
 
+async def reopen_if_sold_out(c: Campaign, now: datetime) -> bool:
+    """Codes came back: a campaign that completed by selling out opens again (not past its end).
+
+    Decided by the row in the database, not the copy read before the import (it may have
+    sold out meanwhile).
+    """
+    query = Campaign.filter(id=c.id, status=CampaignStatus.COMPLETED, completed_reason="sold_out")
+    if c.ends_at and now >= c.ends_at:
+        return False
+    return bool(await query.update(status=CampaignStatus.ACTIVE, completed_reason=None))
+
+
 def public_state(c: Campaign, available: int, now: datetime) -> str:
     """The state a member sees: open, not_started, paused, ended or sold_out."""
     if c.status == CampaignStatus.PAUSED:

@@ -28,6 +28,7 @@ from domain.eligibility import judge, parse_rules
 from domain.errors import (
     CampaignEnded,
     CampaignNotActive,
+    CampaignNotFound,
     CampaignNotStarted,
     ClaimRefused,
     PlatformNotServed,
@@ -140,6 +141,12 @@ def _pick_existing(held: Sequence[Held], idempotency_key: str | None, limit: int
     return None
 
 
+def free_slot(held: Sequence[Held] | None, limit: int) -> int:
+    """The lowest slot (1..limit) the claimant does not fill (a released claim frees its slot)."""
+    taken = {h.slot for h in held or ()}
+    return next((n for n in range(1, limit + 1) if n not in taken), limit + 1)
+
+
 def check_open(c: Campaign, now: datetime) -> None:
     """Raise the reason a campaign does not serve claims right now."""
     if c.status == CampaignStatus.PAUSED:
@@ -236,8 +243,12 @@ async def claim(
     platform: str | None = None,
     idempotency_key: str | None = None,
     events_bus: EventBus | None = None,
+    for_owner: int | None = None,
 ) -> ClaimResult:
     """Give `claimant` a code of the campaign, or hand back the one they already hold.
+
+    `for_owner` is set when a developer's backend claims for its own users with its key: the
+    campaign must be theirs (another tenant's campaign is a `CampaignNotFound`).
 
     Raises a `ClaimRefused` subclass (paused, not started, ended, sold out, not eligible,
     platform) when no code can be given; never gives one code to two claimants.
@@ -246,6 +257,8 @@ async def claim(
         raise ValidationFailed("Idempotency keys are 1-128 characters.", field="Idempotency-Key")
     requested = parse_platform(platform)
     c = await public_row(campaign_id)
+    if for_owner is not None and c.owner_id != for_owner:  # type: ignore[attr-defined]
+        raise CampaignNotFound(campaign_id)
     key = claimant.key
     held: list[Held] | None = None
     if c.per_claimant_limit > 1 or idempotency_key:
@@ -298,7 +311,7 @@ async def _claim_new(
                     break
                 code_id, code = taken
                 mine = Held(
-                    slot=len(held or ()) + 1,
+                    slot=free_slot(held, c.per_claimant_limit),
                     code=code,
                     platform=stored_platform or served_platform,
                     channel=channel,

@@ -30,7 +30,7 @@ def frozen_at(moment: datetime) -> Iterator[None]:
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
-    """Treat naive datetimes as UTC (what clients usually mean)."""
+    """In UTC: naive datetimes are taken as UTC (what clients usually mean), others converted."""
     if moment is None:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

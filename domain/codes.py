@@ -16,7 +16,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from domain import clock
-from domain.campaigns import forget_card, owned
+from domain.campaigns import forget_card, owned, reopen_if_sold_out
 from domain.errors import CodeNotFound, ValidationFailed
 from domain.models import Claim, PromoCode
 from domain.values import CodeStatus, mask_code
@@ -136,6 +136,8 @@ async def release(*, owner_id: int, campaign_id: str, code: str) -> CodeView:
                 .using_db(conn)
                 .update(slot=None, released_at=clock.now())
             )
+    if changed:
+        await reopen_if_sold_out(c, clock.now())
     forget_card(campaign_id)
     await row.refresh_from_db()
     return _view(row)

@@ -22,13 +22,12 @@ from typing import IO
 from tortoise.transactions import in_transaction
 
 from domain import clock, events
-from domain.campaigns import forget_card, owned
+from domain.campaigns import forget_card, owned, reopen_if_sold_out
 from domain.db import is_mysql_connection
 from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFound
 from domain.events import Event, EventBus
-from domain.models import Campaign, PromoCode, Upload
+from domain.models import ArchivedCode, Campaign, PromoCode, Upload
 from domain.values import (
-    CampaignStatus,
     CodeStatus,
     ImportProblem,
     ImportReport,
@@ -297,6 +296,11 @@ async def _flush(c: Campaign, rep: _Report, batch: dict[str, Row]) -> None:
             "code", "upload_id"
         )
     )
+    # a code used and archived long ago is still this campaign's: never import it again
+    for code in await ArchivedCode.filter(campaign_id=c.id, code__in=list(batch)).values_list(
+        "code", flat=True
+    ):
+        stored.setdefault(str(code), None)
     fresh = [r for code, r in batch.items() if code not in stored]
     for code, upload_pk in stored.items():
         rep.duplicates += 1
@@ -384,10 +388,7 @@ async def _after_import(c: Campaign, report: ImportReport, events_bus: EventBus 
     forget_card(c.public_id)
     if report.imported:
         now = clock.now()
-        if c.completed_reason == "sold_out" and not (c.ends_at and now >= c.ends_at):
-            await Campaign.filter(id=c.id, status=CampaignStatus.COMPLETED).update(
-                status=CampaignStatus.ACTIVE, completed_reason=None
-            )
+        await reopen_if_sold_out(c, now)
         available = await PromoCode.filter(campaign_id=c.id, status=CodeStatus.AVAILABLE).count()
         if available > c.low_stock_threshold:
             await Campaign.filter(id=c.id).update(low_stock_alerted=False)

@@ -45,7 +45,7 @@ async def list_campaigns(
         Literal["draft", "active", "paused", "completed", "archived"] | None,
         Query(alias="status"),
     ] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CampaignPage:
     """List your campaigns, newest first."""

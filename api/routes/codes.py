@@ -68,7 +68,7 @@ async def list_codes(
     campaign_id: str,
     dev: CurrentDeveloper,
     status_: Annotated[CodeStatusName | None, Query(alias="status")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CodePage:
     """A page of the campaign's codes, masked."""

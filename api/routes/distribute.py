@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from api.deps import ClientIP, OptionalDeveloper, Svc, limit
-from api.idempotency import IdempotentRoute, idempotent
+from api.idempotency import IdempotentRoute, idempotent_in_domain
 from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut
 from domain import campaigns, claims
 from domain.values import Channel, Claimant
@@ -43,7 +43,7 @@ async def campaign_card(
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": ClaimOut, "description": "the code this claimant already holds"}},
 )
-@idempotent
+@idempotent_in_domain
 async def claim_code(
     campaign_id: str,
     body: ClaimIn,
@@ -95,6 +95,7 @@ async def claim_code(
         platform=body.platform,
         idempotency_key=idempotency_key,
         events_bus=services.events,
+        for_owner=dev.id if dev is not None else None,
     )
     response.headers.update(NO_STORE)
     if result.repeated:

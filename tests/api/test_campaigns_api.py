@@ -187,3 +187,17 @@ async def test_analytics_are_rate_limited_per_developer(
     finally:
         settings.rate_limit_analytics = "60/minute"
     assert mine == [200, 200, 429] and theirs == 200
+
+
+async def test_times_with_an_offset_are_stored_in_utc_and_huge_offsets_are_refused(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    r = await client.patch(
+        f"/api/campaigns/{cid}", json={"starts_at": "2030-01-01T05:00:00+05:00"}, headers=dev.auth
+    )
+    assert r.status_code == 200
+    assert r.json()["starts_at"].startswith("2030-01-01T00:00:00")
+    assert r.json()["starts_at"].endswith(("Z", "+00:00"))
+    huge = await client.get("/api/campaigns?offset=99999999999999999999", headers=dev.auth)
+    assert huge.status_code == 422 and huge.json()["field"] == "offset"

@@ -255,3 +255,28 @@ async def test_the_openapi_schema_documents_the_header_on_every_idempotent_route
     ):
         names = [p["name"] for p in paths[path]["post"].get("parameters", [])]
         assert names.count("Idempotency-Key") == 1, (path, names)
+
+
+async def test_a_retried_claim_never_replays_a_code_released_to_someone_else(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    await upload(client, dev, cid, b"code\nXXXX1111\n")
+    first = await client.post(
+        f"/api/distribute/{cid}",
+        json={"user_identifier": "alice"},
+        headers={"Idempotency-Key": "k1"},
+    )
+    assert first.status_code == 201 and first.json()["code"] == "XXXX1111"
+    released = await client.post(f"/api/campaigns/{cid}/codes/XXXX1111/release", headers=dev.auth)
+    assert released.status_code == 200
+    bob = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "bob"})
+    assert bob.json()["code"] == "XXXX1111"
+    retry = await client.post(
+        f"/api/distribute/{cid}",
+        json={"user_identifier": "alice"},
+        headers={"Idempotency-Key": "k1"},
+    )
+    # alice's claim was released: her retry runs again (sold out now), it never replays bob's code
+    assert retry.status_code == 409 and retry.json()["code"] == "sold_out"
+    assert "XXXX1111" not in retry.text

@@ -194,3 +194,42 @@ async def test_low_stock_is_announced_once_per_crossing(services: Services) -> N
     assert seen.count(events.CODE_CLAIMED) == 5
     assert seen.count(events.LOW_STOCK) == 1
     assert seen.count(events.SOLD_OUT) == 1
+
+
+async def test_a_released_slot_is_reused_under_a_limit_above_one(services: Services) -> None:
+    from domain import codes
+
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id, per_claimant_limit=2)
+    await factories.upload_codes(dev.id, c.id, factories.codes_csv(5))
+    member = Claimant.of("web", "twice")
+    first = await claims.claim(campaign_id=c.id, claimant=member, channel="web")
+    second = await claims.claim(campaign_id=c.id, claimant=member, channel="web")
+    await codes.release(owner_id=dev.id, campaign_id=c.id, code=first.code)
+    third = await claims.claim(campaign_id=c.id, claimant=member, channel="web")
+    assert not third.repeated and third.code not in (second.code,)
+    assert {m.code for m in await claims.my_codes(claimant_key=member.key)} == {
+        second.code,
+        third.code,
+    }
+
+
+async def test_a_developer_key_claims_only_from_its_own_campaigns(services: Services) -> None:
+    owner, _ = await factories.developer("Owner")
+    other, _ = await factories.developer("Other")
+    c = await factories.campaign(owner.id)
+    await factories.upload_codes(owner.id, c.id, factories.codes_csv(2))
+    with pytest.raises(CampaignNotFound):
+        await claims.claim(
+            campaign_id=c.id,
+            claimant=Claimant.of("api", f"{other.id}:u"),
+            channel="api",
+            for_owner=other.id,
+        )
+    got = await claims.claim(
+        campaign_id=c.id,
+        claimant=Claimant.of("api", f"{owner.id}:u"),
+        channel="api",
+        for_owner=owner.id,
+    )
+    assert got.code

@@ -43,3 +43,21 @@ async def test_codes_over_the_per_upload_limit_are_refused_by_line(services: Ser
     )
     assert (report.imported, report.invalid) == (3, 2)
     assert [p.line for p in report.errors] == [5, 6]
+
+
+async def test_a_used_and_archived_code_is_never_imported_again(services: Services) -> None:
+    from datetime import timedelta
+
+    from domain import archive, claims, clock, codes
+    from domain.values import Claimant
+
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id)
+    await factories.upload_codes(dev.id, c.id, "code\nAAAA1111\n")
+    await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "alice"), channel="web")
+    await codes.mark_used(owner_id=dev.id, campaign_id=c.id, codes=["AAAA1111"])
+    with clock.frozen_at(clock.now() + timedelta(days=31)):
+        await archive.archive_used_codes(store=services.store, older_than=timedelta(days=30))
+    again = await factories.upload_codes(dev.id, c.id, "code\nAAAA1111\n")
+    assert (again.imported, again.duplicates) == (0, 1)
+    assert again.errors[0].reason == "already in the campaign"
