@@ -64,18 +64,19 @@ async def client_ip(request: Request) -> str:
     """The caller's IP: the socket peer, or X-Forwarded-For when the peer is a trusted proxy."""
     peer = request.client.host if request.client else "unknown"
     trusted = request.app.state.services.settings.trusted_proxies
-    if not trusted or not _is_trusted(peer, trusted):
+    if not trusted or not is_trusted_proxy(peer, trusted):
         return peer
     forwarded = request.headers.get("x-forwarded-for", "")
     hops = [h.strip() for h in forwarded.split(",") if h.strip()]
     # walk from the nearest hop back; the first address not ours is the client
     for hop in reversed(hops):
-        if not _is_trusted(hop, trusted):
+        if not is_trusted_proxy(hop, trusted):
             return hop
     return hops[0] if hops else peer
 
 
-def _is_trusted(address: str, trusted: list[str]) -> bool:
+def is_trusted_proxy(address: str, trusted: list[str]) -> bool:
+    """Whether `address` is one of the configured proxies (addresses or networks)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from api.deps import is_trusted_proxy
 from domain.bootstrap import Services
 from domain.values import mask_code
 
@@ -86,7 +87,13 @@ def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
 
 
 def is_https(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Served over HTTPS, directly or through a trusted proxy that terminated TLS."""
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client else ""
+    trusted = services_of(request).settings.trusted_proxies
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return forwarded == "https" and is_trusted_proxy(peer, trusted)
 
 
 def set_cookie(

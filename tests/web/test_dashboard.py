@@ -66,6 +66,22 @@ async def test_signing_in_needs_a_valid_key_and_sets_a_protected_session_cookie(
         assert home.status_code == 200 and "Grace" in home.text
 
 
+async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(
+    app: object, services: Services
+) -> None:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    https = {"X-Forwarded-Proto": "https"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        spoofed = await http.get("/dashboard/signin", headers=https)
+        assert "Secure" not in spoofed.headers["set-cookie"]
+        services.settings.trusted_proxies = ["127.0.0.1/32"]
+        try:
+            proxied = await http.get("/dashboard/signin", headers=https)
+        finally:
+            services.settings.trusted_proxies = []
+        assert "Secure" in proxied.headers["set-cookie"]
+
+
 async def test_the_session_cookie_is_secure_over_https(app: object) -> None:
     _, key = await factories.developer("Secure")
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
