@@ -105,3 +105,10 @@ async def resolve_in(*, provider: str, guild_id: str, text: str) -> str | None:
         if choice.name.lower() == text.lower():
             return choice.campaign_id
     return None
+
+
+async def posted_in(*, campaign_id: str, provider: str, guild_id: str) -> bool:
+    """True when this campaign has already been dropped in this server."""
+    return await ChatPost.filter(
+        campaign__public_id=campaign_id, provider=provider, guild_id=str(guild_id)
+    ).exists()

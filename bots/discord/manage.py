@@ -3,8 +3,9 @@
 
 Managing a campaign needs its owner: the Discord account must be linked to a developer
 (`/register` or `/link <token>`), and the domain scopes every call to that developer's own
-campaigns. Posting a drop is also open to members with the Manage Server permission.
-Everyone else gets a plain refusal.
+campaigns. Posting a drop needs the Manage Server permission too, and a campaign the caller
+owns (or one already dropped in this server). Everyone else gets a plain refusal; another
+tenant's campaign answers exactly like an unknown id.
 """
 
 from __future__ import annotations
@@ -241,21 +242,28 @@ class Manage(commands.Cog):
         await respond(interaction, action)
 
     async def _may_drop(self, interaction: discord.Interaction, campaign: str) -> None:
-        """The owner may drop their campaign anywhere; server managers may drop any campaign."""
+        """Posting a drop needs Manage Server and a campaign the caller owns or already here.
+
+        Another tenant's campaign reads exactly like an unknown id, so ids cannot be probed.
+        """
         dev = await developers.developer_for_identity(
             provider=NAMESPACE, external_id=str(interaction.user.id)
         )
+        mine = False
         if dev is not None:
             try:
                 await campaigns.owned(owner_id=dev.id, campaign_id=campaign)
-                return
+                mine = True
             except CampaignNotFound:
                 pass
-        if interaction.permissions.manage_guild:
-            return
-        raise Refusal(
-            t("manage.not_owner") + " Posting a drop also works with the Manage Server permission."
-        )
+        if not mine:
+            here = await posts.posted_in(
+                campaign_id=campaign, provider=NAMESPACE, guild_id=str(interaction.guild_id)
+            )
+            if not here:
+                raise CampaignNotFound(campaign)
+        if not interaction.permissions.manage_guild:
+            raise Refusal("Posting a drop in a server needs the Manage Server permission.")
 
     # -- /link and /register ---------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from aiogram.types import Message, User
 
 from bots.telegram import keyboards, mappers
 from bots.telegram.texts import label, refusal, text
-from domain import campaigns, developers
+from domain import developers
 from domain.developers import DeveloperView
 from domain.errors import CampaignNotFound
 
@@ -44,13 +44,8 @@ async def require_private(message: Message, bot: Bot, lang: str | None) -> bool:
 
 
 async def not_yours(campaign_id: str, lang: str | None) -> str:
-    """The refusal for a campaign the developer does not own.
+    """The refusal for a campaign the developer does not own: the same as for an unknown id.
 
-    A published campaign is public anyway (its card is one link away), so saying it belongs to
-    someone else reveals nothing; a draft or unknown id reads as not found.
+    Another tenant's campaign must not be told apart from a missing one, so ids cannot be probed.
     """
-    try:
-        await campaigns.public_card(campaign_id=campaign_id)
-    except CampaignNotFound as exc:
-        return refusal(exc, lang)
-    return text("manage.not_owner", lang)
+    return refusal(CampaignNotFound(campaign_id), lang)

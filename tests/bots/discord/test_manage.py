@@ -139,15 +139,52 @@ async def test_a_member_who_is_not_the_owner_cannot_manage_the_campaign(
     )
     assert "can't find that campaign" in upload.content
     drop = await fake_discord.interact(fake_discord.command(other, "drop", [opt("campaign", c.id)]))
-    assert "Only the campaign's owner" in drop.content
+    unknown = await fake_discord.interact(
+        fake_discord.command(other, "drop", [opt("campaign", "cmp_doesnotexist")])
+    )
+    assert drop.content == unknown.content
+    assert "can't find that campaign" in drop.content
     assert not fake_discord.channel_messages
     assert (await campaigns.get_campaign(owner_id=owner_id, campaign_id=c.id)).status == "active"
     assert await PromoCode.filter(campaign__public_id=c.id).count() == 2
 
-    # a server manager may post any campaign's drop in their server
+
+async def test_a_server_manager_cannot_drop_another_tenants_campaign_by_its_id(
+    bot: Running, fake_discord: FakeDiscord, member: MemberFactory
+) -> None:
+    owner_id, owner = await owner_linked(fake_discord, member)
+    c = await factories.campaign(owner_id, name="Mine")
+    await factories.upload_codes(owner_id, c.id, factories.codes_csv(2))
+    await bot.start()
+
     admin = member("admin", manage_server=True)
+    refused = await fake_discord.interact(
+        fake_discord.command(admin, "drop", [opt("campaign", c.id)])
+    )
+    assert "can't find that campaign" in refused.content
+    assert not fake_discord.channel_messages
+
+    # once the owner dropped it here, a server manager may post it again in this server
+    await dropped(fake_discord, owner, c.id)
     message = await dropped(fake_discord, admin, c.id)
     got = await fake_discord.interact(
         fake_discord.component(member("fan"), f"cd:claim:{c.id}", message)
     )
     assert code_in(got.content)
+
+
+async def test_the_owner_needs_manage_server_to_post_a_drop(
+    bot: Running, fake_discord: FakeDiscord, member: MemberFactory
+) -> None:
+    owner = member("owner without rights")
+    dev, _ = await developers.register_via_chat(
+        provider="discord", external_id=str(owner.id), name="Solo", chat_id=str(owner.id)
+    )
+    c = await factories.campaign(dev.id, name="Solo keys")
+    await bot.start()
+
+    reply = await fake_discord.interact(
+        fake_discord.command(owner, "drop", [opt("campaign", c.id)])
+    )
+    assert reply.ephemeral and "Manage Server" in reply.content
+    assert not fake_discord.channel_messages

@@ -18,8 +18,11 @@ CODE_BLOCK = re.compile(r"```\n([A-Za-z0-9_-]+)\n```")
 
 
 async def owner_linked(fake: FakeDiscord, member: MemberFactory) -> tuple[int, FakeMember]:
-    """A developer whose Discord account is linked (through the domain, like /register)."""
-    owner = member("owner")
+    """A developer whose Discord account is linked (through the domain, like /register).
+
+    They manage the server too: posting a drop needs Manage Server as well as ownership.
+    """
+    owner = member("owner", manage_server=True)
     dev, _ = await developers.register_via_chat(
         provider="discord", external_id=str(owner.id), name="Owner", chat_id=str(owner.id)
     )

@@ -97,17 +97,21 @@ async def test_a_non_owner_cannot_manage_a_campaign(bot: TelegramFront, tg: Fake
     c = await factories.campaign(owner_id)
     await factories.upload_codes(owner_id, c.id, factories.codes_csv(3))
 
+    # another tenant's campaign reads exactly like an id that does not exist
+    missing = "I can't find that campaign. Check the link or the id."
     for command in ("pause", "resume", "end", "stats", "upload"):
         reply = await say(tg, other, f"/{command} {c.id}")
-        assert reply["text"] == "Only the campaign's owner can do that.", command
+        assert reply["text"] == missing, command
+        unknown = await say(tg, other, f"/{command} cmp_doesnotexist")
+        assert unknown["text"] == reply["text"], command
     before = len(tg.sent_to(other.id))
     tg.send_document(other, "codes.csv", b"code\nSNEAKY01\n", caption=f"/upload {c.id}")
     sneaky = (await tg.wait_for(lambda: tg.sent_to(other.id)[before:]))[0]
-    assert sneaky["text"] == "Only the campaign's owner can do that."
+    assert sneaky["text"] == missing
     group = tg.group(-2003)
     tg.send_text(other, f"/post {c.id}", chat=group)
     posted = (await tg.wait_for(lambda: tg.sent_to(group.id)))[0]
-    assert posted["text"] == "Only the campaign's owner can do that."
+    assert posted["text"] == missing
 
     not_linked = await say(tg, stranger, f"/pause {c.id}")
     assert "not linked to a developer account" in not_linked["text"]
