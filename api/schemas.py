@@ -211,6 +211,13 @@ class CodesIn(Strict):
     codes: list[str] = Field(min_length=1, max_length=1000)
 
 
+class CodeIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"code": "ABCD-1234"}]}
+    )
+    code: str = Field(min_length=1, max_length=64)
+
+
 class BulkOut(BaseModel):
     updated: int
     not_found: list[str] = Field(description="masked codes that are not in the campaign")

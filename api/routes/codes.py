@@ -10,9 +10,8 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentDeveloper, Svc, developer_limit
 from api.idempotency import IdempotentRoute, idempotent
-from api.schemas import PROBLEMS, BulkOut, CodeOut, CodePage, CodesIn, ImportReportOut
+from api.schemas import PROBLEMS, BulkOut, CodeIn, CodeOut, CodePage, CodesIn, ImportReportOut
 from domain import codes, uploads
-from domain.errors import CodeNotFound
 
 router = APIRouter(
     prefix="/api/campaigns/{campaign_id}",
@@ -85,18 +84,28 @@ async def mark_codes_used(campaign_id: str, body: CodesIn, dev: CurrentDeveloper
     return BulkOut.of(result)
 
 
-@router.post("/codes/{code}/used", response_model=BulkOut, dependencies=[api_limit])
-async def mark_code_used(campaign_id: str, code: str, dev: CurrentDeveloper) -> BulkOut:
-    """Mark one code as used."""
+# Single-code actions take the code in the body or its numeric id (from the listing), never
+# the code in the URL: paths end up in proxy access logs and error logs.
+
+
+@router.post("/codes/release", response_model=CodeOut, dependencies=[api_limit])
+async def release_code(campaign_id: str, body: CodeIn, dev: CurrentDeveloper) -> CodeOut:
+    """Return a claimed code to the pool (its claim is released)."""
+    return CodeOut.of(await codes.release(owner_id=dev.id, campaign_id=campaign_id, code=body.code))
+
+
+@router.post("/codes/{code_id}/used", response_model=BulkOut, dependencies=[api_limit])
+async def mark_code_used(campaign_id: str, code_id: int, dev: CurrentDeveloper) -> BulkOut:
+    """Mark one code as used, by its id in the codes listing."""
+    code = await codes.full_code(owner_id=dev.id, campaign_id=campaign_id, code_id=code_id)
     result = await codes.mark_used(owner_id=dev.id, campaign_id=campaign_id, codes=[code])
-    if result.not_found:
-        raise CodeNotFound(f"No code {result.not_found[0]} in this campaign.")
     return BulkOut.of(result)
 
 
-@router.post("/codes/{code}/release", response_model=CodeOut, dependencies=[api_limit])
-async def release_code(campaign_id: str, code: str, dev: CurrentDeveloper) -> CodeOut:
-    """Return a claimed code to the pool (its claim is released)."""
+@router.post("/codes/{code_id}/release", response_model=CodeOut, dependencies=[api_limit])
+async def release_code_by_id(campaign_id: str, code_id: int, dev: CurrentDeveloper) -> CodeOut:
+    """Return a claimed code to the pool, by its id in the codes listing."""
+    code = await codes.full_code(owner_id=dev.id, campaign_id=campaign_id, code_id=code_id)
     return CodeOut.of(await codes.release(owner_id=dev.id, campaign_id=campaign_id, code=code))
 
 

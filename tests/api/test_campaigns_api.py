@@ -65,7 +65,7 @@ async def test_another_developers_campaign_is_a_404_everywhere(
         ("GET", f"/api/campaigns/{cid}/analytics", None),
         ("GET", f"/api/campaigns/{cid}/codes", None),
         ("POST", f"/api/campaigns/{cid}/codes/used", {"codes": ["AAAA1111"]}),
-        ("POST", f"/api/campaigns/{cid}/codes/AAAA1111/release", None),
+        ("POST", f"/api/campaigns/{cid}/codes/release", {"code": "AAAA1111"}),
         ("GET", f"/api/campaigns/{cid}/export.csv", None),
         ("GET", f"/api/campaigns/{cid}/uploads", None),
     ]

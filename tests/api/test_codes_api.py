@@ -128,14 +128,16 @@ async def test_mark_used_release_and_reclaim(client: httpx.AsyncClient, dev: Dev
     first = (await client.post(f"/api/distribute/{cid}", json={"user_identifier": "u1"})).json()[
         "code"
     ]
-    r = await client.post(f"/api/campaigns/{cid}/codes/{first}/release", headers=dev.auth)
+    r = await client.post(
+        f"/api/campaigns/{cid}/codes/release", json={"code": first}, headers=dev.auth
+    )
     assert r.status_code == 200 and r.json()["status"] == "available"
     # the member may claim again after a release
     again = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "u1"})
     assert again.status_code == 201
-    r = await client.post(
-        f"/api/campaigns/{cid}/codes/{again.json()['code']}/used", headers=dev.auth
-    )
+    listing = await client.get(f"/api/campaigns/{cid}/codes?status=claimed", headers=dev.auth)
+    code_id = listing.json()["items"][0]["id"]
+    r = await client.post(f"/api/campaigns/{cid}/codes/{code_id}/used", headers=dev.auth)
     assert r.json()["updated"] == 1
     r = await client.post(
         f"/api/campaigns/{cid}/codes/used",
@@ -144,10 +146,14 @@ async def test_mark_used_release_and_reclaim(client: httpx.AsyncClient, dev: Dev
     )
     body = r.json()
     assert body["not_found"] == ["NOP***000"] and len(body["already_used"]) == 1
-    r = await client.post(f"/api/campaigns/{cid}/codes/NOPE0000/used", headers=dev.auth)
+    r = await client.post(f"/api/campaigns/{cid}/codes/999999999/used", headers=dev.auth)
     assert r.status_code == 404 and r.json()["code"] == "code_not_found"
-    r = await client.post(f"/api/campaigns/{cid}/codes/AAAA0001/release", headers=dev.auth)
+    r = await client.post(
+        f"/api/campaigns/{cid}/codes/release", json={"code": "AAAA0001"}, headers=dev.auth
+    )
     assert r.status_code == 422
+    r = await client.post(f"/api/campaigns/{cid}/codes/{code_id}/release", headers=dev.auth)
+    assert r.status_code == 422  # used codes stay used
 
 
 async def test_the_export_is_full_and_safe_to_open_in_a_spreadsheet(

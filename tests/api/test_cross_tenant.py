@@ -73,9 +73,11 @@ async def test_every_developer_endpoint_is_a_404_with_another_developers_key(
     report = await Report.get(developer_id=dev.id)
     before = (await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).json()
     schema = (await client.get("/openapi.json")).json()
+    listing = (await client.get(f"/api/campaigns/{cid}/codes", headers=dev.auth)).json()
     values = {
         "campaign_id": cid,
         "code": "VICT0001",
+        "code_id": listing["items"][0]["id"],
         "upload_id": upload_id,
         "report_id": report.id,
     }

@@ -268,7 +268,9 @@ async def test_a_retried_claim_never_replays_a_code_released_to_someone_else(
         headers={"Idempotency-Key": "k1"},
     )
     assert first.status_code == 201 and first.json()["code"] == "XXXX1111"
-    released = await client.post(f"/api/campaigns/{cid}/codes/XXXX1111/release", headers=dev.auth)
+    released = await client.post(
+        f"/api/campaigns/{cid}/codes/release", json={"code": "XXXX1111"}, headers=dev.auth
+    )
     assert released.status_code == 200
     bob = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "bob"})
     assert bob.json()["code"] == "XXXX1111"
