@@ -26,6 +26,8 @@ from domain.errors import CampaignNotFound, DomainError, PlatformRequired, SoldO
 from domain.ratelimits import enforce
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from bots.discord.bot import CodedropBot
 
 log = logging.getLogger(__name__)
@@ -41,10 +43,26 @@ async def claim_for(
     interaction: discord.Interaction, campaign_id: str, platform: str | None = None
 ) -> None:
     """Claim a code for the interacting member and answer privately."""
+
+    async def known() -> str:
+        return campaign_id
+
+    await claim_resolved(interaction, known, platform)
+
+
+async def claim_resolved(
+    interaction: discord.Interaction,
+    resolve: Callable[[], Awaitable[str]],
+    platform: str | None = None,
+) -> None:
+    """Find the campaign with `resolve`, then claim; any failure of either becomes the answer."""
     bot = bot_of(interaction)
     services = bot.services
+    resolved: list[str] = []
 
     async def action() -> Answer:
+        campaign_id = await resolve()
+        resolved.append(campaign_id)
         claimant = claimant_of(interaction.user)
         if services.settings.rate_limit_enabled:
             await enforce(
@@ -63,12 +81,14 @@ async def claim_for(
         return Answer(code_message(result))
 
     async def explain(error: DomainError) -> Answer | None:
+        if not resolved:
+            return None
         if isinstance(error, PlatformRequired):
             return Answer(
-                t("claim.pick_platform"), items=[PlatformSelect(campaign_id, error.available)]
+                t("claim.pick_platform"), items=[PlatformSelect(resolved[0], error.available)]
             )
         if isinstance(error, SoldOut):
-            return Answer(refusal(error), items=[NotifyButton(campaign_id)])
+            return Answer(refusal(error), items=[NotifyButton(resolved[0])])
         return None
 
     await respond(interaction, action, on_domain_error=explain)
@@ -196,15 +216,15 @@ class Members(commands.Cog):
     async def claim(self, interaction: discord.Interaction, campaign: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = str(interaction.guild_id)
-        campaign_id = await posts.resolve_in(provider=NAMESPACE, guild_id=guild_id, text=campaign)
-        if campaign_id is None:
 
-            async def missing() -> Answer:
+        async def resolve() -> str:
+            # inside respond(): a failing lookup still answers the member instead of "thinking…"
+            found = await posts.resolve_in(provider=NAMESPACE, guild_id=guild_id, text=campaign)
+            if found is None:
                 raise CampaignNotFound()
+            return found
 
-            await respond(interaction, missing)
-            return
-        await claim_for(interaction, campaign_id)
+        await claim_resolved(interaction, resolve)
 
     @claim.autocomplete("campaign")
     async def claim_campaigns(

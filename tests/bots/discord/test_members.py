@@ -7,6 +7,8 @@ import os
 import re
 import time
 
+from tortoise import connections
+
 from bots.discord.bot import intents
 from domain import developers
 from domain.models import Claim
@@ -194,3 +196,28 @@ async def test_a_burst_of_presses_is_acknowledged_within_discords_three_seconds_
     assert slowest_ack < 3.0
     assert len(codes) == presses_count // 2
     assert all(r.ephemeral for r in replies)
+
+
+async def test_a_database_error_while_finding_the_campaign_still_answers_the_member(
+    bot: Running, fake_discord: FakeDiscord, member: MemberFactory
+) -> None:
+    owner_id, owner = await owner_linked(fake_discord, member)
+    c = await factories.campaign(owner_id, name="Flaky")
+    await factories.upload_codes(owner_id, c.id, factories.codes_csv(1))
+    await bot.start()
+    await dropped(fake_discord, owner, c.id)
+
+    conn = connections.get("default")
+    # the posts table disappears under the bot: /claim's lookup fails in the database itself
+    await conn.execute_script("ALTER TABLE chat_posts RENAME TO chat_posts_away")
+    try:
+        reply = await fake_discord.interact(
+            fake_discord.command(
+                member("alice"), "claim", [{"name": "campaign", "type": 3, "value": "Flaky"}]
+            ),
+            timeout=10,
+        )
+    finally:
+        await conn.execute_script("ALTER TABLE chat_posts_away RENAME TO chat_posts")
+    assert reply.ephemeral and "Something went wrong on our side" in reply.content
+    assert await Claim.filter(campaign__public_id=c.id).count() == 0
