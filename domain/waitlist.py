@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 
-from domain import clock
-from domain.campaigns import public_row
-from domain.errors import ValidationFailed
+from domain import clock, events
+from domain.campaigns import public_card, public_row
+from domain.errors import CampaignNotFound, ValidationFailed
+from domain.events import Event
 from domain.models import WaitlistEntry
 from domain.values import Claimant
 
@@ -51,6 +53,45 @@ async def waiting(*, campaign_id: str, channel: str, limit: int = 1000) -> list[
         .limit(limit)
     )
     return [Waiter(r.id, r.claimant, r.channel, r.contact) for r in rows]
+
+
+async def due_for_notice(*, event: Event) -> bool:
+    """True when `event` means the campaign's codes are claimable again, so its waitlist is told.
+
+    A restock or a campaign made active again counts, but only while the campaign is open:
+    codes added to a paused or not-yet-started campaign keep the members waiting.
+    """
+    restocked = event.name == events.CODES_RESTOCKED
+    reopened = event.name == events.CAMPAIGN_STATUS_CHANGED and event.data.get("to") == "active"
+    if not (restocked or reopened):
+        return False
+    try:
+        card = await public_card(campaign_id=event.campaign_id)
+    except CampaignNotFound:
+        return False
+    return card.state == "open"
+
+
+async def each_waiting(*, campaign_id: str, channel: str, page: int = 500) -> AsyncIterator[Waiter]:
+    """Every member of one channel still waiting on a campaign, oldest first, `page` per query.
+
+    Pages by id, so a waiter the caller skips (or fails to mark notified) is never read twice.
+    """
+    c = await public_row(campaign_id)
+    after = 0
+    while True:
+        rows = (
+            await WaitlistEntry.filter(
+                campaign_id=c.id, channel=channel, notified_at=None, id__gt=after
+            )
+            .order_by("id")
+            .limit(page)
+        )
+        for r in rows:
+            yield Waiter(r.id, r.claimant, r.channel, r.contact)
+        if len(rows) < page:
+            return
+        after = rows[-1].id
 
 
 async def mark_notified(*, entry_id: int) -> bool:

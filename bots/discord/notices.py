@@ -4,8 +4,9 @@
 - `code_claimed` (and anything that changes stock or status): the campaign's drop messages
   are refreshed, coalesced so a burst of claims costs one edit per message per interval
   (Discord allows about 5 edits per 5 s per channel).
-- `codes_restocked`: members waiting on the campaign through Discord get a DM, each once
-  (the domain marks them notified before sending); a closed DM is skipped.
+- codes claimable again (`waitlist.due_for_notice`: a restock or a campaign made active, while
+  open): members waiting on the campaign through Discord get a DM, each once (marked notified
+  before sending); a closed DM is skipped.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Notices:
                     log.exception("discord: handling event %s failed", event.name)
         finally:
             refresher.cancel()
+            # wait for it to stop: no card edit may run on after the bot closes
+            await asyncio.gather(refresher, return_exceptions=True)
 
     async def handle(self, event: Event) -> None:
         if event.name in REFRESHING:
@@ -78,7 +81,7 @@ class Notices:
             await self._tell_owner(
                 event, t("owner.sold_out", campaign=event.data.get("name", event.campaign_id))
             )
-        elif event.name == events.CODES_RESTOCKED:
+        if await waitlist.due_for_notice(event=event):
             await self._tell_waitlist(event)
 
     async def _tell_owner(self, event: Event, text: str) -> None:
@@ -91,8 +94,6 @@ class Notices:
             card = await campaigns.public_card(campaign_id=event.campaign_id)
         except CampaignNotFound:
             return
-        if card.state != "open":
-            return
         drops = await posts.posts_of(campaign_id=event.campaign_id, provider=NAMESPACE, limit=1)
         link = (
             f"https://discord.com/channels/{drops[0].guild_id}/{drops[0].channel_id}/{drops[0].message_id}"
@@ -101,7 +102,7 @@ class Notices:
         )
         text = t("waitlist.restocked", campaign=card.name, link=link)
         sent = 0
-        for waiter in await waitlist.waiting(campaign_id=event.campaign_id, channel=CHANNEL):
+        async for waiter in waitlist.each_waiting(campaign_id=event.campaign_id, channel=CHANNEL):
             if not waiter.contact.isdigit():
                 continue
             # claim the notice first: two bot processes never DM the same member twice

@@ -1,8 +1,9 @@
 """What the bot does with domain events: owner notices, waitlist messages, posted cards.
 
 - `low_stock`, `sold_out` -> a private message to the owner's linked Telegram chats;
-- `codes_restocked` (and a campaign resumed) -> every member waiting on Telegram is told once
-  (`waitlist.mark_notified` guards against a second message, even across processes);
+- codes claimable again (`waitlist.due_for_notice`: a restock or a campaign made active, while
+  open) -> every member waiting on Telegram is told once (`waitlist.mark_notified` guards
+  against a second message, even across processes);
 - state changes -> the campaign cards posted in groups are edited to show the new state.
 All sends go through the paced `TelegramNotifier`, so a big waitlist stays under the limit.
 """
@@ -43,9 +44,7 @@ class Notices:
         """React to one event (ignores the ones the bot has nothing to say about)."""
         if event.name in (events.LOW_STOCK, events.SOLD_OUT):
             await self.tell_owner(event)
-        if event.name == events.CODES_RESTOCKED or (
-            event.name == events.CAMPAIGN_STATUS_CHANGED and event.data.get("to") == "active"
-        ):
+        if await waitlist.due_for_notice(event=event):
             await self.tell_waitlist(event.campaign_id)
         if event.name in (events.SOLD_OUT, events.CODES_RESTOCKED, events.CAMPAIGN_STATUS_CHANGED):
             await self.refresh_posts(event.campaign_id)
@@ -69,28 +68,23 @@ class Notices:
         return sent
 
     async def tell_waitlist(self, campaign_id: str) -> int:
-        """Message every Telegram member waiting on an open campaign, once each."""
+        """Message every Telegram member waiting on a campaign, once each."""
         try:
             card = await campaigns.public_card(campaign_id=campaign_id)
         except CampaignNotFound:
             return 0
-        if card.state != "open":
-            return 0  # restocked while paused or not started: they keep their place
         me = await self.bot.me()
         link = mappers.deep_link(me.username, card.id)
         body = plain("waitlist.restocked", campaign=card.name, link=link)
         sent = 0
-        while batch := await waitlist.waiting(
-            campaign_id=campaign_id, channel=mappers.CHANNEL, limit=WAITLIST_BATCH
+        async for waiter in waitlist.each_waiting(
+            campaign_id=campaign_id, channel=mappers.CHANNEL, page=WAITLIST_BATCH
         ):
-            for waiter in batch:
-                # marked first: a crash may skip one member, but no one is told twice
-                if not await waitlist.mark_notified(entry_id=waiter.id):
-                    continue
-                if await self.notifier.send(
-                    waiter.contact, body, button=(label("claim.button"), link)
-                ):
-                    sent += 1
+            # marked first: a crash may skip one member, but no one is told twice
+            if not await waitlist.mark_notified(entry_id=waiter.id):
+                continue
+            if await self.notifier.send(waiter.contact, body, button=(label("claim.button"), link)):
+                sent += 1
         log.info("waitlist of %s: %d members told on telegram", campaign_id, sent)
         return sent
 
