@@ -105,8 +105,11 @@ def commands(keys: tuple[str, ...]) -> list[BotCommand]:
 class TelegramFront:
     """The Telegram bot: polling or webhook, plus event-driven notices."""
 
-    def __init__(self, services: Services, *, bot: Bot | None = None) -> None:
+    def __init__(
+        self, services: Services, *, bot: Bot | None = None, drain_timeout: float = 10.0
+    ) -> None:
         self.services = services
+        self.drain_timeout = drain_timeout
         self.settings = services.settings
         self.bot = bot if bot is not None else build_bot(self.settings)
         self.storage = build_storage(self.settings)
@@ -226,7 +229,18 @@ class TelegramFront:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.drain(), timeout=10)
+        try:
+            await asyncio.wait_for(self.drain(), timeout=self.drain_timeout)
+        except TimeoutError:
+            log.warning(
+                "telegram: %d tasks still running at shutdown, cancelling", len(self._tasks)
+            )
+        except Exception:
+            log.exception("telegram: finishing work in flight failed")
+        # nothing may run on against a closed storage or HTTP session
+        leftover = list(self._tasks)
+        for task in leftover:
+            task.cancel()
+        await asyncio.gather(*leftover, return_exceptions=True)
         await self.storage.close()
         await self.bot.session.close()

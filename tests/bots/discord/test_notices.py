@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
+
+from bots.discord.notices import Notices
 from bots.discord.sender import DiscordNotifier
 from domain import waitlist
 from domain.bootstrap import Services
@@ -9,6 +15,9 @@ from tests import factories
 from tests.bots.discord.conftest import MemberFactory, Running
 from tests.bots.discord.test_members import code_in, dropped, owner_linked
 from tests.fakes.discord import FakeDiscord
+
+if TYPE_CHECKING:
+    from bots.discord.bot import CodedropBot
 
 
 async def test_several_platforms_ask_which_one_then_deliver_a_code_for_it(
@@ -116,3 +125,21 @@ async def test_the_notifier_dms_a_user_and_returns_false_for_a_closed_dm(
         assert await notifier.send("not-a-user", "hello") is False
     finally:
         await notifier.close()
+
+
+async def test_stopping_the_notices_also_stops_and_awaits_the_card_refresher(
+    discord_services: Services,
+) -> None:
+    bot = cast("CodedropBot", SimpleNamespace(services=discord_services))
+    notices = Notices(bot, refresh_interval=0.01)
+    running = asyncio.create_task(notices.run())
+    for _ in range(100):
+        if any(t.get_name() == "discord-card-refresh" for t in asyncio.all_tasks()):
+            break
+        await asyncio.sleep(0)
+    (refresher,) = [t for t in asyncio.all_tasks() if t.get_name() == "discord-card-refresh"]
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    # run() returned only after the refresher had finished, not merely been asked to
+    assert refresher.done() and refresher.cancelled()

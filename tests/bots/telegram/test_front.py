@@ -106,3 +106,28 @@ async def test_the_notifier_delivers_waits_out_429_and_reports_blocked_chats(
         assert notifier.provider == "telegram"
     finally:
         await notifier.close()
+
+
+async def test_close_finishes_quick_work_and_cancels_work_that_outlives_the_drain_timeout(
+    services: Services, tg: FakeTelegram
+) -> None:
+    front = TelegramFront(front_services(services, tg), drain_timeout=0.2)
+    never = asyncio.Event()
+    finished: list[str] = []
+
+    async def quick() -> None:
+        await asyncio.sleep(0)
+        finished.append("quick")
+
+    async def stuck() -> None:
+        try:
+            await never.wait()
+        finally:
+            finished.append("stuck stopped")
+
+    front._spawn(quick())
+    front._spawn(stuck())
+    await asyncio.wait_for(front.close(), timeout=5)
+    # the stuck task was cancelled and awaited before the storage and session were closed
+    assert finished == ["quick", "stuck stopped"]
+    assert not front._tasks
