@@ -10,7 +10,7 @@ from domain.adapters.events import InProcessEventBus, RedisEventBus
 from domain.adapters.ratelimits import MemoryRateLimiter, RedisRateLimiter
 from domain.adapters.storage import LocalObjectStore
 from domain.events import EventBus
-from domain.ratelimits import RateLimiter
+from domain.ratelimits import ClaimRateLimit, RateLimiter
 from domain.settings import Settings
 from domain.storage import ObjectStore
 
@@ -25,6 +25,12 @@ class Services:
     events: EventBus
     limiter: RateLimiter
     store: ObjectStore
+
+    def claim_rate_limit(self) -> ClaimRateLimit | None:
+        """The per-claimant limit every front hands to `claims.claim` (None when switched off)."""
+        if not self.settings.rate_limit_enabled:
+            return None
+        return ClaimRateLimit(self.limiter, self.settings.rate_limit_distribute_claimant)
 
     async def close(self) -> None:
         await self.events.close()

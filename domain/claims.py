@@ -38,6 +38,7 @@ from domain.errors import (
 )
 from domain.events import Event, EventBus
 from domain.models import Campaign, Claim, PromoCode
+from domain.ratelimits import ClaimRateLimit, enforce
 from domain.values import (
     CampaignStatus,
     Claimant,
@@ -244,17 +245,22 @@ async def claim(
     idempotency_key: str | None = None,
     events_bus: EventBus | None = None,
     for_owner: int | None = None,
+    rate_limit: ClaimRateLimit | None = None,
 ) -> ClaimResult:
     """Give `claimant` a code of the campaign, or hand back the one they already hold.
 
     `for_owner` is set when a developer's backend claims for its own users with its key: the
     campaign must be theirs (another tenant's campaign is a `CampaignNotFound`).
+    `rate_limit` (from `Services.claim_rate_limit()`) counts this request against the
+    claimant's own limit first, so every front shares one bucket per claimant.
 
     Raises a `ClaimRefused` subclass (paused, not started, ended, sold out, not eligible,
     platform) when no code can be given; never gives one code to two claimants.
     """
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise ValidationFailed("Idempotency keys are 1-128 characters.", field="Idempotency-Key")
+    if rate_limit is not None:
+        await enforce(rate_limit.limiter, rate_limit.rule, "claimant", claimant.key, what="claims")
     requested = parse_platform(platform)
     c = await public_row(campaign_id)
     if for_owner is not None and c.owner_id != for_owner:  # type: ignore[attr-defined]

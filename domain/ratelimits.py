@@ -21,6 +21,14 @@ class RateLimitState:
     window: int
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRateLimit:
+    """How often one claimant may ask for a code (`rule` in the limits notation)."""
+
+    limiter: RateLimiter
+    rule: str
+
+
 class RateLimiter(Protocol):
     async def hit(self, rule: str, *identifiers: str) -> RateLimitState: ...
 

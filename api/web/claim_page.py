@@ -202,20 +202,13 @@ async def claim_submit(
             ip,
             what="claims from this address",
         )
-        await limit(
-            services,
-            probe,
-            s.rate_limit_distribute_claimant,
-            "claim-claimant",
-            claimant.key,
-            what="claims",
-        )
         result = await claims.claim(
             campaign_id=campaign_id,
             claimant=claimant,
             channel=Channel.WEB,
             platform=platform or None,
             events_bus=services.events,
+            rate_limit=services.claim_rate_limit(),
         )
     except DomainError as exc:
         log.info("web claim refused campaign=%s: %s", campaign_id, exc.code)

@@ -23,7 +23,6 @@ from bots.discord.replies import Answer, respond
 from bots.texts import refusal, t
 from domain import claims, posts, waitlist
 from domain.errors import CampaignNotFound, DomainError, PlatformRequired, SoldOut
-from domain.ratelimits import enforce
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -63,20 +62,13 @@ async def claim_resolved(
     async def action() -> Answer:
         campaign_id = await resolve()
         resolved.append(campaign_id)
-        claimant = claimant_of(interaction.user)
-        if services.settings.rate_limit_enabled:
-            await enforce(
-                services.limiter,
-                services.settings.rate_limit_distribute_claimant,
-                claimant.key,
-                what="claims",
-            )
         result = await claims.claim(
             campaign_id=campaign_id,
-            claimant=claimant,
+            claimant=claimant_of(interaction.user),
             channel=CHANNEL,
             platform=platform,
             events_bus=services.events,
+            rate_limit=services.claim_rate_limit(),
         )
         return Answer(code_message(result))
 

@@ -16,7 +16,6 @@ from bots.telegram.texts import refusal, text
 from domain import campaigns, claims
 from domain.bootstrap import Services
 from domain.errors import NotEligible, PlatformNotServed, PlatformRequired, SoldOut
-from domain.ratelimits import enforce
 from domain.requirements import claim_requirements
 
 log = logging.getLogger(__name__)
@@ -33,14 +32,6 @@ async def claim_for(
     lang: str | None,
 ) -> None:
     """Claim for `user` and answer in their private chat: the code, or why not and what next."""
-    settings = services.settings
-    if settings.rate_limit_enabled:
-        await enforce(
-            services.limiter,
-            settings.rate_limit_distribute_claimant,
-            f"{mappers.PROVIDER}:{user.id}",
-            what="claims",
-        )
     rules = await claim_requirements(campaign_id=campaign_id)
     memberships: frozenset[str] = frozenset()
     if rules.required_chats:
@@ -54,6 +45,7 @@ async def claim_for(
             platform=platform or None,
             idempotency_key=idempotency_key,
             events_bus=services.events,
+            rate_limit=services.claim_rate_limit(),
         )
     except NotEligible as exc:
         missing = (

@@ -232,3 +232,21 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(
     assert spoofed == [201, 201, 429]
     assert proxied == [201, 201, 429]
     assert other == 201
+
+
+async def test_one_claimant_is_limited_even_from_many_addresses(
+    client: httpx.AsyncClient, dev: Dev, services: Services
+) -> None:
+    cid = await new_campaign(client, dev)
+    await upload(client, dev, cid, b"code\nAAAA0001\nAAAA0002\n")
+    services.settings.rate_limit_distribute_claimant = "2/minute"
+    try:
+        answers = [
+            (
+                await client.post(f"/api/distribute/{cid}", json={"user_identifier": "same"})
+            ).status_code
+            for _ in range(3)
+        ]
+    finally:
+        services.settings.rate_limit_distribute_claimant = "100/minute"
+    assert answers == [201, 200, 429]

@@ -233,3 +233,30 @@ async def test_a_developer_key_claims_only_from_its_own_campaigns(services: Serv
         for_owner=owner.id,
     )
     assert got.code
+
+
+async def test_one_claimant_is_limited_whichever_front_they_ask_through(services: Services) -> None:
+    from domain.adapters.ratelimits import MemoryRateLimiter
+    from domain.errors import RateLimited
+    from domain.ratelimits import ClaimRateLimit
+
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id)
+    await factories.upload_codes(dev.id, c.id, factories.codes_csv(3))
+    limit = ClaimRateLimit(MemoryRateLimiter(), "2/minute")
+    member = Claimant.of("telegram", 99)
+    first = await claims.claim(
+        campaign_id=c.id, claimant=member, channel="telegram", rate_limit=limit
+    )
+    again = await claims.claim(campaign_id=c.id, claimant=member, channel="web", rate_limit=limit)
+    assert again.code == first.code
+    with pytest.raises(RateLimited) as limited:
+        await claims.claim(campaign_id=c.id, claimant=member, channel="discord", rate_limit=limit)
+    assert limited.value.retry_after >= 1
+    other = await claims.claim(
+        campaign_id=c.id,
+        claimant=Claimant.of("telegram", 100),
+        channel="telegram",
+        rate_limit=limit,
+    )
+    assert other.code != first.code
