@@ -73,6 +73,18 @@ def _safe_next(target: str | None) -> str:
     return "/dashboard"
 
 
+async def _count_upload(services: Services, developer_id: int) -> None:
+    """One upload against the developer's limit: the same bucket as the API's upload routes."""
+    await limit(
+        services,
+        Response(),
+        services.settings.rate_limit_upload,
+        "rate_limit_upload",
+        f"dev:{developer_id}",
+        what="uploads",
+    )
+
+
 def _page(request: Request, template: str, ctx: dict[str, Any], **kw: Any) -> Response:
     kw.setdefault("headers", {})
     kw["headers"] = {**NO_STORE, **kw["headers"]}
@@ -529,14 +541,7 @@ async def campaign_upload(
     dev = signed.developer
     await _campaign(dev.id, campaign_id)
     try:
-        await limit(
-            services,
-            Response(),
-            s.rate_limit_upload,
-            "rate_limit_upload",
-            f"dev:{dev.id}",
-            what="uploads",
-        )
+        await _count_upload(services, dev.id)
         report = await uploads.import_stream(
             owner_id=dev.id,
             campaign_id=campaign_id,
@@ -657,14 +662,7 @@ async def large_upload_start(
                 f"The file is over the {s.large_upload_max_bytes:,}-byte limit.",
                 limit=s.large_upload_max_bytes,
             )
-        await limit(
-            services,
-            Response(),
-            s.rate_limit_upload,
-            "rate_limit_upload",
-            f"dev:{dev.id}",
-            what="uploads",
-        )
+        await _count_upload(services, dev.id)
         ticket = await large_uploads.start_upload(
             owner_id=dev.id, campaign_id=campaign_id, filename=filename, services=services
         )
