@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError, OperationalError
@@ -357,12 +357,11 @@ async def _claim_new(
             return result
 
     await _no_code_left(c, requested, events_bus)
-    raise AssertionError("unreachable")  # _no_code_left always raises
 
 
 async def _no_code_left(
     c: Campaign, requested: Platform | None, events_bus: EventBus | None
-) -> None:
+) -> NoReturn:
     """Explain why nothing was taken: another platform has codes, or the campaign sold out."""
     others = sorted(
         set(
