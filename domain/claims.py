@@ -11,6 +11,7 @@ No application lock, Redis or isolation level is needed for correctness.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from domain import clock, events
 from domain.campaigns import forget_card, public_row
+from domain.coalesce import Coalescer
 from domain.db import is_mysql_connection
 from domain.eligibility import judge, parse_rules
 from domain.errors import (
@@ -236,6 +238,222 @@ async def _record(conn: Any, c: Campaign, claimant: str, code_id: int, row: Held
     )
 
 
+class _StaleRead(Exception):
+    """A code the batch read as available was taken before its UPDATE (SQLite, other process)."""
+
+
+class _Kind(enum.Enum):
+    TAKEN = "taken"  # a new code, committed with its batch
+    REPEAT = "repeat"  # the claimant already holds what they asked for: handed back
+    ALONE = "alone"  # this one goes through the single-claim path
+
+
+@dataclass(eq=False, slots=True)
+class _Batch:
+    """What the claims committed together share."""
+
+    stock_checked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """One claim waiting for its batch (the campaign already judged open and the claimant eligible)."""
+
+    campaign: Campaign
+    claimant: str
+    channel: str
+    candidates: tuple[str, ...]
+    served_platform: str
+    idempotency_key: str | None
+    held: list[Held] | None  # None: not read yet (limit 1, no key); the batch reads it
+
+
+_Outcome = tuple[_Kind, Held | None, _Batch | None]
+_ALONE: _Outcome = (_Kind.ALONE, None, None)
+
+
+async def _claim_batch(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome]:
+    """The claims that arrived together for one campaign, in ONE transaction.
+
+    The same statements as one claim, each for the whole batch: read what the claimants
+    already hold, lock the next free codes (SKIP LOCKED: concurrent batches take different
+    rows instead of queueing on the same one), mark them claimed, insert the claim rows.
+    The unique `(campaign, claimant, slot)` still decides: if a claimant's request elsewhere
+    committed first, the batch rolls back whole and each ask runs the single-claim path.
+    Asks it cannot serve (a claimant twice in one batch, codes locked by others at the end of
+    the stock) also run alone, where a claim waits for locked codes and explains a sell-out.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            return await _claim_batch_once(campaign_pk, asks)
+        except IntegrityError:
+            return [_ALONE] * len(asks)
+        except (OperationalError, _StaleRead) as exc:
+            if isinstance(exc, OperationalError) and not is_retryable(exc):
+                raise
+            if attempt == ATTEMPTS - 1:
+                return [_ALONE] * len(asks)
+            log.info("claim batch retried after %s", type(exc).__name__)
+    return [_ALONE] * len(asks)  # pragma: no cover (the loop returns)
+
+
+async def _claim_batch_once(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome]:
+    now = clock.now()
+    outcomes: list[_Outcome] = [_ALONE] * len(asks)
+    first: dict[str, int] = {}
+    for i, ask in enumerate(asks):
+        # a claimant twice in one batch: the later ask runs alone and finds the first's claim
+        first.setdefault(ask.claimant, i)
+    new_rows: dict[int, tuple[int, Held]] = {}
+    async with in_transaction() as conn:
+        unknown = [asks[i].claimant for i in first.values() if asks[i].held is None]
+        held_by = await _held_many(conn, campaign_pk, unknown)
+        slots: dict[int, int] = {}
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i in first.values():
+            ask = asks[i]
+            limit = ask.campaign.per_claimant_limit
+            held = ask.held if ask.held is not None else held_by.get(ask.claimant, [])
+            existing = _pick_existing(held, ask.idempotency_key, limit)
+            if existing is not None:
+                outcomes[i] = (_Kind.REPEAT, existing, None)
+                continue
+            slots[i] = free_slot(held, limit)
+            groups.setdefault(ask.candidates, []).append(i)
+        for candidates, waiting in groups.items():
+            for stored in candidates:
+                if not waiting:
+                    break
+                found = await _next_codes(conn, campaign_pk, stored, len(waiting))
+                for i, (code_id, code) in zip(waiting, found, strict=False):
+                    ask = asks[i]
+                    new_rows[i] = (
+                        code_id,
+                        Held(
+                            slot=slots[i],
+                            code=code,
+                            platform=stored or ask.served_platform,
+                            channel=ask.channel,
+                            idempotency_key=ask.idempotency_key,
+                            created_at=now,
+                        ),
+                    )
+                waiting = waiting[len(found) :]
+        if new_rows:
+            await _mark_claimed(
+                conn, [(code_id, asks[i].claimant) for i, (code_id, _) in new_rows.items()], now
+            )
+            await _record_many(
+                conn, campaign_pk, [(asks[i].claimant, *taken) for i, taken in new_rows.items()]
+            )
+    batch = _Batch()
+    for i, (_, row) in new_rows.items():
+        outcomes[i] = (_Kind.TAKEN, row, batch)
+    return outcomes
+
+
+async def _held_many(conn: Any, campaign_pk: int, claimants: list[str]) -> dict[str, list[Held]]:
+    """What each of these claimants holds in the campaign, by slot (one query for the batch)."""
+    if not claimants:
+        return {}
+    marks = ", ".join("?" * len(claimants))
+    _, rows = await conn.execute_query(
+        _sql(
+            conn,
+            "SELECT claimant, slot, code, platform, channel, idempotency_key, created_at"
+            f" FROM claims WHERE campaign_id=? AND claimant IN ({marks}) AND slot IS NOT NULL"
+            " ORDER BY slot",
+        ),
+        [campaign_pk, *claimants],
+    )
+    held: dict[str, list[Held]] = {}
+    for r in rows:
+        held.setdefault(str(r["claimant"]), []).append(
+            Held(
+                slot=int(r["slot"]),
+                code=str(r["code"]),
+                platform=str(r["platform"]),
+                channel=str(r["channel"]),
+                idempotency_key=r["idempotency_key"],
+                created_at=_when(r["created_at"]),
+            )
+        )
+    return held
+
+
+async def _next_codes(conn: Any, campaign_pk: int, platform: str, n: int) -> list[tuple[int, str]]:
+    """Up to `n` available codes of a campaign, oldest first; on MariaDB locked for this batch."""
+    if is_mysql_connection(conn):
+        # SKIP LOCKED: codes another batch holds are passed over, not waited for
+        query = (
+            "SELECT id, code FROM promo_codes FORCE INDEX (promo_next_available)"
+            " WHERE campaign_id=%s AND status='available' AND platform=%s"
+            " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+        )
+    else:
+        # SQLite has one writer at a time; _mark_claimed re-checks the status it read
+        query = (
+            "SELECT id, code FROM promo_codes"
+            " WHERE campaign_id=? AND status='available' AND platform=? ORDER BY id LIMIT ?"
+        )
+    _, rows = await conn.execute_query(query, [campaign_pk, platform, n])
+    return [(int(r["id"]), str(r["code"])) for r in rows]
+
+
+async def _mark_claimed(conn: Any, taken: list[tuple[int, str]], now: datetime) -> None:
+    """Mark the batch's codes claimed by their claimants in one UPDATE."""
+    cases = " ".join("WHEN ? THEN ?" for _ in taken)
+    ids = ", ".join("?" * len(taken))
+    mysql = is_mysql_connection(conn)
+    changed, _ = await conn.execute_query(
+        _sql(
+            conn,
+            f"UPDATE promo_codes SET status='claimed', claimed_at=?, claimant=CASE id {cases} END"
+            f" WHERE id IN ({ids}) AND status='available'",
+        ),
+        [
+            now.replace(tzinfo=None) if mysql else now,
+            *(value for pair in taken for value in pair),
+            *(code_id for code_id, _ in taken),
+        ],
+    )
+    if changed != len(taken):
+        raise _StaleRead(f"{len(taken) - changed} of {len(taken)} codes were taken meanwhile")
+
+
+async def _record_many(conn: Any, campaign_pk: int, rows: list[tuple[str, int, Held]]) -> None:
+    """Insert the batch's claim rows in one multi-row INSERT (the unique key still arbitrates)."""
+    mysql = is_mysql_connection(conn)
+    values: list[Any] = []
+    for claimant, code_id, row in rows:
+        values += [
+            campaign_pk,
+            claimant,
+            row.slot,
+            code_id,
+            row.code,
+            row.channel,
+            row.platform,
+            row.idempotency_key,
+            row.created_at.replace(tzinfo=None) if mysql else row.created_at,
+        ]
+    marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    await conn.execute_query(
+        _sql(
+            conn,
+            "INSERT INTO claims (campaign_id, claimant, slot, code_id, code, channel, platform,"
+            f" idempotency_key, created_at) VALUES {marks}",
+        ),
+        values,
+    )
+
+
+MAX_CLAIM_BATCH = 100
+# per process: claims for one campaign that arrive while a batch is in flight go together in
+# the next one (at most 2 batches in flight per campaign, each up to MAX_CLAIM_BATCH claims)
+BATCHING: Coalescer[int, _Ask, _Outcome] = Coalescer(_claim_batch, max_batch=MAX_CLAIM_BATCH)
+
+
 async def claim(
     *,
     campaign_id: str,
@@ -305,6 +523,25 @@ async def _claim_new(
         requested.value if requested and requested != Platform.UNIVERSAL else c.platform
     )
 
+    if BATCHING.max_batch > 1:
+        ask = _Ask(
+            campaign=c,
+            claimant=key,
+            channel=channel,
+            candidates=tuple(candidates),
+            served_platform=served_platform,
+            idempotency_key=idempotency_key,
+            held=held,
+        )
+        kind, row, batch = await BATCHING.submit(c.id, ask)
+        if kind is _Kind.REPEAT:
+            assert row is not None
+            return _result(c, key, row, repeated=True)
+        if kind is _Kind.TAKEN:
+            assert row is not None and batch is not None
+            return await _acknowledge(c, key, row, events_bus, batch)
+        # _Kind.ALONE: this one needs the single-claim path below
+
     for _attempt in range(ATTEMPTS):
         try:
             async with in_transaction() as conn:
@@ -343,18 +580,7 @@ async def _claim_new(
         else:
             if taken is None:
                 break
-            forget_card(c.public_id)
-            result = _result(c, key, mine, repeated=False)
-            log.info(
-                "claim campaign=%s claimant=%s channel=%s code=%s",
-                c.public_id,
-                key,
-                channel,
-                mask_code(code),
-            )
-            if events_bus is not None:
-                await after_claim(c, result, events_bus)
-            return result
+            return await _acknowledge(c, key, mine, events_bus, None)
 
     await _no_code_left(c, requested, events_bus)
 
@@ -410,21 +636,41 @@ async def available_count(campaign_pk: int, *, at_most: int) -> int:
     return int(rows[0]["n"])
 
 
-async def after_claim(c: Campaign, result: ClaimResult, events_bus: EventBus) -> None:
-    """Publish `code_claimed`, then `low_stock` once per crossing and `sold_out` at zero."""
+async def _acknowledge(
+    c: Campaign, claimant: str, row: Held, events_bus: EventBus | None, batch: _Batch | None
+) -> ClaimResult:
+    """A committed new claim: log it, publish `code_claimed`, check the stock once per batch."""
+    forget_card(c.public_id)
+    result = _result(c, claimant, row, repeated=False)
+    log.info(
+        "claim campaign=%s claimant=%s channel=%s code=%s",
+        c.public_id,
+        claimant,
+        row.channel,
+        mask_code(row.code),
+    )
+    if events_bus is None:
+        return result
     owner_id: int = c.owner_id  # type: ignore[attr-defined]
     await events_bus.publish(
         Event(
             events.CODE_CLAIMED,
             c.public_id,
             owner_id,
-            {
-                "channel": result.channel,
-                "platform": result.platform,
-                "code": mask_code(result.code),
-            },
+            {"channel": result.channel, "platform": result.platform, "code": mask_code(row.code)},
         )
     )
+    # the claims of one batch left the stock where one count tells; the first to get here
+    # counts for all of them
+    if batch is None or not batch.stock_checked:
+        if batch is not None:
+            batch.stock_checked = True
+        await check_stock(c, events_bus)
+    return result
+
+
+async def check_stock(c: Campaign, events_bus: EventBus) -> None:
+    """After claims: `low_stock` once per crossing, and the campaign completes at zero."""
     left = await available_count(c.id, at_most=max(c.low_stock_threshold, 0) + 1)
     if left == 0:
         await mark_sold_out(c, events_bus)

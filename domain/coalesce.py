@@ -1,0 +1,99 @@
+"""Group commit: concurrent requests for the same key share one batch, one transaction.
+
+A launch-day burst sends hundreds of claims for one campaign at once. Run one by one, every
+claim holds the lock on "the next available code" until its own commit, so claims queue
+behind each other's round trips. A `Coalescer` lets whatever arrived while a batch was in
+flight go together in the next one: no timer, no added wait for a lone request (it runs at
+once, as a batch of one), and the batch grows with the load.
+
+The mechanism knows nothing of claims: `run(key, items)` returns one outcome per item, in
+order, and an exception it raises fails every item of that batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(eq=False)
+class _Lane(Generic[T, R]):
+    pending: deque[tuple[T, asyncio.Future[R]]] = field(default_factory=deque)
+    flushers: int = 0
+
+
+class Coalescer(Generic[K, T, R]):
+    """Batches concurrent `submit`s by key; at most `max_inflight` batches per key at once."""
+
+    def __init__(
+        self,
+        run: Callable[[K, list[T]], Awaitable[list[R]]],
+        *,
+        max_batch: int,
+        max_inflight: int = 2,
+    ) -> None:
+        if max_batch < 1 or max_inflight < 1:
+            raise ValueError("max_batch and max_inflight must be at least 1")
+        self._run = run
+        self.max_batch = max_batch
+        self.max_inflight = max_inflight
+        # one set of lanes per event loop: futures and tasks must not cross loops
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[K, _Lane[T, R]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, key: K, item: T) -> R:
+        """Queue `item` under `key` and wait for its outcome."""
+        loop = asyncio.get_running_loop()
+        lanes = self._lanes.setdefault(loop, {})
+        lane = lanes.get(key)
+        if lane is None:
+            lane = lanes[key] = _Lane()
+        future: asyncio.Future[R] = loop.create_future()
+        lane.pending.append((item, future))
+        if lane.flushers < self.max_inflight:
+            lane.flushers += 1
+            task = loop.create_task(self._flush(lanes, key, lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _flush(self, lanes: dict[K, _Lane[T, R]], key: K, lane: _Lane[T, R]) -> None:
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while lane.pending:
+                take = min(len(lane.pending), self.max_batch)
+                batch = [lane.pending.popleft() for _ in range(take)]
+                try:
+                    outcomes = await self._run(key, [item for item, _ in batch])
+                except Exception as exc:  # every waiter sees the batch's failure
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for (_, future), outcome in zip(batch, outcomes, strict=True):
+                        if not future.done():
+                            future.set_result(outcome)
+                batch = []
+        finally:
+            # cancelled (the loop is closing): nobody is left to answer these waiters
+            for _, future in batch:
+                if not future.done():
+                    future.cancel()
+            lane.flushers -= 1
+            if lane.flushers == 0:
+                for _, future in lane.pending:
+                    if not future.done():
+                        future.cancel()
+                lane.pending.clear()
+                if lanes.get(key) is lane:
+                    del lanes[key]
