@@ -328,7 +328,25 @@ async def public_row(campaign_id: str) -> Campaign:
     row = await Campaign.get_or_none(public_id=campaign_id)
     if row is None or row.status == CampaignStatus.DRAFT:
         raise CampaignNotFound(campaign_id)
+    if len(_recent_rows) >= MAX_RECENT_CARDS:
+        _recent_rows.clear()
+    _recent_rows[campaign_id] = (time.monotonic(), row)
     return row
+
+
+_recent_rows: dict[str, tuple[float, Campaign]] = {}
+
+
+async def recent_public_row(campaign_id: str, *, fresh_within: float) -> tuple[Campaign, bool]:
+    """A published campaign read at most `fresh_within` seconds ago, and whether it was reused.
+
+    For the claim, which re-checks the campaign's terms inside its own transaction: a reused
+    row saves a query per claim, never decides alone. Unknown ids are never remembered.
+    """
+    recent = _recent_rows.get(campaign_id)
+    if recent is not None and time.monotonic() - recent[0] <= fresh_within:
+        return recent[1], True
+    return await public_row(campaign_id), False
 
 
 _recent_cards: dict[str, tuple[float, Campaign, dict[str, int]]] = {}

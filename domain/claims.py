@@ -12,6 +12,7 @@ No application lock, Redis or isolation level is needed for correctness.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from domain import clock, events
-from domain.campaigns import forget_card, public_row
+from domain.campaigns import forget_card, public_row, recent_public_row
 from domain.coalesce import Coalescer
 from domain.db import is_mysql_connection
 from domain.eligibility import judge, parse_rules
@@ -54,6 +55,9 @@ from domain.values import (
 log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 128
+# a claim may reuse this process's read of the campaign this recent (seconds); the batch
+# re-checks the terms that matter inside its transaction
+CAMPAIGN_FRESH_WITHIN = 1.0
 ATTEMPTS = 5
 RETRYABLE = ("1213", "1205", "Deadlock", "Lock wait timeout", "database is locked")
 
@@ -306,6 +310,12 @@ async def _claim_batch_once(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome
         first.setdefault(ask.claimant, i)
     new_rows: dict[int, tuple[int, Held]] = {}
     async with in_transaction() as conn:
+        # the asks were admitted on a campaign row that may be a second old: one whose terms
+        # have changed since runs alone, on a fresh read
+        current = await _terms_now(conn, campaign_pk)
+        for claimant, i in list(first.items()):
+            if _terms(asks[i].campaign) != current:
+                del first[claimant]
         unknown = [asks[i].claimant for i in first.values() if asks[i].held is None]
         held_by = await _held_many(conn, campaign_pk, unknown)
         slots: dict[int, int] = {}
@@ -350,6 +360,37 @@ async def _claim_batch_once(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome
     for i, (_, row) in new_rows.items():
         outcomes[i] = (_Kind.TAKEN, row, batch)
     return outcomes
+
+
+_Terms = tuple[str, datetime | None, datetime | None, int, str, Any]
+
+
+def _terms(c: Campaign) -> _Terms:
+    """What a claim was admitted on: status, window, limit, platform, eligibility rules."""
+    return (str(c.status), c.starts_at, c.ends_at, c.per_claimant_limit, c.platform, c.eligibility)
+
+
+async def _terms_now(conn: Any, campaign_pk: int) -> _Terms | None:
+    _, rows = await conn.execute_query(
+        _sql(
+            conn,
+            "SELECT status, starts_at, ends_at, per_claimant_limit, platform, eligibility"
+            " FROM campaigns WHERE id=?",
+        ),
+        [campaign_pk],
+    )
+    if not rows:
+        return None
+    r = rows[0]
+    rules = r["eligibility"]
+    return (
+        str(r["status"]),
+        _when(r["starts_at"]) if r["starts_at"] is not None else None,
+        _when(r["ends_at"]) if r["ends_at"] is not None else None,
+        int(r["per_claimant_limit"]),
+        str(r["platform"]),
+        json.loads(rules) if isinstance(rules, (str, bytes)) else rules,
+    )
 
 
 async def _held_many(conn: Any, campaign_pk: int, claimants: list[str]) -> dict[str, list[Held]]:
@@ -480,7 +521,7 @@ async def claim(
     if rate_limit is not None:
         await enforce(rate_limit.limiter, rate_limit.rule, "claimant", claimant.key, what="claims")
     requested = parse_platform(platform)
-    c = await public_row(campaign_id)
+    c, reused = await recent_public_row(campaign_id, fresh_within=CAMPAIGN_FRESH_WITHIN)
     if for_owner is not None and c.owner_id != for_owner:  # type: ignore[attr-defined]
         raise CampaignNotFound(campaign_id)
     key = claimant.key
@@ -493,7 +534,9 @@ async def claim(
         if existing is not None:
             return _result(c, key, existing, repeated=True)
     try:
-        return await _claim_new(c, claimant, channel, requested, idempotency_key, held, events_bus)
+        return await _claim_new(
+            c, claimant, channel, requested, idempotency_key, held, events_bus, reused=reused
+        )
     except ClaimRefused:
         # a member who already holds a code sees it again, even when the campaign has since
         # paused, ended, sold out or stopped admitting them
@@ -504,6 +547,19 @@ async def claim(
         raise
 
 
+def _admit(
+    c: Campaign, claimant: Claimant, channel: str, requested: Platform | None, now: datetime
+) -> tuple[list[str], str]:
+    """Judge the campaign open and the claimant eligible; the stored platforms to take from
+    and the platform the claim is for."""
+    check_open(c, now)
+    judge(parse_rules(c.eligibility), claimant, channel=channel, now=now)
+    served_platform = (
+        requested.value if requested and requested != Platform.UNIVERSAL else c.platform
+    )
+    return code_platforms(c, requested), served_platform
+
+
 async def _claim_new(
     c: Campaign,
     claimant: Claimant,
@@ -512,16 +568,24 @@ async def _claim_new(
     idempotency_key: str | None,
     held: list[Held] | None,
     events_bus: EventBus | None,
+    *,
+    reused: bool,
 ) -> ClaimResult:
-    """Take a code for a claimant who may not hold one yet, in one transaction."""
+    """Take a code for a claimant who may not hold one yet, in one transaction.
+
+    `reused`: `c` was read up to CAMPAIGN_FRESH_WITHIN ago. A refusal is then confirmed
+    against a fresh read, and a batch re-checks the terms in its transaction, so a reused
+    row never decides alone.
+    """
     key = claimant.key
     now = clock.now()
-    check_open(c, now)
-    judge(parse_rules(c.eligibility), claimant, channel=channel, now=now)
-    candidates = code_platforms(c, requested)
-    served_platform = (
-        requested.value if requested and requested != Platform.UNIVERSAL else c.platform
-    )
+    try:
+        candidates, served_platform = _admit(c, claimant, channel, requested, now)
+    except ClaimRefused:
+        if not reused:
+            raise
+        c, reused = await public_row(c.public_id), False
+        candidates, served_platform = _admit(c, claimant, channel, requested, now)
 
     if BATCHING.max_batch > 1:
         ask = _Ask(
@@ -540,7 +604,10 @@ async def _claim_new(
         if kind is _Kind.TAKEN:
             assert row is not None and batch is not None
             return await _acknowledge(c, key, row, events_bus, batch)
-        # _Kind.ALONE: this one needs the single-claim path below
+        # _Kind.ALONE: this one needs the single-claim path below, on a fresh read
+        if reused:
+            c = await public_row(c.public_id)
+            candidates, served_platform = _admit(c, claimant, channel, requested, now)
 
     for _attempt in range(ATTEMPTS):
         try:
