@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import errors, metrics, web
 from api.routes import campaigns, codes, distribute, health, reports, uploads
-from domain import db
+from domain import claims, db
 from domain.bootstrap import Services, bootstrap
 from domain.settings import Settings
 
@@ -67,6 +67,7 @@ def create_app(
     app.state.services = services or bootstrap(settings)
     errors.install(app)
     app.add_middleware(metrics.MetricsMiddleware)
+    claims.BATCHING.observe = metrics.CLAIM_BATCH.observe
     # the public claim first: routes are matched in order, and it is the launch-day hot path
     for module in (distribute, campaigns, codes, health, uploads, reports):
         app.include_router(module.router)

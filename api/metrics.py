@@ -19,6 +19,11 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 CLAIMS = Counter("codedrop_claims_total", "Claims answered by the API", ["channel", "outcome"])
+CLAIM_BATCH = Histogram(
+    "codedrop_claim_batch_size",
+    "Claims committed together in one transaction (domain.claims.BATCHING)",
+    buckets=(1, 2, 5, 10, 25, 50, 100),
+)
 
 
 class MetricsMiddleware:

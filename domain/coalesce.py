@@ -50,6 +50,9 @@ class Coalescer(Generic[K, T, R]):
             weakref.WeakKeyDictionary()
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0  # batches run, and the items they carried (this process)
+        self.items = 0
+        self.observe: Callable[[int], None] | None = None  # told each batch's size (metrics)
 
     async def submit(self, key: K, item: T) -> R:
         """Queue `item` under `key` and wait for its outcome."""
@@ -73,6 +76,10 @@ class Coalescer(Generic[K, T, R]):
             while lane.pending:
                 take = min(len(lane.pending), self.max_batch)
                 batch = [lane.pending.popleft() for _ in range(take)]
+                self.batches += 1
+                self.items += take
+                if self.observe is not None:
+                    self.observe(take)
                 try:
                     outcomes = await self._run(key, [item for item, _ in batch])
                 except Exception as exc:  # every waiter sees the batch's failure
