@@ -173,6 +173,16 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def to_response(request: Request, exc: Exception) -> JSONResponse:
+    """The answer `install`'s handlers give for `exc`, for code that runs outside FastAPI's
+    exception handling (api/fastlane.py)."""
+    if isinstance(exc, DomainError):
+        return await domain_error(request, exc)
+    if isinstance(exc, (DBConnectionError, OperationalError, ConnectionError)):
+        return await database_down(request, exc)
+    return await unexpected(request, exc)
+
+
 def install(app: FastAPI) -> None:
     """Register every handler on the app."""
     app.add_exception_handler(DomainError, domain_error)

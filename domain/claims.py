@@ -496,7 +496,7 @@ MAX_CLAIM_BATCH = 100
 # two): fewer, fuller transactions. Batches of other processes run beside it, SKIP LOCKED
 # keeping them on different codes.
 BATCHING: Coalescer[int, _Ask, _Outcome] = Coalescer(
-    _claim_batch, max_batch=MAX_CLAIM_BATCH, max_inflight=1
+    _claim_batch, max_batch=MAX_CLAIM_BATCH, max_inflight=1, linger=float(__import__("os").environ.get("XLINGER", "0"))
 )
 
 

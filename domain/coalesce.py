@@ -39,12 +39,14 @@ class Coalescer(Generic[K, T, R]):
         *,
         max_batch: int,
         max_inflight: int = 2,
+        linger: float = 0.0,
     ) -> None:
         if max_batch < 1 or max_inflight < 1:
             raise ValueError("max_batch and max_inflight must be at least 1")
         self._run = run
         self.max_batch = max_batch
         self.max_inflight = max_inflight
+        self.linger = linger
         # one set of lanes per event loop: futures and tasks must not cross loops
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[K, _Lane[T, R]]] = (
             weakref.WeakKeyDictionary()
@@ -73,8 +75,13 @@ class Coalescer(Generic[K, T, R]):
     async def _flush(self, lanes: dict[K, _Lane[T, R]], key: K, lane: _Lane[T, R]) -> None:
         batch: list[tuple[T, asyncio.Future[R]]] = []
         try:
+            busy = False
             while lane.pending:
+                if busy and self.linger > 0 and len(lane.pending) < self.max_batch:
+                    # under load (the last batch carried several): let this one fill a little
+                    await asyncio.sleep(self.linger)
                 take = min(len(lane.pending), self.max_batch)
+                busy = take > 1
                 batch = [lane.pending.popleft() for _ in range(take)]
                 self.batches += 1
                 self.items += take

@@ -58,8 +58,26 @@ async def claim_code(
     ] = None,
 ) -> ClaimOut:
     """Claim a code for `user_identifier`; asking again returns the same code."""
-    # The launch-day hot path: services, key and address are read here rather than as FastAPI
-    # dependencies, each of which costs a resolution per request (~0.2 ms for the three).
+    # Plain claims (a valid JSON body, no Idempotency-Key) are served by api/fastlane.py with
+    # the same serve_claim; this route documents the operation and takes every other case.
+    out = await serve_claim(request, response, campaign_id, body, idempotency_key)
+    if out.repeated:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+async def serve_claim(
+    request: Request,
+    response: Response,
+    campaign_id: str,
+    body: ClaimIn,
+    idempotency_key: str | None,
+) -> ClaimOut:
+    """The claim as the API serves it: who is asking, their limits, the domain claim.
+
+    Sets the rate-limit and no-store headers on `response`; the caller picks the status
+    (201 for a new code, 200 when `repeated`).
+    """
     services: Services = request.app.state.services
     dev = await optional_developer(request, await bearer(request))
     s = services.settings
@@ -97,6 +115,4 @@ async def claim_code(
         rate_limit=services.claim_rate_limit() if dev is None else None,
     )
     response.headers.update(NO_STORE)
-    if result.repeated:
-        response.status_code = status.HTTP_200_OK
     return ClaimOut.of(result)
