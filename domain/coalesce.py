@@ -3,8 +3,8 @@
 A launch-day burst sends hundreds of claims for one campaign at once. Run one by one, every
 claim holds the lock on "the next available code" until its own commit, so claims queue
 behind each other's round trips. A `Coalescer` lets whatever arrived while a batch was in
-flight go together in the next one: no timer, no added wait for a lone request (it runs at
-once, as a batch of one), and the batch grows with the load.
+flight go together in the next one: a lone request runs at once, as a batch of one, and the
+batch grows with the load (under load, optionally lingering a few ms to fill).
 
 The mechanism knows nothing of claims: `run(key, items)` returns one outcome per item, in
 order, and an exception it raises fails every item of that batch.
@@ -31,14 +31,18 @@ class _Lane(Generic[T, R]):
 
 
 class Coalescer(Generic[K, T, R]):
-    """Batches concurrent `submit`s by key; at most `max_inflight` batches per key at once."""
+    """Batches concurrent `submit`s by key; at most `max_inflight` batches per key at once.
+
+    `linger` (seconds): once batches carry several items (the key is under load), the next
+    batch waits this long for more before it starts. A request on a quiet key never waits.
+    """
 
     def __init__(
         self,
         run: Callable[[K, list[T]], Awaitable[list[R]]],
         *,
         max_batch: int,
-        max_inflight: int = 2,
+        max_inflight: int = 1,
         linger: float = 0.0,
     ) -> None:
         if max_batch < 1 or max_inflight < 1:

@@ -96,3 +96,23 @@ async def test_cancelled_waiter_does_not_break_the_batch() -> None:
 def test_nonsense_sizes_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Coalescer(Recorder().run, max_batch=0)
+
+
+async def test_under_load_a_batch_lingers_to_fill_but_a_lone_request_never_waits() -> None:
+    rec = Recorder()
+    coalescer: Coalescer[str, int, int] = Coalescer(rec.run, max_batch=50, linger=0.05)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await coalescer.submit("a", 1) == 10
+    assert loop.time() - started < 0.04  # alone: no linger
+
+    rec.gate.clear()
+    first = [asyncio.ensure_future(coalescer.submit("a", n)) for n in (2, 3)]
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(coalescer.submit("a", 4))
+    await asyncio.sleep(0)
+    rec.gate.set()
+    await asyncio.sleep(0.01)  # the batch of two is done; the next one is lingering
+    late = asyncio.ensure_future(coalescer.submit("a", 5))
+    assert await asyncio.gather(*first, second, late) == [20, 30, 40, 50]
+    assert [items for _, items in rec.batches] == [[1], [2, 3], [4, 5]]
