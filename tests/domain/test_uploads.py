@@ -61,3 +61,35 @@ async def test_a_used_and_archived_code_is_never_imported_again(services: Servic
     again = await factories.upload_codes(dev.id, c.id, "code\nAAAA1111\n")
     assert (again.imported, again.duplicates) == (0, 1)
     assert again.errors[0].reason == "already in the campaign"
+
+
+async def test_platform_and_metadata_are_stored_exactly_whatever_their_characters(
+    services: Services,
+) -> None:
+    from domain.models import PromoCode
+
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id, platform="universal")
+    awkward = [
+        "O'Brien; DROP TABLE promo_codes; --",
+        'say "hi" \\ back\\slash',
+        "naïve ünïcode ✓ 中文",
+        "percent %s %(x)s and ? marks",
+    ]
+    lines = ["code,platform,metadata"]
+    for n, meta in enumerate(awkward):
+        quoted = '"' + meta.replace('"', '""') + '"'
+        lines.append(f"META{n:04d},{'ios' if n % 2 else 'android'},{quoted}")
+    lines.append("META9999,,")
+    report = await factories.upload_codes(dev.id, c.id, "\n".join(lines) + "\n")
+    assert (report.imported, report.invalid) == (5, 0), report.errors
+    stored = {
+        code: (platform, metadata)
+        for code, platform, metadata in await PromoCode.filter(
+            campaign__public_id=c.id
+        ).values_list("code", "platform", "metadata")
+    }
+    assert stored == {
+        **{f"META{n:04d}": ("ios" if n % 2 else "android", meta) for n, meta in enumerate(awkward)},
+        "META9999": ("", None),
+    }
