@@ -1,12 +1,16 @@
 """The claim: one code to one claimant, atomically, whatever the concurrency.
 
 The promise (DESIGN.md) rests on the database alone:
-- the code is taken by ONE conditional UPDATE (`status='available'` in its WHERE), so two
-  transactions can never take the same row: the loser's UPDATE matches the next row instead;
+- a code is taken by a conditional UPDATE (`status='available'` in its WHERE), so two
+  transactions can never take the same row: the loser's UPDATE matches the next row instead
+  (a batch locks its codes first, SKIP LOCKED, and checks the UPDATE's row count);
 - the claim row's unique `(campaign, claimant, slot)` makes a second claim by the same
   claimant impossible; a duplicate-key error rolls the code back and returns the first claim;
 - both happen in one transaction, so an acknowledged claim is committed with its code.
 No application lock, Redis or isolation level is needed for correctness.
+
+Claims that arrive together for one campaign in one process are committed together
+(`BATCHING`, group commit); whatever a batch cannot settle takes the single-claim path.
 """
 
 from __future__ import annotations

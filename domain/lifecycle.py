@@ -133,7 +133,7 @@ class LowStockResult:
 async def check_low_stock(*, events_bus: EventBus) -> LowStockResult:
     """One `low_stock` alert per crossing under the threshold; re-arm once stock is back above.
 
-    Claims raise the alert as they happen (`domain.claims.after_claim`); this catches the
+    Claims raise the alert as they happen (`domain.claims.check_stock`); this catches the
     crossings they cannot see (a threshold raised above the stock, codes released or
     uploaded, a claim whose events were lost).
     """

@@ -165,3 +165,28 @@ async def test_a_campaign_resumed_elsewhere_serves_at_once_despite_a_recent_read
 
     got = await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "w"), channel="web")
     assert got.code and not got.repeated
+
+
+async def test_a_campaign_with_a_window_and_rules_is_still_served_in_batches(
+    services: Services,
+) -> None:
+    from datetime import timedelta
+
+    dev, _ = await factories.developer()
+    now = clock.now()
+    c = await factories.campaign(
+        dev.id,
+        starts_at=now - timedelta(hours=1, microseconds=123_457),
+        ends_at=now + timedelta(days=3, microseconds=654_321),
+        per_claimant_limit=2,
+        eligibility={"channels": ["web", "telegram"], "allowed_countries": []},
+    )
+    await factories.upload_codes(dev.id, c.id, factories.codes_csv(4))
+    row = await _row(c.id)  # what a claim is admitted on: the ORM's read of the row
+
+    outcomes = await claims._claim_batch(
+        row.id, [_ask(row, "w1", held=[]), _ask(row, "w2", held=[])]
+    )
+
+    # the terms read back raw inside the batch equal the ORM's (times, microseconds, rules)
+    assert [kind for kind, _, _ in outcomes] == [claims._Kind.TAKEN] * 2
