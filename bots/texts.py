@@ -35,7 +35,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "mycodes.line": "{campaign}: {code} ({when:%Y-%m-%d})",
         "owner.low_stock": "Low stock: {campaign} has {available} codes left (threshold {threshold}).",
         "owner.sold_out": "Sold out: every code of {campaign} has been handed out.",
-        "manage.not_owner": "Only the campaign's owner can do that.",
         "manage.not_linked": (
             "This account is not linked to a developer account. Use /register to create one, "
             "or /link <token> to link an existing one."
