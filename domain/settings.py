@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     upload_batch_size: int = Field(1_000, ge=1, le=10_000, description="rows per INSERT")
 
     # rate limits (the `limits` library's notation, e.g. "100/minute")
-    rate_limit_enabled: bool = Field(True, description="turn all rate limits off (benchmarks)")
+    rate_limit_enabled: bool = Field(True, description="false turns every rate limit off")
     rate_limit_distribute_ip: str = Field("100/minute", description="public claims per IP")
     rate_limit_distribute_claimant: str = Field("100/minute", description="claims per claimant")
     rate_limit_distribute_key: str = Field("10000/minute", description="claims per API key")
