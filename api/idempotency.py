@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -146,31 +146,44 @@ def guard(handler: Handler, operation: str, *, rerun: bool = False) -> Handler:
         raw = request.headers.get(HEADER)
         if raw is None:
             return await handler(request)
-        key = idempotency.check_key(raw)
-        scope = idempotency.scope_of(_principal(request), f"{operation} {request.url.path}")
-        request_hash = await request_fingerprint(request)
-        ttl = _ttl(request)
-        stored = await idempotency.lookup(scope=scope, key=key, request_hash=request_hash, ttl=ttl)
-        if stored is not None and not rerun:
-            return _replay(stored)
-        response = await handler(request)
-        if stored is not None:
-            # run again (rerun mode): the first answer is given back only while it is still
-            # true, i.e. the domain handed back the same code; otherwise the fresh answer
-            fresh = _stored(response)
-            if fresh is not None and _same_code(fresh.body, stored.body):
-                return _replay(stored)
-            response.headers[REPLAYED] = "true"
-            return response
-        answer = _stored(response)
-        if answer is None:
-            return response
-        kept = await idempotency.remember(
-            scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
-        )
-        return response if kept is answer else _replay(kept)
+        return await answer_once(request, raw, operation, lambda: handler(request), rerun=rerun)
 
     return handle
+
+
+async def answer_once(
+    request: Request,
+    raw_key: str,
+    operation: str,
+    run: Callable[[], Awaitable[Response]],
+    *,
+    rerun: bool,
+) -> Response:
+    """Answer a request that carries an Idempotency-Key: replay, refuse a reused key, or
+    `run` it and keep its successful answer. Refusals `run` raises pass through unstored."""
+    key = idempotency.check_key(raw_key)
+    scope = idempotency.scope_of(_principal(request), f"{operation} {request.url.path}")
+    request_hash = await request_fingerprint(request)
+    ttl = _ttl(request)
+    stored = await idempotency.lookup(scope=scope, key=key, request_hash=request_hash, ttl=ttl)
+    if stored is not None and not rerun:
+        return _replay(stored)
+    response = await run()
+    if stored is not None:
+        # run again (rerun mode): the first answer is given back only while it is still
+        # true, i.e. the domain handed back the same code; otherwise the fresh answer
+        fresh = _stored(response)
+        if fresh is not None and _same_code(fresh.body, stored.body):
+            return _replay(stored)
+        response.headers[REPLAYED] = "true"
+        return response
+    answer = _stored(response)
+    if answer is None:
+        return response
+    kept = await idempotency.remember(
+        scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
+    )
+    return response if kept is answer else _replay(kept)
 
 
 HEADER_DOC = {

@@ -45,8 +45,13 @@ function setup(thread)
 end
 request = function()
   n = n + 1
-  local body = '{"platform":"ios","user_identifier":"' .. PREFIX .. tid .. '-' .. n .. '"}'
-  return wrk.format("POST", wrk.path, {["Content-Type"] = "application/json"}, body)
+  local who = PREFIX .. tid .. '-' .. n
+  local body = '{"platform":"ios","user_identifier":"' .. who .. '"}'
+  local headers = {["Content-Type"] = "application/json"}
+  if KEYED then
+    headers["Idempotency-Key"] = "k-" .. who
+  end
+  return wrk.format("POST", wrk.path, headers, body)
 end
 """
 
@@ -93,10 +98,20 @@ def check_no_double(database: str, campaign: str) -> tuple[int, int, int, int]:
 
 
 def run_wrk(
-    prefix: str, seconds: int, connections: int, think_ms: int | None, target: str
+    prefix: str,
+    seconds: int,
+    connections: int,
+    think_ms: int | None,
+    target: str,
+    *,
+    keyed: bool = False,
 ) -> dict[str, float]:
-    """One wrk run of distinct claimants (names start with `prefix`); its parsed figures."""
-    lua = f'PREFIX = "{prefix}"\n' + LUA
+    """One wrk run of distinct claimants (names start with `prefix`); its parsed figures.
+
+    `keyed`: every claim carries an Idempotency-Key (the retry-safe way clients are told to
+    claim), which takes the FastAPI route and the idempotency store instead of the fast lane.
+    """
+    lua = f'PREFIX = "{prefix}"\nKEYED = {"true" if keyed else "false"}\n' + LUA
     if think_ms is not None:
         lua += PACED.replace("THINK_MS", str(think_ms))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -306,10 +321,16 @@ def main() -> None:
         target = f"{base}/api/distribute/{cid}"
         run_wrk("warm", 2, min(100, args.connections), None, target)  # warm-up, not reported
         paced_runs: list[dict[str, float]] = []
+        keyed_runs: list[dict[str, float]] = []
         closed_runs: list[dict[str, float]] = []
         for run in range(args.repeat):
             paced_runs.append(
                 run_wrk(f"p{run}-", args.seconds, args.connections, args.think_ms, target)
+            )
+            keyed_runs.append(
+                run_wrk(
+                    f"k{run}-", args.seconds, args.connections, args.think_ms, target, keyed=True
+                )
             )
             closed_runs.append(run_wrk(f"s{run}-", args.seconds, args.connections, None, target))
         claims_n, codes_n, claimants_n, claimed_rows = check_no_double(database, cid)
@@ -324,8 +345,8 @@ def main() -> None:
             stop(server)
         admin(f"DROP DATABASE IF EXISTS `{database}`")
 
-    paced, closed = median_of(paced_runs), median_of(closed_runs)
-    errors = sum(r["non2xx"] + r["socket_errors"] for r in paced_runs + closed_runs)
+    paced, keyed, closed = median_of(paced_runs), median_of(keyed_runs), median_of(closed_runs)
+    errors = sum(r["non2xx"] + r["socket_errors"] for r in paced_runs + keyed_runs + closed_runs)
     print(
         f"\ncodedrop claim benchmark: MariaDB, {os.cpu_count()} cores, {args.workers} uvicorn"
         f" workers, pool {args.pool}/process; medians of {args.repeat} runs, [min-max]"
@@ -340,6 +361,7 @@ def main() -> None:
         f"| HTTP claims, {args.connections} clients each pausing {args.think_ms} ms on average"
         f" between claims, {args.seconds} s (wrk) | {figures(paced, paced_runs)} |"
     )
+    print(f"| the same, every claim with an Idempotency-Key | {figures(keyed, keyed_runs)} |")
     print(
         f"| HTTP claims, {args.connections} connections in a closed loop (saturation),"
         f" {args.seconds} s (wrk) | {figures(closed, closed_runs)} |"

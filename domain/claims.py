@@ -538,9 +538,9 @@ async def claim(
         raise CampaignNotFound(campaign_id)
     key = claimant.key
     held: list[Held] | None = None
-    if c.per_claimant_limit > 1 or idempotency_key:
-        # slot numbers and key matching need what the claimant holds up front; with the
-        # default limit of 1 the unique key finds a repeat without this extra query
+    if BATCHING.max_batch <= 1 and (c.per_claimant_limit > 1 or idempotency_key):
+        # the single path needs what the claimant holds up front for slot numbers and key
+        # matching (a batch reads it for all its claimants in one query)
         held = await _held(c, key)
         existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
         if existing is not None:
@@ -620,6 +620,11 @@ async def _claim_new(
         if reused:
             c = await public_row(c.public_id)
             candidates, served_platform = _admit(c, claimant, channel, requested, now)
+        if held is None and (c.per_claimant_limit > 1 or idempotency_key):
+            held = await _held(c, key)
+            existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
+            if existing is not None:
+                return _result(c, key, existing, repeated=True)
 
     for _attempt in range(ATTEMPTS):
         try:

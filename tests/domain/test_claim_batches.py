@@ -190,3 +190,32 @@ async def test_a_campaign_with_a_window_and_rules_is_still_served_in_batches(
 
     # the terms read back raw inside the batch equal the ORM's (times, microseconds, rules)
     assert [kind for kind, _, _ in outcomes] == [claims._Kind.TAKEN] * 2
+
+
+async def test_a_retry_that_runs_alone_still_finds_its_key_after_a_release(
+    services: Services,
+) -> None:
+    from domain import codes
+
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id, per_claimant_limit=2)
+    await factories.upload_codes(dev.id, c.id, factories.codes_csv(6))
+    member = Claimant.of("web", "keeper")
+
+    async def ask(key: str) -> str:
+        got = await claims.claim(
+            campaign_id=c.id, claimant=member, channel="web", idempotency_key=key
+        )
+        return got.code
+
+    first = await ask("K1")
+    second = await ask("K2")
+    await codes.release(owner_id=dev.id, campaign_id=c.id, code=first)  # slot 1 is free again
+    # two retries of K2 at once: one is settled in the batch, the other runs alone; both must
+    # get K2's code back, not a new code in the freed slot
+    again = await asyncio.gather(ask("K2"), ask("K2"))
+    assert again == [second, second]
+    held = await Claim.filter(campaign__public_id=c.id, slot__isnull=False).values_list(
+        "code", flat=True
+    )
+    assert list(held) == [second]
