@@ -23,8 +23,10 @@ from datetime import timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from domain import clock
+from domain.coalesce import Coalescer
 from domain.errors import IdempotencyMismatch, ValidationFailed
 from domain.models import IdempotencyRecord
 
@@ -105,9 +107,44 @@ async def remember(
 ) -> StoredAnswer:
     """Store `answer` for the key; returns the answer to give (an earlier one if it won the race).
 
+    Records that arrive together are inserted together (one commit for the lot, as claims
+    are); a conflict in a batch sends each of its records down the one-by-one path.
     Raises `IdempotencyMismatch` when a concurrent request stored a different request under
     the same key first.
     """
+    record = IdempotencyRecord(
+        scope=scope,
+        key=key,
+        request_hash=request_hash,
+        status_code=answer.status_code,
+        response={"body": answer.body, "media_type": answer.media_type, "headers": answer.headers},
+        created_at=clock.now(),
+    )
+    if await WRITES.submit(None, record):
+        return answer
+    return await _remember_one(
+        scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
+    )
+
+
+async def _write_together(_: None, records: list[IdempotencyRecord]) -> list[bool]:
+    """Insert records in one multi-row INSERT and commit; all False if any key was taken."""
+    try:
+        async with in_transaction():
+            await IdempotencyRecord.bulk_create(records)
+    except IntegrityError:
+        return [False] * len(records)
+    return [True] * len(records)
+
+
+WRITES: Coalescer[None, IdempotencyRecord, bool] = Coalescer(
+    _write_together, max_batch=200, linger=0.003
+)
+
+
+async def _remember_one(
+    *, scope: str, key: str, request_hash: str, answer: StoredAnswer, ttl: timedelta
+) -> StoredAnswer:
     payload = {"body": answer.body, "media_type": answer.media_type, "headers": answer.headers}
     try:
         await IdempotencyRecord.create(
@@ -123,7 +160,7 @@ async def remember(
         pass
     winner = await lookup(scope=scope, key=key, request_hash=request_hash, ttl=ttl)
     if winner is None:  # it expired in between: ours is the answer now
-        return await remember(
+        return await _remember_one(
             scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
         )
     log.info("idempotency key raced: answering with the first stored answer")
