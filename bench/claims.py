@@ -323,15 +323,22 @@ def main() -> None:
         paced_runs: list[dict[str, float]] = []
         keyed_runs: list[dict[str, float]] = []
         closed_runs: list[dict[str, float]] = []
+
+        def settle() -> None:
+            time.sleep(2)  # let the previous run's queued requests drain before the next
+
         for run in range(args.repeat):
+            settle()
             paced_runs.append(
                 run_wrk(f"p{run}-", args.seconds, args.connections, args.think_ms, target)
             )
+            settle()
             keyed_runs.append(
                 run_wrk(
                     f"k{run}-", args.seconds, args.connections, args.think_ms, target, keyed=True
                 )
             )
+            settle()
             closed_runs.append(run_wrk(f"s{run}-", args.seconds, args.connections, None, target))
         claims_n, codes_n, claimants_n, claimed_rows = check_no_double(database, cid)
         stop(server)

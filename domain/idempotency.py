@@ -86,7 +86,7 @@ async def lookup(*, scope: str, key: str, request_hash: str, ttl: timedelta) -> 
 
     Raises `IdempotencyMismatch` when the key was used for a different request.
     """
-    record = await IdempotencyRecord.get_or_none(scope=scope, key=key)
+    record = await READS.submit(None, (scope, key))
     if record is None:
         return None
     if record.created_at < clock.now() - ttl:
@@ -100,6 +100,20 @@ async def lookup(*, scope: str, key: str, request_hash: str, ttl: timedelta) -> 
             field="Idempotency-Key",
         )
     return _answer(record)
+
+
+async def _read_together(_: None, wanted: list[tuple[str, str]]) -> list[IdempotencyRecord | None]:
+    """The records of several (scope, key) pairs in one query (lookups that arrive together)."""
+    rows = await IdempotencyRecord.filter(
+        scope__in=sorted({scope for scope, _ in wanted}), key__in=sorted({key for _, key in wanted})
+    )
+    found = {(r.scope, r.key): r for r in rows}
+    return [found.get(pair) for pair in wanted]
+
+
+READS: Coalescer[None, tuple[str, str], IdempotencyRecord | None] = Coalescer(
+    _read_together, max_batch=200
+)
 
 
 async def remember(
