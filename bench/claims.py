@@ -1,17 +1,19 @@
 """Claim and upload benchmark on MariaDB: prints figures, asserts nothing.
 
-    python -m bench.claims [--workers 2] [--connections 1000] [--seconds 15] [--codes 100000]
+    python -m bench.claims [--workers 2] [--connections 1000] [--seconds 10] [--repeat 3]
 
-Starts the real service (`codedrop api --workers N`, uvicorn) on a fresh MariaDB database,
-uploads 100,000 codes through the HTTP API (multipart), then drives `wrk` with 1,000 open
-connections, every request a distinct claimant: first as 1,000 clients that each claim about
-once a second (a random pause averaging --think-ms between their claims: an offered load
-just over 1,000 claims/s), then as a closed loop (every connection sends again as soon as it is answered: the
-saturation throughput, where latency is queueing). Finally the domain function alone with
-1,000 concurrent tasks. Rate limits stay on, in-process as by default; the per-IP claim limit
-is raised (CODEDROP_RATE_LIMIT_DISTRIBUTE_IP=100000000/minute) because every client is
-127.0.0.1, while each claimant's own limit stays at its default.
-The final state is checked for double claims after each phase.
+Starts the real service (`codedrop api --workers N`, uvicorn) on a fresh MariaDB database and
+uploads 100,000 codes through the HTTP API (multipart), --repeat times. Then, --repeat times
+each, 2 s apart, drives `wrk` with 1,000 open connections, every request a distinct claimant:
+as 1,000 clients that each claim about once a second (a random pause averaging --think-ms
+between their claims: an offered load just over 1,000 claims/s); the same with an
+Idempotency-Key on every claim; and as a closed loop (every connection sends again as soon as
+it is answered: the saturation throughput, where latency is queueing). Medians are printed
+with their range. Finally the domain function alone with 1,000 concurrent tasks. Rate limits
+stay on, in-process as by default; the per-IP claim limit is raised
+(CODEDROP_RATE_LIMIT_DISTRIBUTE_IP=100000000/minute) because every client is 127.0.0.1,
+while each claimant's own limit stays at its default. The final state is checked for double
+claims.
 """
 
 from __future__ import annotations
