@@ -36,7 +36,7 @@ MAX_BODY = 4096  # a claim body is well under 200 bytes; larger ones take the ge
 
 
 class ClaimFastLane:
-    """ASGI middleware that answers plain claims and hands everything else to `app`."""
+    """ASGI middleware that answers claims it can take and hands everything else to `app`."""
 
     def __init__(self, app: ASGIApp, route: APIRoute | None = None) -> None:
         self.app = app
@@ -47,8 +47,11 @@ class ClaimFastLane:
             await self.app(scope, receive, send)
             return
         match = CLAIM_PATH.match(scope["path"])
+        if match is None:
+            await self.app(scope, receive, send)
+            return
         plain, key = _plain(scope["headers"])
-        if match is None or not plain:
+        if not plain:
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
