@@ -119,26 +119,9 @@ def _when(value: object) -> datetime:
 
 
 async def _held(c: Campaign, claimant_key: str) -> list[Held]:
-    conn = get_connection("default")
-    _, rows = await conn.execute_query(
-        _sql(
-            conn,
-            "SELECT slot, code, platform, channel, idempotency_key, created_at FROM claims"
-            " WHERE campaign_id=? AND claimant=? AND slot IS NOT NULL ORDER BY slot",
-        ),
-        [c.id, claimant_key],
-    )
-    return [
-        Held(
-            slot=int(r["slot"]),
-            code=str(r["code"]),
-            platform=str(r["platform"]),
-            channel=str(r["channel"]),
-            idempotency_key=r["idempotency_key"],
-            created_at=_when(r["created_at"]),
-        )
-        for r in rows
-    ]
+    """What one claimant holds in the campaign, by slot."""
+    held = await _held_many(get_connection("default"), c.id, [claimant_key])
+    return held.get(claimant_key, [])
 
 
 def _pick_existing(held: Sequence[Held], idempotency_key: str | None, limit: int) -> Held | None:
@@ -273,7 +256,6 @@ class _Ask:
     candidates: tuple[str, ...]
     served_platform: str
     idempotency_key: str | None
-    held: list[Held] | None  # None: not read yet (limit 1, no key); the batch reads it
 
 
 _Outcome = tuple[_Kind, Held | None, _Batch | None]
@@ -320,14 +302,13 @@ async def _claim_batch_once(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome
         for claimant, i in list(first.items()):
             if _terms(asks[i].campaign) != current:
                 del first[claimant]
-        unknown = [asks[i].claimant for i in first.values() if asks[i].held is None]
-        held_by = await _held_many(conn, campaign_pk, unknown)
+        held_by = await _held_many(conn, campaign_pk, list(first))
         slots: dict[int, int] = {}
         groups: dict[tuple[str, ...], list[int]] = {}
         for i in first.values():
             ask = asks[i]
             limit = ask.campaign.per_claimant_limit
-            held = ask.held if ask.held is not None else held_by.get(ask.claimant, [])
+            held = held_by.get(ask.claimant, [])
             existing = _pick_existing(held, ask.idempotency_key, limit)
             if existing is not None:
                 outcomes[i] = (_Kind.REPEAT, existing, None)
@@ -536,26 +517,18 @@ async def claim(
     c, reused = await recent_public_row(campaign_id, fresh_within=CAMPAIGN_FRESH_WITHIN)
     if for_owner is not None and c.owner_id != for_owner:  # type: ignore[attr-defined]
         raise CampaignNotFound(campaign_id)
-    key = claimant.key
-    held: list[Held] | None = None
-    if BATCHING.max_batch <= 1 and (c.per_claimant_limit > 1 or idempotency_key):
-        # the single path needs what the claimant holds up front for slot numbers and key
-        # matching (a batch reads it for all its claimants in one query)
-        held = await _held(c, key)
-        existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
-        if existing is not None:
-            return _result(c, key, existing, repeated=True)
     try:
+        # what the claimant already holds is read by the batch, for all its claimants at once
         return await _claim_new(
-            c, claimant, channel, requested, idempotency_key, held, events_bus, reused=reused
+            c, claimant, channel, requested, idempotency_key, events_bus, reused=reused
         )
     except ClaimRefused:
         # a member who already holds a code sees it again, even when the campaign has since
         # paused, ended, sold out or stopped admitting them
-        if held is None:
-            existing = _pick_existing(await _held(c, key), idempotency_key, c.per_claimant_limit)
-            if existing is not None:
-                return _result(c, key, existing, repeated=True)
+        key = claimant.key
+        existing = _pick_existing(await _held(c, key), idempotency_key, c.per_claimant_limit)
+        if existing is not None:
+            return _result(c, key, existing, repeated=True)
         raise
 
 
@@ -578,7 +551,6 @@ async def _claim_new(
     channel: str,
     requested: Platform | None,
     idempotency_key: str | None,
-    held: list[Held] | None,
     events_bus: EventBus | None,
     *,
     reused: bool,
@@ -599,32 +571,34 @@ async def _claim_new(
         c, reused = await public_row(c.public_id), False
         candidates, served_platform = _admit(c, claimant, channel, requested, now)
 
-    if BATCHING.max_batch > 1:
-        ask = _Ask(
-            campaign=c,
-            claimant=key,
-            channel=channel,
-            candidates=tuple(candidates),
-            served_platform=served_platform,
-            idempotency_key=idempotency_key,
-            held=held,
-        )
-        kind, row, batch = await BATCHING.submit(c.id, ask)
-        if kind is _Kind.REPEAT:
-            assert row is not None
-            return _result(c, key, row, repeated=True)
-        if kind is _Kind.TAKEN:
-            assert row is not None and batch is not None
-            return await _acknowledge(c, key, row, events_bus, batch)
-        # _Kind.ALONE: this one needs the single-claim path below, on a fresh read
-        if reused:
-            c = await public_row(c.public_id)
-            candidates, served_platform = _admit(c, claimant, channel, requested, now)
-        if held is None and (c.per_claimant_limit > 1 or idempotency_key):
-            held = await _held(c, key)
-            existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
-            if existing is not None:
-                return _result(c, key, existing, repeated=True)
+    ask = _Ask(
+        campaign=c,
+        claimant=key,
+        channel=channel,
+        candidates=tuple(candidates),
+        served_platform=served_platform,
+        idempotency_key=idempotency_key,
+    )
+    kind, row, batch = await BATCHING.submit(c.id, ask)
+    if kind is _Kind.REPEAT:
+        assert row is not None
+        return _result(c, key, row, repeated=True)
+    if kind is _Kind.TAKEN:
+        assert row is not None and batch is not None
+        return await _acknowledge(c, key, row, events_bus, batch)
+
+    # _Kind.ALONE: the single-claim path, on a fresh read
+    if reused:
+        c = await public_row(c.public_id)
+        candidates, served_platform = _admit(c, claimant, channel, requested, now)
+    held: list[Held] | None = None
+    if c.per_claimant_limit > 1 or idempotency_key:
+        # slot numbers and key matching need what the claimant holds; with a limit of 1 the
+        # unique key finds a repeat without this query
+        held = await _held(c, key)
+        existing = _pick_existing(held, idempotency_key, c.per_claimant_limit)
+        if existing is not None:
+            return _result(c, key, existing, repeated=True)
 
     for _attempt in range(ATTEMPTS):
         try:

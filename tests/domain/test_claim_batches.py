@@ -34,7 +34,6 @@ def _ask(c: Campaign, who: str, platform: str | None = None, **extra: Any) -> cl
         candidates=tuple(candidates),
         served_platform=served,
         idempotency_key=extra.get("idempotency_key"),
-        held=extra.get("held"),
     )
 
 
@@ -184,9 +183,7 @@ async def test_a_campaign_with_a_window_and_rules_is_still_served_in_batches(
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(4))
     row = await _row(c.id)  # what a claim is admitted on: the ORM's read of the row
 
-    outcomes = await claims._claim_batch(
-        row.id, [_ask(row, "w1", held=[]), _ask(row, "w2", held=[])]
-    )
+    outcomes = await claims._claim_batch(row.id, [_ask(row, "w1"), _ask(row, "w2")])
 
     # the terms read back raw inside the batch equal the ORM's (times, microseconds, rules)
     assert [kind for kind, _, _ in outcomes] == [claims._Kind.TAKEN] * 2
