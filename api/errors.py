@@ -11,7 +11,7 @@ import logging
 import secrets
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -173,13 +173,15 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def to_response(request: Request, exc: Exception) -> JSONResponse:
-    """The answer `install`'s handlers give for `exc`, for code that runs outside FastAPI's
-    exception handling (api/fastlane.py)."""
-    if isinstance(exc, DomainError):
-        return await domain_error(request, exc)
-    if isinstance(exc, (DBConnectionError, OperationalError, ConnectionError)):
-        return await database_down(request, exc)
+async def to_response(request: Request, exc: Exception) -> Response:
+    """The answer the app's registered handler (`install`) gives for `exc`, for code that runs
+    outside FastAPI's exception handling (api/fastlane.py): the nearest class in its MRO."""
+    handlers = request.app.exception_handlers
+    for cls in type(exc).__mro__:
+        handler = handlers.get(cls)
+        if handler is not None:
+            answer: Response = await handler(request, exc)
+            return answer
     return await unexpected(request, exc)
 
 
