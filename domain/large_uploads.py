@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from domain import clock
+from domain.adapters.leases import build_leases
 from domain.bootstrap import Services
 from domain.campaigns import owned
 from domain.errors import (
@@ -271,6 +272,20 @@ async def _correct_after_restart(u: Upload) -> None:
     u.duplicates = max(0, u.duplicates - extra)
     u.errors = [e for e in u.errors if not (e.get("reason") in SKIPPED and e.get("value") in ours)]
     await u.save(update_fields=["imported", "duplicates", "errors"])
+
+
+async def process_in_background(upload_id: str, services: Services) -> None:
+    """Import a completed upload from a request's background task, with leases of its own.
+
+    A failure is logged and the upload stays queued/processing: the scheduler's next tick
+    retries it."""
+    leases = build_leases(services.settings)
+    try:
+        await process_upload(upload_id=upload_id, services=services, leases=leases)
+    except Exception:
+        log.exception("background import of upload %s failed", upload_id)
+    finally:
+        await leases.close()
 
 
 async def process_upload(

@@ -9,7 +9,6 @@ the URL. Completing queues the import; it runs in the background (and the schedu
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
@@ -21,11 +20,7 @@ from api.deps import CurrentDeveloper, Svc, developer_limit
 from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, ImportReportOut, Strict
 from domain import large_uploads
-from domain.adapters.leases import build_leases
-from domain.bootstrap import Services
 from domain.large_uploads import UploadProgress
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["codes"], responses=PROBLEMS, route_class=IdempotentRoute)
 api_limit = developer_limit("rate_limit_api", "API calls")
@@ -132,17 +127,6 @@ async def put_content(
     return ContentReceived(upload_id=upload_id, bytes=size)
 
 
-async def _process(upload_id: str, services: Services) -> None:
-    leases = build_leases(services.settings)
-    try:
-        await large_uploads.process_upload(upload_id=upload_id, services=services, leases=leases)
-    except Exception:
-        # the upload stays queued/processing; the scheduler's next tick retries it
-        log.exception("background import of upload %s failed", upload_id)
-    finally:
-        await leases.close()
-
-
 @router.post(
     "/api/campaigns/{campaign_id}/uploads/{upload_id}/complete",
     status_code=status.HTTP_202_ACCEPTED,
@@ -162,7 +146,7 @@ async def complete_upload(
         owner_id=dev.id, campaign_id=campaign_id, upload_id=upload_id, services=services
     )
     if progress.status == large_uploads.UPLOADED:
-        background.add_task(_process, upload_id, services)
+        background.add_task(large_uploads.process_in_background, upload_id, services)
     return UploadProgressOut.of(progress)
 
 

@@ -32,7 +32,6 @@ from api.web import pages
 from api.web.auth import Protected, SignedIn, check_csrf
 from api.web.pages import NO_STORE, SECURITY_HEADERS, WebError
 from domain import campaigns, codes, developers, large_uploads, uploads, waitlist
-from domain.adapters.leases import build_leases
 from domain.bootstrap import Services
 from domain.campaigns import CampaignView
 from domain.claim_identity import campaign_secret
@@ -632,17 +631,6 @@ def _json_error(exc: DomainError) -> JSONResponse:
     )
 
 
-async def _import_in_background(upload_id: str, services: Services) -> None:
-    leases = build_leases(services.settings)
-    try:
-        await large_uploads.process_upload(upload_id=upload_id, services=services, leases=leases)
-    except Exception:
-        # the upload stays queued/processing; the scheduler's next tick retries it
-        log.exception("background import of upload %s failed", upload_id)
-    finally:
-        await leases.close()
-
-
 @router.post("/c/{campaign_id}/large-uploads", name="large_upload_start")
 async def large_upload_start(
     request: Request,
@@ -705,7 +693,7 @@ async def large_upload_complete(
     except DomainError as exc:
         return _json_error(exc)
     if progress.status == large_uploads.UPLOADED:
-        background.add_task(_import_in_background, upload_id, services)
+        background.add_task(large_uploads.process_in_background, upload_id, services)
     return JSONResponse(_progress_json(campaign_id, progress), status_code=202, headers=NO_STORE)
 
 
