@@ -126,18 +126,21 @@ async def remember(
     Raises `IdempotencyMismatch` when a concurrent request stored a different request under
     the same key first.
     """
-    record = IdempotencyRecord(
+    if await WRITES.submit(None, _new_record(scope, key, request_hash, answer)):
+        return answer
+    return await _remember_one(
+        scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
+    )
+
+
+def _new_record(scope: str, key: str, request_hash: str, answer: StoredAnswer) -> IdempotencyRecord:
+    return IdempotencyRecord(
         scope=scope,
         key=key,
         request_hash=request_hash,
         status_code=answer.status_code,
         response={"body": answer.body, "media_type": answer.media_type, "headers": answer.headers},
         created_at=clock.now(),
-    )
-    if await WRITES.submit(None, record):
-        return answer
-    return await _remember_one(
-        scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
     )
 
 
@@ -159,16 +162,8 @@ WRITES: Coalescer[None, IdempotencyRecord, bool] = Coalescer(
 async def _remember_one(
     *, scope: str, key: str, request_hash: str, answer: StoredAnswer, ttl: timedelta
 ) -> StoredAnswer:
-    payload = {"body": answer.body, "media_type": answer.media_type, "headers": answer.headers}
     try:
-        await IdempotencyRecord.create(
-            scope=scope,
-            key=key,
-            request_hash=request_hash,
-            status_code=answer.status_code,
-            response=payload,
-            created_at=clock.now(),
-        )
+        await _new_record(scope, key, request_hash, answer).save()
         return answer
     except IntegrityError:
         pass
