@@ -14,6 +14,12 @@ from domain.values import ClaimResult, ImportReport
 
 PlatformName = Literal["ios", "android", "web", "steam", "universal"]
 StatusName = Literal["draft", "active", "paused", "completed", "archived"]
+IdentityName = Literal["anonymous", "verified"]
+IDENTITY_TEXT = (
+    "anonymous: anyone may claim (default); verified: only people signed in with Discord or"
+    " Telegram (claim page, bots) or users your backend names with its API key; anonymous"
+    " API claims get 403 identity_required"
+)
 
 
 class Strict(BaseModel):
@@ -62,6 +68,7 @@ class CampaignCreate(Strict):
     low_stock_threshold: int = Field(0, ge=0)
     eligibility: EligibilityIn = Field(default_factory=EligibilityIn)
     waitlist_enabled: bool = True
+    identity: IdentityName = Field("anonymous", description=IDENTITY_TEXT)
 
 
 class CampaignUpdate(Strict):
@@ -79,6 +86,7 @@ class CampaignUpdate(Strict):
     low_stock_threshold: int | None = Field(None, ge=0)
     eligibility: EligibilityIn | None = None
     waitlist_enabled: bool | None = None
+    identity: IdentityName | None = Field(None, description=IDENTITY_TEXT)
 
 
 class StockOut(BaseModel):
@@ -101,6 +109,7 @@ class CampaignOut(BaseModel):
     low_stock_threshold: int
     eligibility: dict[str, Any]
     waitlist_enabled: bool
+    identity: IdentityName = Field(description=IDENTITY_TEXT)
     created_at: datetime
     updated_at: datetime
     stock: StockOut
@@ -121,6 +130,7 @@ class CampaignOut(BaseModel):
             low_stock_threshold=view.low_stock_threshold,
             eligibility=view.eligibility,
             waitlist_enabled=view.waitlist_enabled,
+            identity=view.identity,
             created_at=view.created_at,
             updated_at=view.updated_at,
             stock=StockOut(
@@ -277,6 +287,7 @@ class CardOut(BaseModel):
     starts_at: datetime | None
     ends_at: datetime | None
     waitlist_enabled: bool
+    identity: IdentityName = Field(description=IDENTITY_TEXT)
 
     @classmethod
     def of(cls, c: PublicCard) -> CardOut:
@@ -292,6 +303,7 @@ class CardOut(BaseModel):
             starts_at=c.starts_at,
             ends_at=c.ends_at,
             waitlist_enabled=c.waitlist_enabled,
+            identity=c.identity,
         )
 
 

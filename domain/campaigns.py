@@ -19,7 +19,14 @@ from domain.eligibility import parse_rules
 from domain.errors import CampaignNotFound, ValidationFailed
 from domain.events import Event, EventBus
 from domain.models import ArchivedCode, Campaign, PromoCode
-from domain.values import CampaignStatus, CodeStatus, Platform, parse_platform
+from domain.values import (
+    CampaignStatus,
+    CodeStatus,
+    IdentityMode,
+    Platform,
+    parse_identity_mode,
+    parse_platform,
+)
 
 MAX_LIMIT = 100
 EDITABLE = {
@@ -33,6 +40,7 @@ EDITABLE = {
     "low_stock_threshold",
     "eligibility",
     "waitlist_enabled",
+    "identity",
 }
 
 
@@ -66,6 +74,7 @@ class CampaignView:
     updated_at: datetime
     stock: Stock
     owner_id: int
+    identity: str = IdentityMode.ANONYMOUS
 
 
 @dataclass(slots=True)
@@ -82,6 +91,7 @@ class PublicCard:
     starts_at: datetime | None
     ends_at: datetime | None
     waitlist_enabled: bool
+    identity: str = IdentityMode.ANONYMOUS
 
 
 def new_public_id() -> str:
@@ -137,6 +147,7 @@ def _view(c: Campaign, stock: Stock) -> CampaignView:
         updated_at=c.updated_at,
         stock=stock,
         owner_id=c.owner_id,  # type: ignore[attr-defined]
+        identity=c.identity,
     )
 
 
@@ -186,6 +197,8 @@ def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
                 raise ValidationFailed("low_stock_threshold must be 0 or more.", field=key)
         elif key == "eligibility":
             value = parse_rules(value).model_dump(mode="json", exclude_defaults=True)
+        elif key == "identity":
+            value = parse_identity_mode(value)
         out[key] = value
     return out
 
@@ -208,6 +221,7 @@ async def create_campaign(
     low_stock_threshold: int = 0,
     eligibility: dict[str, Any] | None = None,
     waitlist_enabled: bool = True,
+    identity: str = IdentityMode.ANONYMOUS,
 ) -> CampaignView:
     """Create a campaign owned by `owner_id` (active unless told otherwise)."""
     values = _check_fields(
@@ -222,6 +236,7 @@ async def create_campaign(
             "low_stock_threshold": low_stock_threshold,
             "eligibility": eligibility or {},
             "waitlist_enabled": waitlist_enabled,
+            "identity": identity,
         }
     )
     _check_window(values["starts_at"], values["ends_at"])
@@ -396,6 +411,7 @@ async def public_card(*, campaign_id: str, fresh_within: float = 0.0) -> PublicC
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         waitlist_enabled=row.waitlist_enabled,
+        identity=row.identity,
     )
 
 

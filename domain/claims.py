@@ -46,6 +46,7 @@ from domain.errors import (
 from domain.events import Event, EventBus
 from domain.models import Campaign, Claim, PromoCode
 from domain.ratelimits import ClaimRateLimit, enforce
+from domain.signin import require_identity
 from domain.values import (
     CampaignStatus,
     Claimant,
@@ -347,20 +348,29 @@ async def _claim_batch_once(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome
     return outcomes
 
 
-_Terms = tuple[str, datetime | None, datetime | None, int, str, Any]
+_Terms = tuple[str, datetime | None, datetime | None, int, str, Any, str]
 
 
 def _terms(c: Campaign) -> _Terms:
-    """What a claim was admitted on: status, window, limit, platform, eligibility rules."""
-    return (str(c.status), c.starts_at, c.ends_at, c.per_claimant_limit, c.platform, c.eligibility)
+    """What a claim was admitted on: status, window, limit, platform, eligibility rules,
+    identity mode."""
+    return (
+        str(c.status),
+        c.starts_at,
+        c.ends_at,
+        c.per_claimant_limit,
+        c.platform,
+        c.eligibility,
+        str(c.identity),
+    )
 
 
 async def _terms_now(conn: Any, campaign_pk: int) -> _Terms | None:
     _, rows = await conn.execute_query(
         _sql(
             conn,
-            "SELECT status, starts_at, ends_at, per_claimant_limit, platform, eligibility"
-            " FROM campaigns WHERE id=?",
+            "SELECT status, starts_at, ends_at, per_claimant_limit, platform, eligibility,"
+            " identity FROM campaigns WHERE id=?",
         ),
         [campaign_pk],
     )
@@ -375,6 +385,7 @@ async def _terms_now(conn: Any, campaign_pk: int) -> _Terms | None:
         int(r["per_claimant_limit"]),
         str(r["platform"]),
         json.loads(rules) if isinstance(rules, (str, bytes)) else rules,
+        str(r["identity"]),
     )
 
 
@@ -538,6 +549,7 @@ def _admit(
     """Judge the campaign open and the claimant eligible; the stored platforms to take from
     and the platform the claim is for."""
     check_open(c, now)
+    require_identity(c.identity, claimant)
     judge(parse_rules(c.eligibility), claimant, channel=channel, now=now)
     served_platform = (
         requested.value if requested and requested != Platform.UNIVERSAL else c.platform

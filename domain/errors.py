@@ -171,6 +171,22 @@ class PlatformRequired(ClaimRefused):
         self.available = available
 
 
+class IdentityRequired(ClaimRefused):
+    """A `verified` campaign and a claimant no one vouches for (a cookie or a bare user id)."""
+
+    code = "identity_required"
+    status = 403
+    title = "Sign-in required"
+
+
+class SignInFailed(DomainError):
+    """A claim-page sign-in (Discord OAuth2, Telegram Login) that could not be verified."""
+
+    code = "signin_failed"
+    status = 400
+    title = "Sign-in failed"
+
+
 class NotEligible(ClaimRefused):
     """An eligibility rule failed; `rule` names it and `eligible_at` says when, if known."""
 

@@ -97,6 +97,9 @@ class Campaign(Model):
     low_stock_threshold = fields.IntField(default=0)
     low_stock_alerted = fields.BooleanField(default=False)
     waitlist_enabled = fields.BooleanField(default=True)
+    identity = fields.CharField(
+        max_length=16, default="anonymous", description="anonymous or verified (IdentityMode)"
+    )
     completed_reason = fields.CharField(max_length=16, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -90,6 +90,22 @@ class Settings(BaseSettings):
     discord_guild_id: int | None = Field(None, description="sync commands to this guild only")
     discord_api_url: str | None = Field(None, description="testing hook: Discord REST base URL")
 
+    # sign-in on the claim page (each button shows only when configured)
+    discord_client_id: str | None = Field(
+        None, description="Discord application id: enables Sign in with Discord"
+    )
+    discord_client_secret: SecretStr | None = Field(
+        None, description="that application's OAuth2 client secret"
+    )
+    discord_oauth_url: str = Field(
+        "https://discord.com", description="Discord OAuth2 base URL (a testing hook)"
+    )
+    telegram_login_url: str = Field(
+        "https://telegram.org",
+        description="origin of the Telegram Login Widget script (a testing hook); Sign in with"
+        " Telegram needs TELEGRAM_BOT_TOKEN and TELEGRAM_BOT_USERNAME",
+    )
+
     # scheduler
     scheduler_enabled: bool = Field(True, description="run the jobs inside `codedrop run`")
     archive_after_days: int = Field(30, ge=1, description="archive codes used this long ago")
@@ -145,6 +161,16 @@ class Settings(BaseSettings):
                 "CODEDROP_SECRET_KEY is a placeholder; set a long random value in production"
             )
         return self
+
+    @property
+    def discord_signin(self) -> bool:
+        """Sign in with Discord is configured (application id and secret)."""
+        return bool(self.discord_client_id and self.discord_client_secret)
+
+    @property
+    def telegram_signin(self) -> bool:
+        """Sign in with Telegram is configured (the bot's token and @username)."""
+        return bool(self.telegram_bot_token and self.telegram_bot_username)
 
     @property
     def is_mysql(self) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import UnknownPlatform
+from domain.errors import UnknownPlatform, ValidationFailed
 
 
 class Platform(StrEnum):
@@ -88,6 +88,25 @@ class CodeStatus(StrEnum):
     AVAILABLE = "available"
     CLAIMED = "claimed"
     USED = "used"
+
+
+class IdentityMode(StrEnum):
+    """Who may claim a campaign: anyone (`anonymous`), or only claimants a party vouches for
+    (`verified`: a Discord or Telegram account, or a developer's backend with its key)."""
+
+    ANONYMOUS = "anonymous"
+    VERIFIED = "verified"
+
+
+def parse_identity_mode(value: str | None) -> str:
+    """`anonymous` or `verified` (case and spaces ignored); anything else names the field."""
+    text = (value or IdentityMode.ANONYMOUS).strip().lower()
+    try:
+        return IdentityMode(text).value
+    except ValueError:
+        raise ValidationFailed(
+            f"Unknown identity {str(value)[:40]!r}; use anonymous or verified.", field="identity"
+        ) from None
 
 
 class Channel(StrEnum):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 
 from api.deps import ClientIP, Svc, bearer, client_ip, limit, optional_developer
 from api.idempotency import IdempotentRoute, idempotent_in_domain
-from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut
+from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut, Problem
 from domain import campaigns, claims
 from domain.bootstrap import Services
 from domain.values import Channel, Claimant
@@ -42,7 +42,16 @@ async def campaign_card(
     "/{campaign_id}",
     response_model=ClaimOut,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": ClaimOut, "description": "the code this claimant already holds"}},
+    responses={
+        200: {"model": ClaimOut, "description": "the code this claimant already holds"},
+        403: {
+            "model": Problem,
+            "content": {"application/problem+json": {}},
+            "description": "`identity_required`: the campaign is `verified` and the call has no"
+            " API key (sign in on the claim page or claim in a bot instead); `not_eligible`:"
+            " an eligibility rule failed",
+        },
+    },
     # the API key is optional here: anonymous web clients, or a developer's own backend
     openapi_extra={"security": [{"HTTPBearer": []}, {}]},
 )

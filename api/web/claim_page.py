@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from api.deps import ClientIP, limit
-from api.web import pages
+from api.web import pages, signin
 from api.web.pages import NO_STORE, WebError
 from api.web.platforms import detect_platform, preselect
 from domain import campaigns, claims, waitlist
@@ -63,6 +63,9 @@ async def _claimant(request: Request, campaign_id: str, visitor: str, identity: 
     if identity:
         secret = pages.services_of(request).settings.secret_key.get_secret_value()
         return await signed_claimant(secret_key=secret, campaign_id=campaign_id, token=identity)
+    member = signin.member_of(request)
+    if member is not None:
+        return await signin.member_claimant(request, member, campaign_id)
     return Claimant.of("web", visitor)
 
 
@@ -96,6 +99,7 @@ def _context(
         "hint": None,
         "error": None,
         "waitlist_joined": False,
+        "signin": signin.page_options(request, card),
         **extra,
     }
 
@@ -107,6 +111,9 @@ def _page(
         request, "claim.html", context, status_code=status_code, headers={**NO_STORE}
     )
     response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = signin.content_security_policy(
+        pages.services_of(request).settings
+    )
     if new:
         pages.give_claimant_id(request, response, visitor)
     return response

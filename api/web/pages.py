@@ -170,6 +170,29 @@ def give_claimant_id(request: Request, response: Response, value: str) -> None:
     set_cookie(request, response, CLAIMANT_COOKIE, signed, max_age=CLAIMANT_MAX_AGE)
 
 
+def load_signed(request: Request, name: str, *, max_age: int) -> Any:
+    """The value of a signed cookie (salted by its name), or None if absent, forged or old."""
+    raw = request.cookies.get(name)
+    if not raw:
+        return None
+    try:
+        return _serializer(request, f"codedrop.web.{name}").loads(raw, max_age=max_age)
+    except BadSignature:
+        return None
+
+
+def save_signed(
+    request: Request, response: Response, name: str, value: Any, *, max_age: int
+) -> None:
+    """Set a signed, HTTP-only cookie holding `value` (JSON-serialisable)."""
+    signed = _serializer(request, f"codedrop.web.{name}").dumps(value)
+    set_cookie(request, response, name, signed, max_age=max_age)
+
+
+def clear_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=is_https(request))
+
+
 def claim_csrf(request: Request, claimant: str) -> str:
     """The claim page's CSRF token: bound to the visitor's claimant cookie."""
     secret = services_of(request).settings.secret_key.get_secret_value()
