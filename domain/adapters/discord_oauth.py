@@ -79,8 +79,10 @@ class DiscordOAuth:
                         "code": code,
                         "redirect_uri": redirect_uri,
                         "code_verifier": verifier,
+                        # client_secret_post, one of the client authentications Discord takes
+                        "client_id": self.client_id,
+                        "client_secret": self.client_secret,
                     },
-                    auth=aiohttp.BasicAuth(self.client_id, self.client_secret),
                     headers={"Accept": "application/json"},
                 ) as r:
                     grant = await _json(r)

@@ -1,16 +1,25 @@
-"""A local server speaking the parts of Discord's REST API and gateway a bot uses.
+"""A local server speaking the parts of Discord's REST API and gateway a bot uses, and the
+OAuth2 authorization-code grant (with PKCE) a website's "Sign in with Discord" uses.
 
 Real discord.py connects to it exactly as to Discord: `GET /users/@me`, the application,
 `GET /gateway/bot`, then a websocket with HELLO, IDENTIFY, READY, GUILD_CREATE and heartbeats.
 Tests push INTERACTION_CREATE payloads in the shapes Discord sends and read back what the bot
 answered: interaction callbacks, follow-up and edited webhook messages, channel messages and
 DMs. Nothing of our own code is faked; only Discord is.
+
+OAuth2: `/oauth2/authorize` approves as `authorizer` (a `FakeMember`; none: `access_denied`)
+and redirects back with a single-use code bound to the S256 challenge, the redirect URI and
+the scopes; `/api/oauth2/token` gives a bearer token only for the client secret and a
+`code_verifier` whose SHA-256 is that challenge; the token reads `/api/users/@me` and, with
+`guilds.members.read`, `/api/users/@me/guilds/{id}/member` of members in `guild_members`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -19,8 +28,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from aiohttp import WSMsgType, web
+from aiohttp import BasicAuth, WSMsgType, web
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +166,15 @@ class FakeDiscord:
         self.refused_dms: dict[int, int] = defaultdict(int)
         self.attachments: dict[str, bytes] = {}
         self.identified: dict[str, Any] | None = None
+        # OAuth2 (Sign in with Discord)
+        self.client_id = str(self.application_id)
+        self.client_secret = "fake-secret-" + secrets.token_hex(8)
+        self.authorizer: FakeMember | None = None
+        self.guild_members: dict[int, FakeMember] = {}
+        self.authorizations: list[dict[str, str]] = []
+        self.token_refusals: list[str] = []
+        self._grants: dict[str, dict[str, Any]] = {}
+        self._bearers: dict[str, tuple[FakeMember, set[str]]] = {}
         self.unknown_routes: list[str] = []
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
@@ -178,6 +197,10 @@ class FakeDiscord:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{key}/{filename}", self._attachment)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/oauth2/authorize", self._authorize)
+        app.router.add_post("/api/oauth2/token", self._token)
+        app.router.add_get("/api/users/@me", self._oauth_user)
+        app.router.add_get("/api/users/@me/guilds/{guild_id}/member", self._oauth_member)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -537,6 +560,93 @@ class FakeDiscord:
         if data is None:
             return web.Response(status=404)
         return web.Response(body=data, content_type="application/octet-stream")
+
+    # -- OAuth2 ------------------------------------------------------------------------------
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        q = request.query
+        self.authorizations.append(dict(q))
+        if q.get("client_id") != self.client_id or q.get("response_type") != "code":
+            return web.Response(status=400, text="invalid client_id or response_type")
+        if q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+            return web.Response(status=400, text="PKCE (S256) required")
+        redirect = q.get("redirect_uri", "")
+        back: dict[str, str] = {"state": q.get("state", "")}
+        if self.authorizer is None:
+            back["error"] = "access_denied"
+        else:
+            code = secrets.token_urlsafe(16)
+            self._grants[code] = {
+                "member": self.authorizer,
+                "challenge": q["code_challenge"],
+                "redirect_uri": redirect,
+                "scopes": set(q.get("scope", "").split()),
+            }
+            back["code"] = code
+        raise web.HTTPFound(redirect + ("&" if "?" in redirect else "?") + urlencode(back))
+
+    def _oauth_error(self, why: str) -> web.Response:
+        self.token_refusals.append(why)
+        return self._json({"error": "invalid_grant", "error_description": why}, 400)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        try:
+            auth = BasicAuth.decode(request.headers.get("Authorization", ""))
+            client = (auth.login, auth.password)
+        except ValueError:
+            client = (str(form.get("client_id", "")), str(form.get("client_secret", "")))
+        if client != (self.client_id, self.client_secret):
+            self.token_refusals.append("client")
+            return self._json({"error": "invalid_client"}, 401)
+        if form.get("grant_type") != "authorization_code":
+            return self._oauth_error("grant_type")
+        grant = self._grants.pop(str(form.get("code", "")), None)  # a code works once
+        if grant is None:
+            return self._oauth_error("code")
+        if form.get("redirect_uri") != grant["redirect_uri"]:
+            return self._oauth_error("redirect_uri")
+        verifier = str(form.get("code_verifier", "")).encode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
+        if not verifier or challenge.decode() != grant["challenge"]:
+            return self._oauth_error("code_verifier")
+        token = secrets.token_urlsafe(24)
+        self._bearers[token] = (grant["member"], grant["scopes"])
+        return self._json(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": 604800,
+                "refresh_token": secrets.token_urlsafe(24),
+                "scope": " ".join(sorted(grant["scopes"])),
+            }
+        )
+
+    def _bearer(self, request: web.Request) -> tuple[FakeMember, set[str]] | None:
+        header = request.headers.get("Authorization", "")
+        return (
+            self._bearers.get(header.removeprefix("Bearer "))
+            if header.startswith("Bearer ")
+            else None
+        )
+
+    async def _oauth_user(self, request: web.Request) -> web.Response:
+        found = self._bearer(request)
+        if found is None:
+            return self._error(401, 0, "401: Unauthorized")
+        return self._json(found[0].user())
+
+    async def _oauth_member(self, request: web.Request) -> web.Response:
+        found = self._bearer(request)
+        if found is None:
+            return self._error(401, 0, "401: Unauthorized")
+        user, scopes = found
+        if "guilds.members.read" not in scopes:
+            return self._error(403, 50001, "Missing Access")
+        member = self.guild_members.get(user.id)
+        if request.match_info["guild_id"] != str(self.guild_id) or member is None:
+            return self._error(404, 10004, "Unknown Guild")
+        return self._json(member.payload())
 
     async def _rest(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") not in (f"Bot {self.token}", None):
