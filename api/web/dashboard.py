@@ -45,7 +45,7 @@ from domain.errors import (
 )
 from domain.large_uploads import UploadProgress
 from domain.settings import Settings
-from domain.values import CampaignStatus, Channel, CodeStatus, Platform
+from domain.values import CampaignStatus, Channel, CodeStatus, IdentityMode, Platform
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/dashboard")
@@ -53,6 +53,7 @@ router = APIRouter(prefix="/dashboard")
 PAGE_SIZE = 50
 PLATFORMS = [p.value for p in Platform]
 CHANNELS = [c.value for c in Channel]
+IDENTITY_MODES = [m.value for m in IdentityMode]
 STATUS_ACTIONS = {
     "pause": CampaignStatus.PAUSED,
     "resume": CampaignStatus.ACTIVE,
@@ -270,11 +271,14 @@ def campaign_values(form: FormData, *, creating: bool) -> tuple[dict[str, Any], 
             default=0,
         ),
         "waitlist_enabled": text.get("waitlist_enabled") == "on",
+        "identity": text.get("identity") or "anonymous",
     }
     if not values["name"]:
         errors["name"] = "Give the campaign a name."
     if values["platform"] not in PLATFORMS:
         errors["platform"] = "Pick a platform."
+    if values["identity"] not in IDENTITY_MODES:
+        errors["identity"] = "Pick anyone or signed-in members only."
     if creating:
         status = text.get("status") or "active"
         if status not in ("draft", "active", "paused"):
@@ -342,6 +346,7 @@ def _view_values(view: CampaignView) -> dict[str, Any]:
         "per_claimant_limit": view.per_claimant_limit,
         "low_stock_threshold": view.low_stock_threshold,
         "waitlist_enabled": view.waitlist_enabled,
+        "identity": view.identity,
         "eligibility": view.eligibility,
     }
 
@@ -382,6 +387,7 @@ async def campaign_new(request: Request, signed: SignedIn) -> Response:
         "per_claimant_limit": 1,
         "low_stock_threshold": 0,
         "waitlist_enabled": True,
+        "identity": "anonymous",
         "eligibility": {},
     }
     return _form_page(request, signed, values, {}, campaign=None)

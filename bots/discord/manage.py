@@ -1,5 +1,5 @@
-"""The developer side: /campaign create|list|pause|resume|end|stats, /codes upload, /drop,
-/link and /register.
+"""The developer side: /campaign create|list|pause|resume|end|stats|identity, /codes upload,
+/drop, /link and /register.
 
 Managing a campaign needs its owner: the Discord account must be linked to a developer
 (`/register` or `/link <token>`), and the domain scopes every call to that developer's own
@@ -31,7 +31,7 @@ from bots.texts import t
 from domain import analytics, campaigns, developers, posts, uploads
 from domain.developers import DeveloperView
 from domain.errors import CampaignNotFound, FileTooLarge
-from domain.values import CampaignStatus, Platform
+from domain.values import CampaignStatus, IdentityMode, Platform
 
 if TYPE_CHECKING:
     from bots.discord.bot import CodedropBot
@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATFORM_CHOICES = [app_commands.Choice(name=p.value, value=p.value) for p in Platform]
+IDENTITY_CHOICES = [
+    app_commands.Choice(name="anonymous: anyone may claim", value=IdentityMode.ANONYMOUS.value),
+    app_commands.Choice(
+        name="verified: signed-in Discord/Telegram members only", value=IdentityMode.VERIFIED.value
+    ),
+]
 
 
 async def developer_of(user: discord.abc.User) -> DeveloperView:
@@ -83,8 +89,9 @@ class Manage(commands.Cog):
         min_member_days="Minimum time in this server",
         per_member="Codes one member may get (default 1)",
         low_stock_alert="DM me when this few codes are left (0: never)",
+        identity="Who may claim on the web page and the API (default anonymous)",
     )
-    @app_commands.choices(platform=PLATFORM_CHOICES)
+    @app_commands.choices(platform=PLATFORM_CHOICES, identity=IDENTITY_CHOICES)
     async def create(
         self,
         interaction: discord.Interaction,
@@ -96,6 +103,7 @@ class Manage(commands.Cog):
         min_member_days: app_commands.Range[int, 0, 36500] | None = None,
         per_member: app_commands.Range[int, 1, 100] = 1,
         low_stock_alert: app_commands.Range[int, 0, 1_000_000] = 0,
+        identity: str = IdentityMode.ANONYMOUS.value,
     ) -> None:
         async def action() -> Answer:
             dev = await developer_of(interaction.user)
@@ -114,6 +122,7 @@ class Manage(commands.Cog):
                 per_claimant_limit=per_member,
                 low_stock_threshold=low_stock_alert,
                 eligibility=rules,
+                identity=identity,
             )
             return Answer(
                 f"Created {campaign_line(view)}.\nUpload codes with /codes upload, then post it"
@@ -167,6 +176,24 @@ class Manage(commands.Cog):
             view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=campaign)
             numbers = await analytics.campaign_analytics(owner_id=dev.id, campaign_id=campaign)
             return Answer(stats_message(numbers, view.name))
+
+        await respond(interaction, action)
+
+    @campaign.command(name="identity", description="Who may claim on the web page and the API")
+    @app_commands.describe(
+        campaign="Your campaign",
+        mode="verified: the claim page asks for Sign in with Discord or Telegram; anonymous API"
+        " calls are refused",
+    )
+    @app_commands.autocomplete(campaign=owned_choices)
+    @app_commands.choices(mode=IDENTITY_CHOICES)
+    async def identity(self, interaction: discord.Interaction, campaign: str, mode: str) -> None:
+        async def action() -> Answer:
+            dev = await developer_of(interaction.user)
+            view = await campaigns.update_campaign(
+                owner_id=dev.id, campaign_id=campaign, changes={"identity": mode}
+            )
+            return Answer(f"Done: {campaign_line(view)} · identity {view.identity}")
 
         await respond(interaction, action)
 

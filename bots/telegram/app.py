@@ -53,6 +53,7 @@ DEVELOPER_COMMANDS = (
     "pause",
     "resume",
     "end",
+    "identity",
     "post",
     "cancel",
 )

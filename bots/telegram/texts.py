@@ -33,6 +33,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "/upload &lt;id&gt; - then send a CSV or TXT file of codes as a document\n"
             "/stats &lt;id&gt; - codes left, claims per channel, last 24 h\n"
             "/pause &lt;id&gt;, /resume &lt;id&gt;, /end &lt;id&gt; - control a campaign\n"
+            "/identity &lt;id&gt; anonymous|verified - who may claim\n"
             "/post &lt;id&gt; - in a group: post the campaign card there; "
             "in this chat: /post &lt;id&gt; @channel posts it to a channel where I am admin\n"
             "/cancel - stop what we are doing\n\n"
@@ -74,6 +75,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "stats.none": "none yet",
         "status.changed": "<b>{name}</b> is now {status}.",
         "manage.usage": "Send /{command} &lt;campaign id&gt;. /campaigns lists your ids.",
+        "identity.usage": (
+            "Send /identity &lt;campaign id&gt; anonymous (anyone may claim) or verified "
+            "(only people signed in with Discord or Telegram, and your backend's API key)."
+        ),
+        "identity.anonymous": "<b>{name}</b>: anyone may claim (anonymous).",
+        "identity.verified": (
+            "<b>{name}</b>: only signed-in members may claim (verified). The claim page asks "
+            "for Sign in with Discord or Telegram; anonymous API calls are refused."
+        ),
         "new.name": "Let's create a campaign. What is its name? (/cancel stops.)",
         "new.description": "A short description members will see (or /skip).",
         "new.platform": "Which platform are the codes for?",
@@ -119,6 +129,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "command.pause": "Pause a campaign: /pause <id>",
         "command.resume": "Resume a campaign: /resume <id>",
         "command.end": "End a campaign: /end <id>",
+        "command.identity": "Who may claim: /identity <id> verified",
         "command.post": "Post a campaign card here",
         "command.cancel": "Stop the current step",
     }

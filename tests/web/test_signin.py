@@ -22,14 +22,14 @@ from pydantic import SecretStr
 from api.app import create_app
 from bots.discord.mapping import NAMESPACE as DISCORD_NAMESPACE
 from bots.telegram.mappers import claimant_of as telegram_claimant_of
-from domain import claims, posts
+from domain import campaigns, claims, posts
 from domain.bootstrap import Services
 from domain.models import Claim
 from domain.values import Channel, Claimant
 from tests import factories
 from tests.fakes.discord import FakeDiscord, FakeMember, snowflake_at
 from tests.fakes.telegram_login import FakeTelegramLogin, sign
-from tests.web.conftest import csrf_of
+from tests.web.conftest import Dev, csrf_of
 
 TG_TOKEN = "123456:TEST-login-token"
 TG_BOT = "codedrop_test_bot"
@@ -422,3 +422,42 @@ async def test_signing_out_forgets_the_member_on_this_browser(
     r = await claim_on_page(member_browser, cid)
     assert r.status_code == 200
     assert await Claim.filter(claimant="telegram:31337").count() == 0
+
+
+async def test_the_dashboard_form_sets_and_shows_the_identity_mode(dev: Dev) -> None:
+    form = {"name": "Members only", "platform": "universal", "csrf_token": dev.csrf}
+    blank = await dev.http.get("/dashboard/new")
+    assert '<option value="anonymous" selected>' in blank.text
+    r = await dev.http.post("/dashboard/new", data={**form, "identity": "verified"})
+    assert r.status_code == 303, r.text
+    cid = r.headers["location"].split("/dashboard/c/")[1].split("?")[0]
+    view = await campaigns.get_campaign(owner_id=dev.developer.id, campaign_id=cid)
+    assert view.identity == "verified"
+    edit = await dev.http.get(f"/dashboard/c/{cid}/edit")
+    assert '<option value="verified" selected>' in edit.text
+    bad = await dev.http.post(f"/dashboard/c/{cid}/edit", data={**form, "identity": "everyone"})
+    assert bad.status_code == 422 and "Pick anyone or signed-in members only." in bad.text
+    r = await dev.http.post(f"/dashboard/c/{cid}/edit", data={**form, "identity": "anonymous"})
+    assert r.status_code == 303
+    view = await campaigns.get_campaign(owner_id=dev.developer.id, campaign_id=cid)
+    assert view.identity == "anonymous"
+
+
+async def test_the_api_sets_the_identity_mode_and_names_the_field_when_it_is_wrong(
+    client: httpx.AsyncClient,
+) -> None:
+    _, key = await factories.developer("Api")
+    auth = {"Authorization": f"Bearer {key}"}
+    r = await client.post(
+        "/api/campaigns", json={"name": "V", "identity": "verified"}, headers=auth
+    )
+    assert r.status_code == 201 and r.json()["identity"] == "verified"
+    cid = r.json()["id"]
+    default = await client.post("/api/campaigns", json={"name": "A"}, headers=auth)
+    assert default.json()["identity"] == "anonymous"
+    r = await client.patch(f"/api/campaigns/{cid}", json={"identity": "anonymous"}, headers=auth)
+    assert r.status_code == 200 and r.json()["identity"] == "anonymous"
+    bad = await client.patch(f"/api/campaigns/{cid}", json={"identity": "everyone"}, headers=auth)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert "identity" in bad.text

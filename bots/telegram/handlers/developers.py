@@ -12,7 +12,7 @@ from bots.telegram import claiming, mappers, owners, views
 from bots.telegram.texts import text
 from domain import analytics, campaigns, developers, posts
 from domain.bootstrap import Services
-from domain.errors import CampaignNotFound
+from domain.errors import CampaignNotFound, ValidationFailed
 from domain.values import CampaignStatus
 
 STATUS_COMMANDS = {
@@ -115,6 +115,30 @@ async def change_status(
     await message.answer(text("status.changed", lang, name=view.name, status=view.status))
 
 
+async def identity(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
+    """/identity <id> anonymous|verified: who may claim (domain.signin decides who counts)."""
+    if not await owners.require_private(message, bot, lang):
+        return
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    args = _args(command)
+    if len(args) != 2:
+        await message.answer(text("identity.usage", lang))
+        return
+    try:
+        view = await campaigns.update_campaign(
+            owner_id=dev.id, campaign_id=args[0], changes={"identity": args[1]}
+        )
+    except CampaignNotFound:
+        await message.answer(await owners.not_yours(args[0], lang))
+        return
+    except ValidationFailed:
+        await message.answer(text("identity.usage", lang))
+        return
+    await message.answer(text(f"identity.{view.identity}", lang, name=view.name))
+
+
 async def post(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
     """Post a campaign card with a button into the private claim flow.
 
@@ -162,5 +186,6 @@ def setup() -> Router:
     router.message.register(list_campaigns, Command("campaigns"))
     router.message.register(stats, Command("stats"))
     router.message.register(change_status, Command(*STATUS_COMMANDS))
+    router.message.register(identity, Command("identity"))
     router.message.register(post, Command("post"))
     return router
