@@ -461,3 +461,24 @@ async def test_the_api_sets_the_identity_mode_and_names_the_field_when_it_is_wro
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
     assert "identity" in bad.text
+
+
+async def test_server_roles_proved_in_one_server_do_not_count_for_a_campaign_of_another(
+    member_browser: httpx.AsyncClient, fake_discord: FakeDiscord
+) -> None:
+    role = fake_discord.add_role("Supporter")
+    rules = {"required_roles": [str(role)]}
+    _, here, codes = await campaign_with_codes(eligibility=rules)
+    _, elsewhere, _ = await campaign_with_codes(eligibility=rules)
+    for cid, guild in ((here, fake_discord.guild_id), (elsewhere, 999)):
+        await posts.record_post(
+            campaign_id=cid, provider="discord", guild_id=str(guild), channel_id="1", message_id=cid
+        )
+    alice_in(fake_discord, roles=[role])
+    await member_browser.get(f"/c/{here}")
+    await discord_round_trip(member_browser, here)
+    r = await claim_on_page(member_browser, here)
+    assert r.status_code == 200 and r.json()["code"] in codes
+    # the same sign-in on a campaign dropped in another server: its roles are not proof there
+    r = await claim_on_page(member_browser, elsewhere)
+    assert r.status_code == 403 and r.json()["code"] == "not_eligible"
