@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     rate_limit_upload: str = Field("10/minute", description="uploads per developer")
     rate_limit_analytics: str = Field("60/minute", description="analytics reads per developer")
     rate_limit_api: str = Field("600/minute", description="other developer calls per key")
-    rate_limit_web_signin: str = Field("20/minute", description="dashboard sign-ins per IP")
+    rate_limit_web_signin: str = Field(
+        "20/minute", description="dashboard and claim-page sign-ins per IP"
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="proxy IPs whose X-Forwarded-For is believed"
     )
