@@ -87,6 +87,7 @@ async def test_a_member_signs_in_with_discord_claims_and_the_bot_gives_them_the_
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             await page.goto(f"{base}/c/{c.id}")
             assert await page.get_by_role("button", name="Get my code").count() == 0
+            await page.screenshot(path=test_browser.shot("claim-signin.png"), full_page=True)
             await page.get_by_role("link", name="Sign in with Discord").click()
             await page.wait_for_url(f"{base}/c/{c.id}")
             await page.get_by_text("Signed in with Discord as").wait_for()
@@ -95,6 +96,7 @@ async def test_a_member_signs_in_with_discord_claims_and_the_bot_gives_them_the_
             box = page.locator('[data-testid="code"]')
             await box.wait_for()
             on_page = await box.inner_text()
+            await page.screenshot(path=test_browser.shot("claim-signed-in.png"), full_page=True)
             assert on_page.startswith("GUILD")
             assert problems == []
 
