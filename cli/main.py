@@ -10,17 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+import tempfile
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
 
+from cli import parts
+from cli.parts import build_notifiers, close_notifiers
+from cli.runtime import Part, Runtime
 from domain import db, developers
-from domain.bootstrap import bootstrap
+from domain.bootstrap import Services, bootstrap
 from domain.errors import DomainError
 from domain.settings import Settings
 
@@ -92,133 +97,16 @@ def cli() -> None:
 # ---------------------------------------------------------------- running the parts
 
 
-def build_notifiers(settings: Settings) -> list[Any]:
-    """The chat senders for which a bot token is configured."""
-    notifiers: list[Any] = []
-    if settings.telegram_bot_token:
-        from bots.telegram.sender import TelegramNotifier
-
-        notifiers.append(TelegramNotifier(settings))
-    if settings.discord_bot_token:
-        from bots.discord.sender import DiscordNotifier
-
-        notifiers.append(DiscordNotifier(settings))
-    return notifiers
-
-
-async def close_notifiers(notifiers: list[Any]) -> None:
-    """Close the senders' HTTP sessions (each is closed even if another fails)."""
-    for notifier in notifiers:
-        try:
-            await notifier.close()
-        except Exception:
-            log.exception("closing the %s notifier failed", notifier.provider)
-
-
-async def serve(
+def serve(
     settings: Settings,
-    *,
-    host: str,
-    port: int,
-    api: bool = True,
-    telegram: bool = True,
-    discord: bool = True,
-    scheduler: bool = True,
+    build: Callable[[Services], dict[str, Part]],
+    started: Callable[[Runtime], None] | None = None,
 ) -> None:
-    """Run the chosen parts in this process until interrupted."""
-    import uvicorn
-
-    from api.app import create_app
-
-    migrate = not settings.is_mysql
-    await db.init_db(settings, migrate=migrate)
-    services = bootstrap(settings)
-    tasks: list[asyncio.Task[Any]] = []
-    closers: list[Callable[[], Awaitable[None]]] = []
-    app = None
-    try:
-        if telegram and settings.telegram_bot_token:
-            from bots.telegram.app import TelegramFront
-
-            tg = TelegramFront(services)
-            closers.append(tg.close)
-            tasks.append(asyncio.create_task(tg.run(), name="telegram"))
-            log.info(
-                "telegram bot: starting (%s)",
-                "webhook" if settings.telegram_webhook_url else "long polling",
-            )
-        else:
-            tg = None
-        if discord and settings.discord_bot_token:
-            from bots.discord.app import DiscordFront
-
-            dc = DiscordFront(services)
-            closers.append(dc.close)
-            tasks.append(asyncio.create_task(dc.run(), name="discord"))
-            log.info("discord bot: starting")
-        if scheduler and settings.scheduler_enabled:
-            from scheduler.runner import build_scheduler
-
-            notifiers = build_notifiers(settings)
-            closers.append(lambda: close_notifiers(notifiers))
-            sched = build_scheduler(services, notifiers)
-            sched.start()
-            closers.append(_async(lambda: sched.shutdown(wait=False)))
-            log.info("scheduler: started with %d jobs", len(sched.get_jobs()))
-        if api:
-            app = create_app(settings, services, manage_database=False)
-            if tg is not None and settings.telegram_webhook_url:
-                mount_telegram_webhook(app, tg)
-            config = uvicorn.Config(
-                app, host=host, port=port, log_level="warning", proxy_headers=False
-            )
-            server = uvicorn.Server(config)
-            tasks.append(asyncio.create_task(server.serve(), name="api"))
-            await asyncio.sleep(0)
-            announce(settings, host, port)
-        if not tasks:
-            raise click.ClickException("nothing to run: set a bot token or enable a part")
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task.exception():
-                log.error("%s stopped: %s", task.get_name(), task.exception())
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for close in reversed(closers):
-            with contextlib.suppress(Exception):
-                await close()
-        await services.close()
-        await db.close_db()
-
-
-def _async(fn: Callable[[], object]) -> Callable[[], Awaitable[None]]:
-    async def call() -> None:
-        fn()
-
-    return call
-
-
-def mount_telegram_webhook(app: Any, front: Any) -> None:
-    """Serve Telegram's webhook on the API app, checking the secret token."""
-    from fastapi import Request
-    from fastapi.responses import JSONResponse
-
-    async def telegram_webhook(request: Request) -> JSONResponse:
-        try:
-            payload = await request.json()
-        except ValueError:
-            return JSONResponse({"ok": False}, status_code=400)
-        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
-        ok = await front.process_webhook(payload, secret)
-        return JSONResponse({"ok": ok}, status_code=200 if ok else 403)
-
-    app.add_api_route(
-        "/telegram/webhook", telegram_webhook, methods=["POST"], include_in_schema=False
-    )
+    """Run parts until SIGTERM/SIGINT (graceful stop, exit 0) or a part's failure (exit 1)."""
+    runtime = Runtime(settings)
+    status = asyncio.run(runtime.run(build, started=started))
+    if status:
+        sys.exit(status)
 
 
 def command_name() -> str:
@@ -256,8 +144,10 @@ def run(host: str, port: int) -> None:
     """Run everything in one process: API, scheduler, and the bots whose tokens are set."""
     settings = load_settings()
     setup_logging(settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, host=host, port=port))
+    build = parts.choose(
+        host=host, port=port, api=True, telegram=True, discord=True, scheduler=True
+    )
+    serve(settings, build, lambda _: announce(settings, host, port))
 
 
 @cli.command(name="api")
@@ -266,19 +156,47 @@ def run(host: str, port: int) -> None:
 @click.option("--workers", default=1, show_default=True, type=int, help="worker processes")
 def api_command(host: str, port: int, workers: int) -> None:
     """Run the HTTP API alone (several worker processes with --workers)."""
-    import uvicorn
-
     settings = load_settings()
     setup_logging(settings)
-    uvicorn.run(
-        "api.asgi:build",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        proxy_headers=False,
-    )
+    if workers <= 1:
+        serve(settings, parts.choose(host=host, port=port, api=True))
+        return
+    import uvicorn
+
+    # every worker writes its metrics to files in this folder; /metrics sums them
+    with metrics_folder():
+        # uvicorn's supervisor: SIGTERM/SIGINT reach it, it sends SIGTERM to each worker,
+        # which answers its requests in flight (bounded below) and closes its database
+        uvicorn.run(
+            "api.asgi:build",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout) - 2),
+        )
+
+
+@contextlib.contextmanager
+def metrics_folder() -> Iterator[Path]:
+    """`PROMETHEUS_MULTIPROC_DIR` for the workers: the operator's (emptied first: samples of
+    an earlier run would be summed in) or a private one removed at exit."""
+    from api.metrics import MULTIPROC_ENV
+
+    configured = os.environ.get(MULTIPROC_ENV)
+    folder = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="codedrop-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if not configured:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @cli.group()
@@ -293,8 +211,7 @@ def bot_telegram() -> None:
     setup_logging(settings)
     if not settings.telegram_bot_token:
         raise click.ClickException("set CODEDROP_TELEGRAM_BOT_TOKEN (from @BotFather) first")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, host="", port=0, api=False, discord=False, scheduler=False))
+    serve(settings, parts.choose(telegram=True))
 
 
 @bot.command(name="discord")
@@ -306,8 +223,7 @@ def bot_discord() -> None:
         raise click.ClickException(
             "set CODEDROP_DISCORD_BOT_TOKEN (Discord developer portal) first"
         )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings, host="", port=0, api=False, telegram=False, scheduler=False))
+    serve(settings, parts.choose(discord=True))
 
 
 @cli.command(name="scheduler")
@@ -315,26 +231,30 @@ def scheduler_command() -> None:
     """Run the scheduled jobs alone (archival, reports, lifecycle, low stock, cleanup)."""
     settings = load_settings()
     setup_logging(settings)
+    serve(settings, parts.choose(scheduler=True, scheduler_alone=True))
 
-    async def main() -> None:
-        from scheduler.runner import build_scheduler
 
-        await db.init_db(settings)
-        services = bootstrap(settings)
-        notifiers = build_notifiers(settings)
-        sched = build_scheduler(services, notifiers)
-        sched.start()
-        log.info("scheduler: running %d jobs; Ctrl+C to stop", len(sched.get_jobs()))
-        try:
-            await asyncio.Event().wait()
-        finally:
-            sched.shutdown(wait=False)
-            await close_notifiers(notifiers)
-            await services.close()
-            await db.close_db()
+@cli.command(name="health")
+@click.option(
+    "--url", default=None, help="default: http://127.0.0.1:$CODEDROP_METRICS_PORT/healthz"
+)
+def health(url: str | None) -> None:
+    """Exit 0 when this container's process is healthy (bots, scheduler: its heartbeat)."""
+    import urllib.error
+    import urllib.request
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    if url is None:
+        settings = load_settings()
+        if not settings.metrics_port:
+            raise click.ClickException("set CODEDROP_METRICS_PORT (or pass --url)")
+        url = f"http://127.0.0.1:{settings.metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 (our own URL)
+            click.echo(answer.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"unhealthy: {exc.read().decode()}") from None
+    except OSError as exc:
+        raise click.ClickException(f"no answer from {url}: {exc}") from None
 
 
 @cli.group()

@@ -134,11 +134,14 @@ async def archive_used_codes(
     batch_size: int = 2_000,
     max_batches: int | None = None,
     after_batch: Callable[[int], Awaitable[None]] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ArchiveResult:
     """Move codes used more than `older_than` ago into `archived_codes`, then export them.
 
     `after_batch(n)` runs after the n-th committed batch (operators' progress, tests'
     crash injection); `max_batches` bounds one run (the rest waits for the next run).
+    `should_stop()` is asked after each batch: true (the process is shutting down) ends the
+    run there; the next run resumes and exports.
     """
     started = time.perf_counter()
     now = clock.now()
@@ -151,6 +154,10 @@ async def archive_used_codes(
         result.batches += 1
         if after_batch is not None:
             await after_batch(result.batches)
+        if should_stop is not None and should_stop():
+            log.info("archival: stopping after batch %d (shutdown)", result.batches)
+            result.seconds = time.perf_counter() - started
+            return result
     exported = await export_archived(store=store)
     result.exported = exported.rows
     result.object_keys.extend(exported.object_keys)

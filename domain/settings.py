@@ -146,6 +146,20 @@ class Settings(BaseSettings):
         None, description="endpoint clients use for presigned URLs (when it differs from ours)"
     )
 
+    # operations
+    shutdown_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="seconds from SIGTERM/SIGINT to exit: work in flight is finished, then closed",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="bots and scheduler: serve /metrics and /healthz on this port (`codedrop health`)",
+    )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_proxies(cls, value: object) -> object:

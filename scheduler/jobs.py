@@ -7,6 +7,7 @@ work is idempotent, so a run repeated after a lost lease does no harm.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,11 @@ class JobContext:
     services: Services
     notifiers: Sequence[Notifier]
     leases: Leases
+    # set when the process shuts down: a job of several steps stops after its current one
+    stopping: asyncio.Event | None = None
+
+    def should_stop(self) -> bool:
+        return self.stopping is not None and self.stopping.is_set()
 
 
 async def archive(ctx: JobContext) -> dict[str, Any]:
@@ -36,6 +42,7 @@ async def archive(ctx: JobContext) -> dict[str, Any]:
         store=ctx.services.store,
         older_than=timedelta(days=s.archive_after_days),
         batch_size=s.archive_batch_size,
+        should_stop=ctx.should_stop,
     )
     return result.as_dict()
 

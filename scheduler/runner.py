@@ -10,6 +10,7 @@ idempotent, so a lease lost at a slot boundary costs time, not correctness.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,9 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import Counter, Histogram
 
 from domain.adapters.leases import build_leases
 from domain.bootstrap import Services
@@ -44,6 +47,18 @@ JOBS: dict[str, JobFunction] = {
 }
 
 DAY = 24 * 3600
+
+JOB_RUNS = Counter(
+    "codedrop_job_runs_total",
+    "Scheduled job firings by outcome (ran, skipped: another process had it, failed)",
+    ["job", "status"],
+)
+JOB_SECONDS = Histogram(
+    "codedrop_job_seconds",
+    "Duration of scheduled job runs",
+    ["job"],
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +111,12 @@ def _summary(name: str, status: str, started: float, **extra: Any) -> dict[str, 
 
 
 async def _run_held(
-    name: str, services: Services, notifiers: Sequence[Notifier], leases: Leases, owner: str
+    name: str,
+    services: Services,
+    notifiers: Sequence[Notifier],
+    leases: Leases,
+    owner: str,
+    stopping: asyncio.Event | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     ttl = float(services.settings.job_lease_seconds)
@@ -104,7 +124,7 @@ async def _run_held(
         if running is None:
             log.info("job %s skipped: it is running in another process", name)
             return _summary(name, "skipped", started, reason="running elsewhere")
-        result = await JOBS[name](JobContext(services, notifiers, leases))
+        result = await JOBS[name](JobContext(services, notifiers, leases, stopping))
     log.info("job %s done in %.2fs: %s", name, time.perf_counter() - started, result)
     return _summary(name, "ran", started, result=result)
 
@@ -121,7 +141,12 @@ async def run_job(name: str, services: Services, notifiers: Sequence[Notifier]) 
 
 
 async def run_scheduled(
-    name: str, services: Services, notifiers: Sequence[Notifier], *, at: datetime | None = None
+    name: str,
+    services: Services,
+    notifiers: Sequence[Notifier],
+    *,
+    at: datetime | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> dict[str, Any]:
     """One scheduled firing: at most one process runs each slot of each job."""
     period = schedules(services.settings)[name].period
@@ -137,7 +162,7 @@ async def run_scheduled(
                 log.info("job %s slot %s skipped: another process took it", name, slot)
                 return _summary(name, "skipped", started, slot=slot, reason="slot taken")
             try:
-                summary = await _run_held(name, services, notifiers, leases, owner)
+                summary = await _run_held(name, services, notifiers, leases, owner, stopping)
             except BaseException:
                 # let another process (or the next tick) retry this slot
                 await leases.release(slot_lease, owner=owner)
@@ -153,14 +178,35 @@ async def run_scheduled(
         await leases.close()
 
 
-async def _fire(name: str, services: Services, notifiers: Sequence[Notifier]) -> None:
+async def _fire(
+    name: str,
+    services: Services,
+    notifiers: Sequence[Notifier],
+    jobs: Scheduler | None = None,
+) -> None:
+    task = asyncio.current_task()
+    if jobs is not None and task is not None:
+        jobs.running.add(task)
+    started = time.perf_counter()
+    status = "failed"
     try:
-        await run_scheduled(name, services, notifiers)
+        summary = await run_scheduled(
+            name, services, notifiers, stopping=jobs.stopping if jobs is not None else None
+        )
+        status = summary["status"]
     except Exception:
         log.exception("job %s failed; it runs again at its next slot", name)
+    finally:
+        JOB_RUNS.labels(name, status).inc()
+        if status == "ran":
+            JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+        if jobs is not None and task is not None:
+            jobs.running.discard(task)
 
 
-def build_scheduler(services: Services, notifiers: Sequence[Notifier]) -> AsyncIOScheduler:
+def build_scheduler(
+    services: Services, notifiers: Sequence[Notifier], jobs: Scheduler | None = None
+) -> AsyncIOScheduler:
     """An AsyncIOScheduler (UTC, not started) with every job under its stable id."""
     scheduler = AsyncIOScheduler(
         timezone=UTC,
@@ -170,7 +216,7 @@ def build_scheduler(services: Services, notifiers: Sequence[Notifier]) -> AsyncI
         scheduler.add_job(
             _fire,
             trigger=schedule.trigger,
-            args=[name, services, list(notifiers)],
+            args=[name, services, list(notifiers), jobs],
             id=name,
             name=f"{name} ({schedule.description})",
             replace_existing=True,
@@ -179,3 +225,38 @@ def build_scheduler(services: Services, notifiers: Sequence[Notifier]) -> AsyncI
             misfire_grace_time=300,
         )
     return scheduler
+
+
+class Scheduler:
+    """The jobs of one process: APScheduler fires them; a stop lets the running ones finish.
+
+    APScheduler's own `shutdown()` cancels running asyncio jobs mid-step. `stop()` instead
+    pauses the firing, tells running jobs to stop after their current step
+    (`JobContext.should_stop`), and waits for them; `close()` then shuts APScheduler down.
+    """
+
+    def __init__(self, services: Services, notifiers: Sequence[Notifier]) -> None:
+        self.running: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
+        self.aps = build_scheduler(services, notifiers, self)
+
+    def start(self) -> None:
+        self.aps.start()
+        log.info("scheduler: started with %d jobs", len(self.aps.get_jobs()))
+
+    def healthy(self) -> bool:
+        return bool(self.aps.state == STATE_RUNNING)
+
+    async def stop(self) -> None:
+        """Fire no more jobs; let the running ones finish their current step."""
+        if self.aps.state == STATE_RUNNING:
+            self.aps.pause()
+        self.stopping.set()
+        if self.running:
+            log.info("scheduler: waiting for %d running jobs", len(self.running))
+        while self.running:
+            await asyncio.gather(*list(self.running), return_exceptions=True)
+
+    async def close(self) -> None:
+        if self.aps.state != STATE_STOPPED:
+            self.aps.shutdown(wait=False)

@@ -7,9 +7,9 @@ import logging
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import Svc
+from api.metrics import exposition
 from domain import db
 
 log = logging.getLogger(__name__)
@@ -55,5 +55,6 @@ async def readyz(services: Svc) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 async def metrics() -> Response:
-    """Prometheus metrics of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics (of every worker when the API runs several)."""
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)

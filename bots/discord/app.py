@@ -42,6 +42,18 @@ class DiscordFront:
         finally:
             await self.close()
 
+    def healthy(self) -> bool:
+        """Connected to the gateway with a live heartbeat."""
+        return self.bot.is_ready() and not self.bot.is_closed() and self.bot.latency < 60
+
+    async def stop(self) -> None:
+        """Graceful stop: leave the gateway with a close frame (1000), so Discord delivers no
+        more interactions, then answer every interaction in flight; `close` follows."""
+        for shard in self.bot.shards.values():
+            await shard.disconnect()
+        log.info("discord: gateway closed; answering %d interactions", len(self.bot.in_flight))
+        await self.bot.in_flight.wait_idle()
+
     async def close(self) -> None:
         """Disconnect and stop listening to events."""
         if self._listener is not None:

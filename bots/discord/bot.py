@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bots.discord.claiming import DYNAMIC_ITEMS, Members
 from bots.discord.manage import Manage
+from bots.inflight import InFlight
 
 if TYPE_CHECKING:
     from domain.bootstrap import Services
@@ -39,6 +40,7 @@ class CodedropBot(commands.AutoShardedBot):
         # a few more than the database pool: enough to keep it busy, not enough to starve
         # the acknowledgements of new interactions
         self.work_slots = asyncio.Semaphore(services.settings.database_pool_size * 2)
+        self.in_flight = InFlight()  # interactions being answered (bots/discord/replies.py)
 
     async def setup_hook(self) -> None:
         await self.add_cog(Members(self))

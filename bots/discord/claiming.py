@@ -206,7 +206,6 @@ class Members(commands.Cog):
     @app_commands.describe(campaign="The campaign to claim from")
     @app_commands.guild_only()
     async def claim(self, interaction: discord.Interaction, campaign: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = str(interaction.guild_id)
 
         async def resolve() -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 import discord
 
+from bots.inflight import InFlight
+from bots.metrics import FIRST_ACK, INTERACTIONS
 from bots.texts import refusal, t
 from domain.errors import DomainError
 
@@ -60,23 +62,40 @@ async def respond(
     *,
     on_domain_error: OnDomainError | None = None,
 ) -> None:
-    """Defer privately, run `action`, send its answer (or the refusal) as the follow-up."""
-    if not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=True, thinking=True)
-    try:
-        # bounded domain work keeps the event loop free to acknowledge new interactions
-        async with work_slots(interaction):
-            answer = await action()
-    except Refusal as exc:
-        answer = Answer(exc.text, items=exc.items)
-    except DomainError as exc:
-        special = await on_domain_error(exc) if on_domain_error else None
-        answer = special or Answer(refusal(exc))
-    except Exception:
-        ref = secrets.token_hex(4)
-        log.exception("discord interaction failed (ref %s, user %s)", ref, interaction.user.id)
-        answer = Answer(t("error.generic", ref=ref))
-    await send_answer(interaction, answer)
+    """Defer privately, run `action`, send its answer (or the refusal) as the follow-up.
+
+    The interaction counts as in flight until its answer is sent: a shutdown waits for it.
+    """
+    with in_flight(interaction).track():
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+            FIRST_ACK.labels("discord").observe(max(age, 0.0))
+        outcome = "answered"
+        try:
+            # bounded domain work keeps the event loop free to acknowledge new interactions
+            async with work_slots(interaction):
+                answer = await action()
+        except Refusal as exc:
+            answer, outcome = Answer(exc.text, items=exc.items), "refused"
+        except DomainError as exc:
+            special = await on_domain_error(exc) if on_domain_error else None
+            answer, outcome = special or Answer(refusal(exc)), "refused"
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("discord interaction failed (ref %s, user %s)", ref, interaction.user.id)
+            answer, outcome = Answer(t("error.generic", ref=ref)), "failed"
+        await send_answer(interaction, answer)
+        INTERACTIONS.labels("discord", outcome).inc()
+
+
+def in_flight(interaction: discord.Interaction) -> InFlight:
+    """The bot's count of interactions being answered (its shutdown waits for them)."""
+    tracker = getattr(interaction.client, "in_flight", None)
+    if tracker is None:
+        tracker = InFlight()
+        interaction.client.in_flight = tracker  # type: ignore[attr-defined]
+    return tracker
 
 
 def work_slots(interaction: discord.Interaction) -> asyncio.Semaphore:

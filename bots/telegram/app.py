@@ -30,8 +30,9 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
+from bots.inflight import InFlight
 from bots.telegram.handlers import routers
-from bots.telegram.middlewares import ErrorReplies, Language
+from bots.telegram.middlewares import ErrorReplies, FirstAnswer, InFlightUpdates, Language
 from bots.telegram.notices import WANTED, Notices
 from bots.telegram.sender import TelegramNotifier
 from bots.telegram.session import build_bot
@@ -69,9 +70,12 @@ def build_storage(settings: Settings) -> BaseStorage:
     return MemoryStorage()
 
 
-def build_dispatcher(services: Services, storage: BaseStorage) -> Dispatcher:
+def build_dispatcher(
+    services: Services, storage: BaseStorage, in_flight: InFlight | None = None
+) -> Dispatcher:
     """The dispatcher with every router; handlers receive `services` as an argument."""
     dp = Dispatcher(storage=storage, services=services)
+    dp.update.outer_middleware(InFlightUpdates(in_flight or InFlight()))
     dp.update.outer_middleware(Language())
     # answering is outermost so a callback is answered even when a handler fails
     dp.callback_query.middleware(CallbackAnswerMiddleware())
@@ -113,14 +117,18 @@ class TelegramFront:
         self.drain_timeout = drain_timeout
         self.settings = services.settings
         self.bot = bot if bot is not None else build_bot(self.settings)
+        self.bot.session.middleware(FirstAnswer())
         self.storage = build_storage(self.settings)
-        self.dispatcher = build_dispatcher(services, self.storage)
+        self.in_flight = InFlight()
+        self.dispatcher = build_dispatcher(services, self.storage, self.in_flight)
         self.notifier = TelegramNotifier(self.settings, bot=self.bot)
         self.notices = Notices(self.bot, self.notifier)
         self.ready = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+        self._stopping = asyncio.Event()
+        self._polling: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Check the token (getMe), publish the commands, follow domain events. Idempotent."""
@@ -157,7 +165,7 @@ class TelegramFront:
                 allowed_updates=allowed,
             )
             log.info("telegram webhook set to %s", self.settings.telegram_webhook_url)
-            await asyncio.Event().wait()  # updates arrive through process_webhook
+            await self._stopping.wait()  # updates arrive through process_webhook
             return
         # a webhook left from an earlier deployment would make getUpdates fail with 409
         await self.bot.delete_webhook(drop_pending_updates=False)
@@ -167,6 +175,7 @@ class TelegramFront:
             ),
             name="telegram-polling",
         )
+        self._polling = polling
         try:
             await asyncio.shield(polling)
         except asyncio.CancelledError:
@@ -217,6 +226,23 @@ class TelegramFront:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def healthy(self) -> bool:
+        """Started, and polling (or waiting for webhook calls) has not stopped."""
+        if not self.ready.is_set() or self._stopping.is_set():
+            return False
+        return self._polling is None or not self._polling.done()
+
+    async def stop(self) -> None:
+        """Graceful stop: fetch no more updates, then finish every update and notice in
+        flight; `close` follows."""
+        self._stopping.set()
+        if self._polling is not None:
+            with contextlib.suppress(RuntimeError):  # polling had not started yet
+                await self.dispatcher.stop_polling()
+        log.info("telegram: polling stopped; answering %d updates", len(self.in_flight))
+        await self.in_flight.wait_idle()
+        await self.drain()
 
     async def drain(self) -> None:
         """Wait for webhook updates and notices in flight."""

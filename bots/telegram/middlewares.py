@@ -1,4 +1,5 @@
-"""Dispatcher middlewares: the user's language, and the one place errors become replies.
+"""Dispatcher middlewares: the user's language, the one place errors become replies, and the
+count of updates in flight with the time to each one's first answer (metrics, shutdown).
 
 Every domain refusal a handler lets through is answered with the shared wording; anything
 unexpected is logged with a reference the user sees, so a support request can find the log.
@@ -8,14 +9,25 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
+from bots.inflight import InFlight
+from bots.metrics import FIRST_ACK, INTERACTIONS
 from bots.telegram.texts import refusal, text
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from aiogram.methods.base import Response
 from domain.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -30,6 +42,45 @@ class Language(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         data["lang"] = user.language_code if user else None
         return await handler(event, data)
+
+
+# when the update being handled arrived; emptied by its first request to Telegram
+_arrived: ContextVar[list[float] | None] = ContextVar("telegram_update_arrived", default=None)
+
+
+class InFlightUpdates(BaseMiddleware):
+    """Outer update middleware: counts the update as in flight (a shutdown waits for it) and
+    as answered or failed once its handlers are done."""
+
+    def __init__(self, tracker: InFlight) -> None:
+        self.tracker = tracker
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        token = _arrived.set([time.perf_counter()])
+        outcome = "failed"
+        try:
+            with self.tracker.track():
+                result = await handler(event, data)
+            outcome = "answered"
+            return result
+        finally:
+            _arrived.reset(token)
+            INTERACTIONS.labels("telegram", outcome).inc()
+
+
+class FirstAnswer(BaseRequestMiddleware):
+    """Session middleware: observes the time from an update's arrival to its first request."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        arrived = _arrived.get()
+        if arrived:
+            FIRST_ACK.labels("telegram").observe(time.perf_counter() - arrived.pop())
+        return await make_request(bot, method)
 
 
 class ErrorReplies(BaseMiddleware):

@@ -177,6 +177,10 @@ class FakeDiscord:
         self._bearers: dict[str, tuple[FakeMember, set[str]]] = {}
         self.unknown_routes: list[str] = []
         self._sockets: list[web.WebSocketResponse] = []
+        # how each gateway connection ended: the close code the bot sent (1000: a clean close),
+        # 1006 when the connection dropped without a close frame
+        self.close_codes: list[int | None] = []
+        self.followup_delay = 0.0  # seconds before a follow-up message is accepted
         self._seq = 0
         self._connected = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -339,6 +343,7 @@ class FakeDiscord:
                 elif op == 6:
                     await self._send(ws, 0, {}, "RESUMED")
         finally:
+            self.close_codes.append(ws.close_code)
             async with self._connected:
                 if ws in self._sockets:
                     self._sockets.remove(ws)
@@ -725,6 +730,8 @@ class FakeDiscord:
             token = parts[2]
             conv = self.conversations[token]
             if method == "POST" and len(parts) == 3:
+                if self.followup_delay:
+                    await asyncio.sleep(self.followup_delay)  # a slow Discord: work stays in flight
                 await conv.add("followup", body)
                 return self._json(self._message(self.channel_id, body))
             if method == "PATCH" and parts[3] == "messages":

@@ -1,0 +1,174 @@
+"""The parts `cli.runtime.Runtime` runs: the API on uvicorn, the scheduler, and the choice of
+parts for each `codedrop` command (the bots' fronts are parts as they are)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from domain.bootstrap import Services
+from domain.notify import Notifier
+
+if TYPE_CHECKING:
+    from cli.runtime import Part
+
+log = logging.getLogger("codedrop")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal capture: the runtime owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class ApiPart:
+    """The FastAPI app on one uvicorn server in this process."""
+
+    def __init__(self, services: Services, *, host: str, port: int, telegram: Any = None) -> None:
+        from api.app import create_app
+
+        settings = services.settings
+        self.app = create_app(settings, services, manage_database=False)
+        if telegram is not None and settings.telegram_webhook_url:
+            mount_telegram_webhook(self.app, telegram)
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
+        )
+        self.server = _Server(config)
+
+    async def run(self) -> None:
+        await self.server.serve()
+
+    async def stop(self) -> None:
+        """Close the listening socket; uvicorn answers the requests in flight, then `run`
+        returns."""
+        self.server.should_exit = True
+
+    async def close(self) -> None:
+        self.server.force_exit = True
+
+    def healthy(self) -> bool:
+        return bool(self.server.started) and not self.server.should_exit
+
+
+class SchedulerPart:
+    """The scheduled jobs (and the chat notifiers their reports use)."""
+
+    def __init__(self, services: Services, notifiers: list[Notifier]) -> None:
+        from scheduler.runner import Scheduler
+
+        self.notifiers = notifiers
+        self.jobs = Scheduler(services, notifiers)
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        self.jobs.start()
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        try:
+            await self.jobs.stop()
+        finally:
+            self._stopped.set()
+
+    async def close(self) -> None:
+        await self.jobs.close()
+        await close_notifiers(self.notifiers)
+
+    def healthy(self) -> bool:
+        return self.jobs.healthy()
+
+
+def build_notifiers(settings: Any) -> list[Notifier]:
+    """The chat senders for which a bot token is configured."""
+    notifiers: list[Notifier] = []
+    if settings.telegram_bot_token:
+        from bots.telegram.sender import TelegramNotifier
+
+        notifiers.append(TelegramNotifier(settings))
+    if settings.discord_bot_token:
+        from bots.discord.sender import DiscordNotifier
+
+        notifiers.append(DiscordNotifier(settings))
+    return notifiers
+
+
+async def close_notifiers(notifiers: list[Notifier]) -> None:
+    """Close the senders' HTTP sessions (each is closed even if another fails)."""
+    for notifier in notifiers:
+        try:
+            await notifier.close()  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("closing the %s notifier failed", notifier.provider)
+
+
+def mount_telegram_webhook(app: Any, front: Any) -> None:
+    """Serve Telegram's webhook on the API app, checking the secret token."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    async def telegram_webhook(request: Request) -> JSONResponse:
+        try:
+            payload = await request.json()
+        except ValueError:
+            return JSONResponse({"ok": False}, status_code=400)
+        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+        ok = await front.process_webhook(payload, secret)
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 403)
+
+    app.add_api_route(
+        "/telegram/webhook", telegram_webhook, methods=["POST"], include_in_schema=False
+    )
+
+
+def choose(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api: bool = False,
+    telegram: bool = False,
+    discord: bool = False,
+    scheduler: bool = False,
+    scheduler_alone: bool = False,
+) -> Callable[[Services], dict[str, Part]]:
+    """A builder of the chosen parts (those whose settings allow them: a bot needs its token,
+    the scheduler inside `codedrop run` can be turned off; `codedrop scheduler` always runs)."""
+
+    def build(services: Services) -> dict[str, Part]:
+        settings = services.settings
+        parts: dict[str, Part] = {}
+        front = None
+        if telegram and settings.telegram_bot_token:
+            from bots.telegram.app import TelegramFront
+
+            front = TelegramFront(services, drain_timeout=settings.shutdown_timeout)
+            parts["telegram"] = front
+            log.info(
+                "telegram bot: starting (%s)",
+                "webhook" if settings.telegram_webhook_url else "long polling",
+            )
+        if discord and settings.discord_bot_token:
+            from bots.discord.app import DiscordFront
+
+            parts["discord"] = DiscordFront(services)
+            log.info("discord bot: starting")
+        if scheduler and (settings.scheduler_enabled or scheduler_alone):
+            parts["scheduler"] = SchedulerPart(services, build_notifiers(settings))
+        if api:
+            parts["api"] = ApiPart(services, host=host, port=port, telegram=front)
+        return parts
+
+    return build
