@@ -103,6 +103,7 @@ async def test_sigterm_closes_the_discord_gateway_cleanly_after_answering_intera
             discord_bot_token=fake.token,
             discord_api_url=fake.api_url,
             discord_guild_id=str(fake.guild_id),
+            metrics_port=str(ops_port := free_port()),
         )
         proc = await start(env, "bot", "discord", log=log)
         deadline = time.monotonic() + 60
@@ -131,6 +132,11 @@ async def test_sigterm_closes_the_discord_gateway_cleanly_after_answering_intera
             assert time.monotonic() < deadline, log.read_text()
             await asyncio.sleep(0.01)
         in_flight = sum(len(fake.conversations[str(p["token"])].items) == 1 for p in presses)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ops_port}") as ops:
+            health = await ops.get("/healthz")
+            metrics = (await ops.get("/metrics")).text
+        assert health.status_code == 200 and health.json()["parts"] == {"discord": "ok"}
+        assert 'codedrop_bot_first_ack_seconds_count{bot="discord"} 8.0' in metrics
         signalled = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         status = await asyncio.wait_for(proc.wait(), SHUTDOWN_TIMEOUT + 5)
