@@ -308,6 +308,37 @@ def migrate() -> None:
     click.echo(f"database is up to date ({db.describe_database(settings)})")
 
 
+@cli.command(name="create-bucket")
+@click.option(
+    "--wait", default=60.0, show_default=True, help="seconds to retry while S3 is not reachable"
+)
+def create_bucket(wait: float) -> None:
+    """Create the S3 bucket (CODEDROP_S3_BUCKET) when it does not exist (compose runs it)."""
+    import time
+
+    from botocore.exceptions import BotoCoreError
+
+    from domain.adapters.s3 import S3ObjectStore
+
+    settings = load_settings()
+    setup_logging(settings)
+    if not settings.s3_bucket:
+        raise click.ClickException("set CODEDROP_S3_BUCKET (and the S3 endpoint and keys) first")
+    store = S3ObjectStore.from_settings(settings)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            asyncio.run(store.ensure_bucket())
+            break
+        except BotoCoreError as exc:  # not reachable yet (the S3 gateway starts last)
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"bucket {settings.s3_bucket}: {exc}") from None
+            time.sleep(1)
+        except Exception as exc:  # refused credentials, a name S3 does not accept
+            raise click.ClickException(f"bucket {settings.s3_bucket}: {exc}") from None
+    click.echo(f"bucket {settings.s3_bucket} is ready")
+
+
 @cli.command(name="check-migrations")
 def check_migrations() -> None:
     """Fail when the models have changes no migration covers (run in CI)."""

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         env_file=os.environ.get("CODEDROP_ENV_FILE", ".env") or None,
         env_file_encoding="utf-8",
         extra="ignore",
+        # `CODEDROP_DISCORD_GUILD_ID=` (an empty line of .env.example) means "not set"
+        env_ignore_empty=True,
     )
 
     environment: Literal["development", "test", "production"] = Field(

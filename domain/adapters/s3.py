@@ -80,7 +80,7 @@ class S3ObjectStore:
         return key
 
     async def ensure_bucket(self) -> None:
-        """Create the bucket when it does not exist (development, MinIO in compose)."""
+        """Create the bucket when it does not exist (development; `codedrop create-bucket` in compose)."""
 
         def run() -> None:
             try:
