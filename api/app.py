@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api import errors, metrics, web
 from api.fastlane import ClaimFastLane, claim_route
+from api.requests import RequestContext
 from api.routes import campaigns, codes, distribute, health, reports, uploads
 from domain import claims, db
 from domain.bootstrap import Services, bootstrap
@@ -80,6 +81,8 @@ def create_app(
     if fast_lane:
         app.add_middleware(ClaimFastLane, route=claim_route(app.routes))
     app.add_middleware(metrics.MetricsMiddleware)
+    # outermost: the request id is known to every log line of the request, even the lane's
+    app.add_middleware(RequestContext, access_log=settings.access_log)
     claims.BATCHING.observe = metrics.CLAIM_BATCH.observe
     web.install(app)
     return app

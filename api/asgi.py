@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 
 from api.app import create_app
+from domain import logs
 from domain.settings import get_settings
 
 
 def build() -> FastAPI:
     """A fully owned app: its lifespan opens and closes the database."""
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    logs.configure(settings)  # each worker process sets up its own log handler
     return create_app(settings)

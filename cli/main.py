@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from cli import parts
 from cli.parts import build_notifiers, close_notifiers
 from cli.runtime import Part, Runtime
-from domain import db, developers
+from domain import db, developers, logs
 from domain.bootstrap import Services, bootstrap
 from domain.errors import DomainError
 from domain.settings import Settings
@@ -58,19 +58,8 @@ def load_settings() -> Settings:
 
 
 def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in (
-        "tortoise",
-        "aiosqlite",
-        "aiomysql",
-        "apscheduler.scheduler",
-        "apscheduler.executors.default",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """codedrop's log handler (CODEDROP_LOG_FORMAT, request ids; domain/logs.py)."""
+    logs.configure(settings)
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -174,6 +163,7 @@ def api_command(host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             log_level="warning",
+            log_config=None,  # our handler (domain/logs.py) formats uvicorn's lines too
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout) - 2),

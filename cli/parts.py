@@ -43,6 +43,7 @@ class ApiPart:
             host=host,
             port=port,
             log_level="warning",
+            log_config=None,  # our handler (domain/logs.py) formats uvicorn's lines too
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),

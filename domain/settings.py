@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="redis://host:6379/0 (rate limits, events)")
     public_url: str = Field("http://127.0.0.1:8000", description="base URL used in shared links")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one JSON object a line (with the request id)"
+    )
+    access_log: bool = Field(True, description="one log line per HTTP request (no query string)")
 
     # object storage
     storage_dir: Path = Field(Path("data/objects"), description="local folder for object storage")
