@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import errors, metrics, web
 from api.fastlane import ClaimFastLane, claim_route
@@ -61,7 +62,9 @@ def create_app(
                 await db.close_db()
 
     own_services = services is None
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the assets fastapi-offline ships
+    # (served under /static-offline-docs), not from a CDN: they work without internet
+    app = FastAPIOffline(
         title="codedrop",
         version="0.1.0",
         description=DESCRIPTION,
