@@ -15,8 +15,16 @@ from datetime import datetime, timedelta
 from tortoise.exceptions import IntegrityError
 
 from domain import clock
-from domain.errors import Conflict, DeveloperNotFound, NotFound, Unauthorized, ValidationFailed
+from domain.errors import (
+    Conflict,
+    DeveloperNotFound,
+    NotFound,
+    RegistrationClosed,
+    Unauthorized,
+    ValidationFailed,
+)
 from domain.models import ApiKey, Developer, Identity, LinkToken
+from domain.settings import Settings
 
 KEY_PREFIX = "cdk_"
 LINK_TOKEN_TTL = timedelta(minutes=30)
@@ -182,15 +190,24 @@ async def link_identity(
 
 
 async def register_via_chat(
-    *, provider: str, external_id: str, name: str, chat_id: str | None = None
+    *,
+    provider: str,
+    external_id: str,
+    name: str,
+    chat_id: str | None = None,
+    settings: Settings | None = None,
 ) -> tuple[DeveloperView, IssuedKey | None]:
     """Create a developer for a chat account (or return the linked one) with a first API key.
 
     The key is None when the account was already registered (keys are shown only once).
+    With `CODEDROP_REGISTRATION=closed` (`settings.registration_open` false) only the linked
+    account is returned; a new one is `RegistrationClosed` (the operator creates accounts).
     """
     existing = await developer_for_identity(provider=provider, external_id=external_id)
     if existing is not None:
         return existing, None
+    if settings is not None and not settings.registration_open:
+        raise RegistrationClosed()
     email = f"{provider}-{external_id}@users.codedrop.invalid"
     dev = await create_developer(name=name[:100] or f"{provider} {external_id}", email=email)
     await _bind(dev.id, provider, external_id, chat_id)

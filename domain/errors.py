@@ -66,6 +66,18 @@ class Forbidden(DomainError):
     title = "Not allowed"
 
 
+class RegistrationClosed(Forbidden):
+    code = "registration_closed"
+    title = "Registration is closed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Accounts here are created by the operator of this codedrop. Ask them for an "
+            "account, then link this chat account with /link <token> (a token from "
+            "`codedrop link-token`)."
+        )
+
+
 class Conflict(DomainError):
     code = "conflict"
     status = 409

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     )
 
     # bots
+    registration: Literal["open", "closed"] | None = Field(
+        None,
+        description=(
+            "open: /register in the bots creates developer accounts; closed: only the operator"
+            " does (`codedrop developers create`, link tokens). Default: open in development"
+        ),
+    )
     telegram_bot_token: SecretStr | None = Field(None, description="enables the Telegram bot")
     telegram_api_url: str | None = Field(None, description="self-hosted Bot API server base URL")
     telegram_webhook_url: str | None = Field(None, description="webhook mode when set")
@@ -193,6 +200,14 @@ class Settings(BaseSettings):
     def telegram_signin(self) -> bool:
         """Sign in with Telegram is configured (the bot's token and @username)."""
         return bool(self.telegram_bot_token and self.telegram_bot_username)
+
+    @property
+    def registration_open(self) -> bool:
+        """Whether anyone may create a developer account from a bot (closed by default
+        outside development)."""
+        if self.registration is None:
+            return self.environment == "development"
+        return self.registration == "open"
 
     @property
     def is_mysql(self) -> bool:

@@ -122,6 +122,7 @@ def make_settings(database_url: str, tmp: Path, **overrides: object) -> Settings
         "database_pool_size": 10,
         "storage_dir": tmp / "objects",
         "redis_url": None,
+        "registration": "open",  # the bots' /register flows; tests of "closed" set it
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -321,6 +321,7 @@ class Manage(commands.Cog):
                 external_id=str(interaction.user.id),
                 name=interaction.user.display_name,
                 chat_id=str(interaction.user.id),
+                settings=self.bot.services.settings,
             )
             if key is None:
                 return Answer(f"You're already registered as **{dev.name}**.")

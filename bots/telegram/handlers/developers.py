@@ -27,7 +27,7 @@ def _args(command: CommandObject) -> list[str]:
     return (command.args or "").split()
 
 
-async def register(message: Message, bot: Bot, lang: str | None) -> None:
+async def register(message: Message, bot: Bot, lang: str | None, services: Services) -> None:
     """Create a developer for this account and show its API key once (private chat only)."""
     if message.from_user is None or not await owners.require_private(message, bot, lang):
         return
@@ -36,6 +36,7 @@ async def register(message: Message, bot: Bot, lang: str | None) -> None:
         external_id=str(message.from_user.id),
         name=message.from_user.full_name,
         chat_id=str(message.chat.id),
+        settings=services.settings,
     )
     if key is None:
         await message.answer(text("register.already", lang, name=dev.name))
