@@ -27,7 +27,7 @@ from cli.runtime import Part, Runtime
 from domain import db, developers, logs
 from domain.bootstrap import Services, bootstrap
 from domain.errors import DomainError
-from domain.settings import Settings
+from domain.settings import PLACEHOLDER_SECRETS, Settings, value_sources
 
 log = logging.getLogger("codedrop")
 T = TypeVar("T")
@@ -79,6 +79,7 @@ async def with_database(settings: Settings, work: Callable[[], Awaitable[T]]) ->
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="codedrop", prog_name="codedrop")
 def cli() -> None:
     """codedrop: fair, one-per-person distribution of single-use promo codes."""
 
@@ -460,12 +461,21 @@ def show_settings(markdown: bool) -> None:
         click.echo(settings_table())
         return
     settings = load_settings()
+    sources = value_sources()
+    env_file = Settings.model_config.get("env_file")
+    click.echo(
+        f"# read from: the environment, then {env_file or 'no file (CODEDROP_ENV_FILE is empty)'}"
+        + (" (not found)" if env_file and not Path(str(env_file)).exists() else "")
+    )
     for name, value in settings.model_dump().items():
-        if hasattr(getattr(settings, name), "get_secret_value"):
+        secret = getattr(settings, name)
+        if name == "secret_key" and secret.get_secret_value() in PLACEHOLDER_SECRETS:
+            value = "(the development placeholder: refused in production; set a random value)"
+        elif hasattr(secret, "get_secret_value"):
             value = "(set)" if value else "(not set)"
         elif name == "database_url" and "@" in str(value):
             value = db.describe_database(settings)
-        click.echo(f"CODEDROP_{name.upper()}={value}")
+        click.echo(f"CODEDROP_{name.upper()}={value}  # {sources[name]}")
 
 
 def main() -> None:

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    SettingsConfigDict,
+)
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret-change-me"}
 DEV_SECRET = "dev-secret-change-me"  # noqa: S105 (refused outside development)
@@ -212,6 +218,23 @@ class Settings(BaseSettings):
     @property
     def is_mysql(self) -> bool:
         return self.database_url.startswith("mysql://")
+
+
+def value_sources() -> dict[str, str]:
+    """Where each setting's value comes from: `environment`, the env file (its path) or
+    `default` (the environment wins over the file, as in `Settings()`)."""
+    env_file = Settings.model_config.get("env_file")
+    from_file = DotEnvSettingsSource(Settings)() if env_file else {}
+    from_env = EnvSettingsSource(Settings)()
+    sources = {}
+    for name in Settings.model_fields:
+        if name in from_env:
+            sources[name] = "environment"
+        elif name in from_file:
+            sources[name] = str(Path(str(env_file)).resolve())
+        else:
+            sources[name] = "default"
+    return sources
 
 
 @lru_cache
