@@ -168,8 +168,10 @@ async def run_scheduled(
                 await leases.release(slot_lease, owner=owner)
                 raise
         # (after the renewer stopped) keep a slot that ran for its whole period, so a late
-        # replica does not repeat it; free one that was skipped
-        if summary["status"] == "ran":
+        # replica does not repeat it; free one that was skipped, or cut short by a shutdown
+        # (the process that starts next resumes it in the same slot)
+        interrupted = stopping is not None and stopping.is_set()
+        if summary["status"] == "ran" and not interrupted:
             await leases.renew(slot_lease, owner=owner, ttl=float(period))
         else:
             await leases.release(slot_lease, owner=owner)
