@@ -15,7 +15,9 @@ class InFlight:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def __len__(self) -> int:
+    @property
+    def count(self) -> int:
+        """How many are in flight now (a property, not `len()`: an idle tracker stays truthy)."""
         return self._count
 
     @contextmanager

@@ -51,7 +51,7 @@ class DiscordFront:
         more interactions, then answer every interaction in flight; `close` follows."""
         for shard in self.bot.shards.values():
             await shard.disconnect()
-        log.info("discord: gateway closed; answering %d interactions", len(self.bot.in_flight))
+        log.info("discord: gateway closed; answering %d interactions", self.bot.in_flight.count)
         await self.bot.in_flight.wait_idle()
 
     async def close(self) -> None:

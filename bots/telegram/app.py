@@ -75,7 +75,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     """The dispatcher with every router; handlers receive `services` as an argument."""
     dp = Dispatcher(storage=storage, services=services)
-    dp.update.outer_middleware(InFlightUpdates(in_flight or InFlight()))
+    dp.update.outer_middleware(InFlightUpdates(in_flight if in_flight is not None else InFlight()))
     dp.update.outer_middleware(Language())
     # answering is outermost so a callback is answered even when a handler fails
     dp.callback_query.middleware(CallbackAnswerMiddleware())
@@ -240,7 +240,7 @@ class TelegramFront:
         if self._polling is not None:
             with contextlib.suppress(RuntimeError):  # polling had not started yet
                 await self.dispatcher.stop_polling()
-        log.info("telegram: polling stopped; answering %d updates", len(self.in_flight))
+        log.info("telegram: polling stopped; answering %d updates", self.in_flight.count)
         await self.in_flight.wait_idle()
         await self.drain()
 

@@ -115,6 +115,7 @@ class FakeTelegram:
     files: dict[str, StoredFile] = field(default_factory=dict)
     blocked: set[int] = field(default_factory=set)
     webhook: dict[str, Any] = field(default_factory=dict)
+    send_delay: float = 0.0  # seconds sendMessage takes (a slow API keeps answers in flight)
 
     def __post_init__(self) -> None:
         self._updates: list[dict[str, Any]] = []
@@ -260,6 +261,8 @@ class FakeTelegram:
         return True
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
         chat = self._chat(params["chat_id"])
         if chat.type == "private" and chat.id in self.blocked:
             raise _ApiError(403, "Forbidden: bot was blocked by the user")
@@ -467,7 +470,10 @@ class FakeTelegram:
         return [
             c.result
             for c in self.calls
-            if c.method == "sendMessage" and c.status == 200 and c.result["chat"]["id"] == chat_id
+            if c.method == "sendMessage"
+            and c.status == 200
+            and c.result is not None  # None: still being answered
+            and c.result["chat"]["id"] == chat_id
         ]
 
     def answered(self) -> list[Call]:

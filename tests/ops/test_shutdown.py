@@ -20,6 +20,7 @@ from domain.bootstrap import Services
 from domain.models import Claim
 from tests import factories
 from tests.fakes.discord import DEFERRED_MESSAGE, FakeDiscord, FakeMember, snowflake_at
+from tests.fakes.telegram import FakeTelegram
 from tests.ops.processes import environment, free_port, start, wait_http
 
 SHUTDOWN_TIMEOUT = 10.0
@@ -152,6 +153,50 @@ async def test_sigterm_closes_the_discord_gateway_cleanly_after_answering_intera
         reply = await fake.reply_to(press, timeout=1)
         assert "```" in reply.content, reply.content  # the member got their code
     assert fake.close_codes == [1000], fake.close_codes  # a close frame, not a dropped socket
+    assert "Traceback" not in output, output
+
+
+async def test_sigterm_lets_the_telegram_bot_answer_the_updates_it_took_then_exit_0(
+    services: Services, tmp_path: Path
+) -> None:
+    tg = FakeTelegram()
+    await tg.start()
+    tg.send_delay = 0.5  # Telegram answers slowly: the replies stay in flight
+    try:
+        log = tmp_path / "telegram.log"
+        env = environment(
+            services.settings,
+            shutdown_timeout=str(SHUTDOWN_TIMEOUT),
+            telegram_bot_token=tg.token,
+            telegram_api_url=tg.url,
+        )
+        proc = await start(env, "bot", "telegram", log=log)
+        try:
+            await tg.wait_for(lambda: tg.calls_of("getUpdates"), timeout=60)
+        except TimeoutError:
+            raise AssertionError(log.read_text()) from None
+        members = [tg.user(4000 + i, f"M{i}") for i in range(6)]
+        for m in members:
+            tg.send_text(m, "/mycodes")
+        # every update is being answered: its sendMessage has reached the (slow) server
+        await tg.wait_for(lambda: len(tg.calls_of("sendMessage")) == len(members), timeout=30)
+        answered_before = sum(bool(tg.sent_to(m.id)) for m in members)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        status = await asyncio.wait_for(proc.wait(), SHUTDOWN_TIMEOUT + 5)
+        took = time.monotonic() - signalled
+    finally:
+        await tg.stop()
+
+    output = log.read_text()
+    assert status == 0, output
+    assert took < SHUTDOWN_TIMEOUT, output
+    assert answered_before < len(members), "nothing was in flight at SIGTERM"
+    for m in members:
+        replies = tg.sent_to(m.id)
+        assert len(replies) == 1, [r["text"] for r in replies]
+        [reply] = replies
+        assert "not received any codes" in reply["text"], reply
     assert "Traceback" not in output, output
 
 
