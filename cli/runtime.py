@@ -27,7 +27,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 from domain import db
@@ -130,7 +130,6 @@ class Runtime:
         build: Callable[[Services], dict[str, Part]],
         *,
         started: Callable[[Runtime], None] | None = None,
-        closers: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> int:
         """Open the database, build the parts with the process's services, serve until a
         signal or a part's failure, then stop. The exit status."""
@@ -144,7 +143,7 @@ class Runtime:
                 self.parts = build(services)
                 return await self._serve(loop, started)
             finally:
-                await self._close(loop, services, closers)
+                await self._close(loop, services)
 
     async def _serve(
         self, loop: asyncio.AbstractEventLoop, started: Callable[[Runtime], None] | None
@@ -227,13 +226,11 @@ class Runtime:
         self,
         loop: asyncio.AbstractEventLoop,
         services: Services,
-        closers: Sequence[Callable[[], Awaitable[None]]],
     ) -> None:
         """Phase 2: close the parts, the notifiers, the adapters and the database."""
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             (name, part.close) for name, part in reversed(self.parts.items())
         ]
-        steps += [(f"closer {i}", close) for i, close in enumerate(closers)]
         steps += [("services", services.close), ("database", db.close_db)]
         if self._deadline is None:  # start-up failed before serving
             self._deadline = loop.time() + self.settings.shutdown_timeout
