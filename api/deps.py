@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import rate_limit_headers
@@ -18,6 +18,19 @@ from domain.bootstrap import Services
 from domain.developers import DeveloperView
 from domain.errors import Unauthorized
 from domain.ratelimits import RateLimitState, enforce
+from domain.values import MAX_ROW_ID, PUBLIC_ID_PATTERN
+
+# Path parameters by shape: anything else is a 422 at the edge, never a lookup (a 40-character
+# id or 2**63 used to reach the database layer and come back as a 500)
+CampaignId = Annotated[
+    str,
+    Path(min_length=1, max_length=32, pattern=PUBLIC_ID_PATTERN, description="a campaign's id"),
+]
+UploadId = Annotated[
+    str,
+    Path(min_length=1, max_length=32, pattern=PUBLIC_ID_PATTERN, description="an upload's id"),
+]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a numeric id from a listing")]
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cdk_…`")
 

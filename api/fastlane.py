@@ -28,8 +28,10 @@ from api.routes.distribute import serve_claim
 from api.schemas import ClaimIn
 from domain import idempotency
 from domain.errors import DomainError
+from domain.values import PUBLIC_ID_PATTERN
 
-CLAIM_PATH = re.compile(r"^/api/distribute/([^/]+)$")
+# only ids of the right shape: any other path goes on to FastAPI, whose route answers 422
+CLAIM_PATH = re.compile(r"^/api/distribute/(" + PUBLIC_ID_PATTERN.strip("^$") + ")$")
 ROUTE_PATH = "/api/distribute/{campaign_id}"
 CLAIM_OPERATION = "POST " + ROUTE_PATH  # the idempotency scope the FastAPI route uses
 MAX_BODY = 4096  # a claim body is well under 200 bytes; larger ones take the general road

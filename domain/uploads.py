@@ -33,6 +33,7 @@ from domain.values import (
     ImportProblem,
     ImportReport,
     Platform,
+    is_public_id,
     parse_platform,
 )
 
@@ -516,6 +517,8 @@ def report_of(u: Upload) -> ImportReport:
 
 async def get_upload(*, owner_id: int, campaign_id: str, upload_id: str) -> ImportReport:
     campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    if not is_public_id(upload_id):
+        raise UploadNotFound("No such upload in this campaign.")
     u = await Upload.get_or_none(public_id=upload_id, campaign_id=campaign.id)
     if u is None:
         raise UploadNotFound(f"No upload {upload_id!r} in this campaign.")

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 
-from api.deps import ClientIP, Svc, bearer, client_ip, limit, optional_developer
+from api.deps import CampaignId, ClientIP, Svc, bearer, client_ip, limit, optional_developer
 from api.idempotency import IdempotentRoute, idempotent_in_domain
 from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut, Problem
 from domain import campaigns, claims
@@ -28,7 +28,7 @@ NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
 
 @router.get("/{campaign_id}", response_model=CardOut)
 async def campaign_card(
-    campaign_id: str, services: Svc, ip: ClientIP, response: Response
+    campaign_id: CampaignId, services: Svc, ip: ClientIP, response: Response
 ) -> CardOut:
     """The public campaign card: name, description, platform, whether codes are left."""
     s = services.settings
@@ -57,7 +57,7 @@ async def campaign_card(
 )
 @idempotent_in_domain
 async def claim_code(
-    campaign_id: str,
+    campaign_id: CampaignId,
     body: ClaimIn,
     request: Request,
     response: Response,
