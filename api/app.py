@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, metrics, web
+from api.edge import EdgeLimits
 from api.fastlane import ClaimFastLane, claim_route
 from api.routes import campaigns, codes, distribute, health, reports, uploads
 from domain import claims, db
@@ -80,6 +81,8 @@ def create_app(
     if fast_lane:
         app.add_middleware(ClaimFastLane, route=claim_route(app.routes))
     app.add_middleware(metrics.MetricsMiddleware)
+    # outermost: limits hold before any layer (the fast lane included) reads a byte
+    app.add_middleware(EdgeLimits, settings=settings)
     claims.BATCHING.observe = metrics.CLAIM_BATCH.observe
     web.install(app)
     return app

@@ -367,7 +367,13 @@ class Problem(BaseModel):
     field: str | None = None
 
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 404, 409, 413, 422, 429)
-}
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for problem+json answers with these statuses."""
+    return {
+        code: {"model": Problem, "content": {"application/problem+json": {}}} for code in statuses
+    }
+
+
+# what any operation may answer: refusals of the edge (408 slow body, 413 body too large, 431
+# headers too large), a database that is down (503), and the usual refusals
+PROBLEMS = problems(400, 401, 404, 408, 409, 413, 422, 429, 431, 503)

@@ -48,8 +48,7 @@ def check_text(value: str, *, field: str, multiline: bool = False) -> str:
         category = unicodedata.category(ch)
         if (category == "Cc" and ch not in allowed) or category == "Cs" or ch in BIDI_CONTROLS:
             raise ValidationFailed(
-                f"The {field} contains the invisible control character U+{ord(ch):04X};"
-                " remove it.",
+                f"The {field} contains the invisible control character U+{ord(ch):04X}; remove it.",
                 field=field,
             )
     return value

@@ -59,7 +59,9 @@ async def list_campaigns(
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
-async def get_campaign(campaign_id: CampaignId, dev: CurrentDeveloper, services: Svc) -> CampaignOut:
+async def get_campaign(
+    campaign_id: CampaignId, dev: CurrentDeveloper, services: Svc
+) -> CampaignOut:
     """One of your campaigns with its stock."""
     view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=campaign_id)
     return CampaignOut.of(view, services.settings.public_url)

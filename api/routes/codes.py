@@ -103,7 +103,9 @@ async def mark_code_used(campaign_id: CampaignId, code_id: RowId, dev: CurrentDe
 
 
 @router.post("/codes/{code_id}/release", response_model=CodeOut, dependencies=[api_limit])
-async def release_code_by_id(campaign_id: CampaignId, code_id: RowId, dev: CurrentDeveloper) -> CodeOut:
+async def release_code_by_id(
+    campaign_id: CampaignId, code_id: RowId, dev: CurrentDeveloper
+) -> CodeOut:
     """Return a claimed code to the pool, by its id in the codes listing."""
     code = await codes.full_code(owner_id=dev.id, campaign_id=campaign_id, code_id=code_id)
     return CodeOut.of(await codes.release(owner_id=dev.id, campaign_id=campaign_id, code=code))
@@ -140,7 +142,9 @@ async def list_uploads(campaign_id: CampaignId, dev: CurrentDeveloper) -> list[I
 
 
 @router.get("/uploads/{upload_id}", response_model=ImportReportOut, dependencies=[api_limit])
-async def get_upload(campaign_id: CampaignId, upload_id: UploadId, dev: CurrentDeveloper) -> ImportReportOut:
+async def get_upload(
+    campaign_id: CampaignId, upload_id: UploadId, dev: CurrentDeveloper
+) -> ImportReportOut:
     """One upload's status, progress and report."""
     report = await uploads.get_upload(owner_id=dev.id, campaign_id=campaign_id, upload_id=upload_id)
     return ImportReportOut.of(report)

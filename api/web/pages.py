@@ -20,7 +20,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import errors
 from api.deps import is_trusted_proxy
 from domain.bootstrap import Services
 from domain.values import mask_code
@@ -274,6 +276,42 @@ async def sign_in_required(request: Request, exc: Exception) -> Response:
     return response
 
 
+def wants_html(request: Request) -> bool:
+    """A browser navigating (HTML before JSON in `Accept`), not a script or an API client."""
+    accept = request.headers.get("accept", "")
+    html = accept.find("text/html")
+    json_at = accept.find("json")
+    return html >= 0 and (json_at < 0 or html < json_at)
+
+
+HTTP_TITLES = {
+    404: ("Page not found", "There is nothing at this address. Check the link you followed."),
+    405: ("Not allowed here", "This address does not take that kind of request."),
+}
+
+
+async def http_error_page(request: Request, exc: Exception) -> Response:
+    """Router refusals (404, 405, the edge's 408/413/431): a page for a browser, problem JSON
+    (api/errors.py) for everyone else."""
+    assert isinstance(exc, StarletteHTTPException)
+    answer = await errors.http_error(request, exc)
+    if not wants_html(request):
+        return answer
+    title, detail = HTTP_TITLES.get(
+        exc.status_code,
+        ("Request refused", exc.detail if isinstance(exc.detail, str) else "Request refused."),
+    )
+    headers = {k: v for k, v in answer.headers.items() if k.lower() in ("allow", "connection")}
+    return render(
+        request,
+        "error.html",
+        {"title": title, "detail": detail, "status": exc.status_code},
+        status_code=exc.status_code,
+        headers={**NO_STORE, **headers},
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error_page)
     app.add_exception_handler(WebError, web_error)
     app.add_exception_handler(SignInRequired, sign_in_required)
