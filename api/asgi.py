@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from api.app import create_app
+from domain import log_escape
 from domain.settings import get_settings
 
 
@@ -14,4 +15,5 @@ def build() -> FastAPI:
     """A fully owned app: its lifespan opens and closes the database."""
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
+    log_escape.install()  # after uvicorn configured its own loggers in this worker
     return create_app(settings)

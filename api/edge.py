@@ -22,7 +22,7 @@ import asyncio
 import re
 from collections.abc import Callable
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.settings import Settings
@@ -169,7 +169,7 @@ def _guarded(receive: Receive, limit: int, timeout: float) -> Receive:
     return guarded
 
 
-async def _answer(scope: Scope, exc: EdgeRefusal) -> Callable[[Scope, Receive, Send], object]:
+async def _answer(scope: Scope, exc: EdgeRefusal) -> Response:
     """The app's own problem+json answer for `exc` (api/errors.py)."""
     from api import errors
 

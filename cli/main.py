@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
-from domain import db, developers
+from domain import db, developers, log_escape
 from domain.bootstrap import bootstrap
 from domain.errors import DomainError
 from domain.settings import Settings
@@ -66,6 +66,7 @@ def setup_logging(settings: Settings) -> None:
         "apscheduler.executors.default",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    log_escape.install()
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -170,8 +171,14 @@ async def serve(
             if tg is not None and settings.telegram_webhook_url:
                 mount_telegram_webhook(app, tg)
             config = uvicorn.Config(
-                app, host=host, port=port, log_level="warning", proxy_headers=False
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                proxy_headers=False,
+                **uvicorn_limits(settings),
             )
+            log_escape.install()  # uvicorn.Config set up uvicorn's own log handlers
             server = uvicorn.Server(config)
             tasks.append(asyncio.create_task(server.serve(), name="api"))
             await asyncio.sleep(0)
@@ -193,6 +200,16 @@ async def serve(
                 await close()
         await services.close()
         await db.close_db()
+
+
+def uvicorn_limits(settings: Settings) -> dict[str, Any]:
+    """What uvicorn 0.54 itself can bound: idle keep-alive connections, and (with its h11
+    parser) the bytes of an unfinished request head. Header count and size, body size and
+    body pauses are enforced by api/edge.py whatever the parser."""
+    return {
+        "timeout_keep_alive": settings.http_keep_alive_timeout,
+        "h11_max_incomplete_event_size": settings.http_max_header_bytes,
+    }
 
 
 def _async(fn: Callable[[], object]) -> Callable[[], Awaitable[None]]:
@@ -278,6 +295,7 @@ def api_command(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
         proxy_headers=False,
+        **uvicorn_limits(settings),
     )
 
 

@@ -84,9 +84,6 @@ class Settings(BaseSettings):
     http_keep_alive_timeout: int = Field(
         5, ge=1, le=300, description="seconds an idle keep-alive connection stays open"
     )
-    http_header_timeout: float = Field(
-        10.0, gt=0, le=300, description="seconds a client has to send its request line and headers"
-    )
 
     # rate limits (the `limits` library's notation, e.g. "100/minute")
     rate_limit_enabled: bool = Field(True, description="false turns every rate limit off")
