@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from api.deps import CampaignId, CurrentDeveloper, RowId, Svc, UploadId, developer_limit
+from api.deps import (
+    CampaignId,
+    CurrentDeveloper,
+    RowId,
+    Svc,
+    UploadId,
+    developer_limit,
+    file_chunks,
+    uploaded_file,
+)
 from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, BulkOut, CodeIn, CodeOut, CodePage, CodesIn, ImportReportOut
 from domain import codes, uploads
@@ -24,9 +32,25 @@ CodeStatusName = Literal["available", "claimed", "used"]
 api_limit = developer_limit("rate_limit_api", "API calls")
 
 
-async def _chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(size):
-        yield chunk
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "CSV with a `code` column (optional `platform`,"
+                        " `metadata`), or one code per line",
+                    }
+                },
+            }
+        }
+    },
+}
 
 
 @router.post(
@@ -34,25 +58,20 @@ async def _chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[b
     status_code=status.HTTP_201_CREATED,
     response_model=ImportReportOut,
     dependencies=[developer_limit("rate_limit_upload", "uploads")],
+    openapi_extra={"requestBody": UPLOAD_BODY},
 )
 @idempotent
 async def upload_codes(
-    campaign_id: CampaignId,
-    dev: CurrentDeveloper,
-    services: Svc,
-    file: Annotated[
-        UploadFile,
-        File(
-            description="CSV with a `code` column (optional `platform`, `metadata`), or one code per line"
-        ),
-    ],
+    campaign_id: CampaignId, request: Request, dev: CurrentDeveloper, services: Svc
 ) -> ImportReportOut:
     """Import codes from a CSV/TXT file; duplicates and invalid rows are reported by line."""
+    # the body is read here, after the key and the upload limit were checked
+    file = await uploaded_file(request)
     s = services.settings
     report = await uploads.import_stream(
         owner_id=dev.id,
         campaign_id=campaign_id,
-        chunks=_chunks(file),
+        chunks=file_chunks(file),
         filename=file.filename or "",
         max_bytes=s.upload_max_bytes,
         max_codes=s.upload_max_codes,

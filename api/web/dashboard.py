@@ -8,7 +8,6 @@ a 404 like a missing one.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -17,17 +16,15 @@ from fastapi import (
     APIRouter,
     BackgroundTasks,
     Body,
-    File,
     Form,
     Query,
     Request,
     Response,
-    UploadFile,
 )
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from starlette.datastructures import FormData
 
-from api.deps import ClientIP, limit
+from api.deps import ClientIP, file_chunks, limit, uploaded_file
 from api.web import pages
 from api.web.auth import Protected, SignedIn, check_csrf
 from api.web.pages import NO_STORE, SECURITY_HEADERS, WebError
@@ -528,17 +525,11 @@ async def campaign_delete(
 # ---------------------------------------------------------------- uploads
 
 
-async def _chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(size):
-        yield chunk
-
-
 @router.post("/c/{campaign_id}/upload", name="campaign_upload")
 async def campaign_upload(
     request: Request,
     campaign_id: str,
     signed: Protected,
-    file: Annotated[UploadFile, File()],
 ) -> Response:
     """Import a CSV/TXT file; the browser shows upload progress, then the report."""
     services = pages.services_of(request)
@@ -547,10 +538,11 @@ async def campaign_upload(
     await _campaign(dev.id, campaign_id)
     try:
         await _count_upload(services, dev.id)
+        file = await uploaded_file(request)  # the body is read after session and limit
         report = await uploads.import_stream(
             owner_id=dev.id,
             campaign_id=campaign_id,
-            chunks=_chunks(file),
+            chunks=file_chunks(file),
             filename=file.filename or "",
             max_bytes=s.upload_max_bytes,
             max_codes=s.upload_max_codes,
