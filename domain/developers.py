@@ -16,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 
 from domain import clock
 from domain.errors import Conflict, DeveloperNotFound, NotFound, Unauthorized, ValidationFailed
-from domain.models import ApiKey, Developer, Identity, LinkToken
+from domain.models import ApiKey, Developer, Identity, LinkToken, WebSession
 
 KEY_PREFIX = "cdk_"
 LINK_TOKEN_TTL = timedelta(minutes=30)
@@ -119,17 +119,43 @@ async def authenticate(*, api_key: str) -> DeveloperView:
     return _view(row.developer)
 
 
-def key_digest(api_key: str) -> str:
-    """The stored form of a key (SHA-256): what a dashboard session keeps instead of the key."""
-    return _hash(api_key)
+async def open_session(*, api_key: str, ttl: timedelta) -> tuple[DeveloperView, str]:
+    """Sign a developer in with their key: a new dashboard session, and its token (for the
+    cookie; only its SHA-256 is stored). `Unauthorized` for an unknown or revoked key."""
+    dev = await authenticate(api_key=api_key)
+    key = await ApiKey.get(key_hash=_hash(api_key))
+    token = secrets.token_urlsafe(32)
+    await WebSession.create(token_hash=_hash(token), api_key=key, expires_at=clock.now() + ttl)
+    return dev, token
 
 
-async def authenticate_digest(*, digest: str) -> DeveloperView:
-    """Like `authenticate`, for a session that kept only the key's digest (revocation applies)."""
-    row = await ApiKey.get_or_none(key_hash=digest).select_related("developer")
-    if row is None or not row.developer.is_active or row.revoked_at is not None:
+async def session_developer(*, token: str) -> DeveloperView:
+    """The developer of a live session; `Unauthorized` once it was closed, expired, or its
+    key was revoked."""
+    row = (
+        await WebSession.get_or_none(
+            token_hash=_hash(token), expires_at__gt=clock.now()
+        ).select_related("api_key__developer")
+        if token
+        else None
+    )
+    if row is None:
+        raise Unauthorized("This session has ended; sign in again.")
+    key = row.api_key
+    if key.revoked_at is not None or not key.developer.is_active:
         raise Unauthorized("This session's API key is unknown or was revoked.")
-    return _view(row.developer)
+    return _view(key.developer)
+
+
+async def close_session(*, token: str) -> None:
+    """Sign out: the session's row goes, and with it every copy of the cookie."""
+    if token:
+        await WebSession.filter(token_hash=_hash(token)).delete()
+
+
+async def forget_expired_sessions() -> int:
+    """Delete sessions past their expiry (the cleanup job); returns how many."""
+    return await WebSession.filter(expires_at__lte=clock.now()).delete()
 
 
 async def list_keys(*, developer_id: int) -> list[KeyView]:

@@ -114,14 +114,15 @@ def set_cookie(
 
 @dataclass(slots=True)
 class Session:
-    """The dashboard session: a CSRF token, and once signed in the SHA-256 of the API key.
+    """The dashboard session cookie: a CSRF token, and once signed in the session's token.
 
-    Only the digest is kept, so a leaked cookie never reveals a key; the digest is checked
-    against the stored keys on every request, so revoking the key ends the session.
+    The token names a server-side session (domain.developers.open_session) checked on every
+    request: signing out deletes it and revoking the key ends it, whatever copies of the
+    cookie exist. The cookie never holds the key or anything derived from it.
     """
 
     csrf: str
-    key_digest: str | None = None
+    token: str | None = None
 
 
 def load_session(request: Request) -> Session | None:
@@ -134,17 +135,17 @@ def load_session(request: Request) -> Session | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
         return None
-    key = data.get("key")
-    return Session(csrf=data["csrf"], key_digest=key if isinstance(key, str) else None)
+    token = data.get("sid")
+    return Session(csrf=data["csrf"], token=token if isinstance(token, str) else None)
 
 
-def new_session(key_digest: str | None = None) -> Session:
-    return Session(csrf=secrets.token_urlsafe(24), key_digest=key_digest)
+def new_session(token: str | None = None) -> Session:
+    return Session(csrf=secrets.token_urlsafe(24), token=token)
 
 
 def save_session(request: Request, response: Response, session: Session) -> None:
     value = _serializer(request, "codedrop.web.session").dumps(
-        {"csrf": session.csrf, "key": session.key_digest}
+        {"csrf": session.csrf, "sid": session.token}
     )
     set_cookie(request, response, SESSION_COOKIE, value, max_age=SESSION_MAX_AGE)
 
