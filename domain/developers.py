@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from domain import clock
 from domain.errors import Conflict, DeveloperNotFound, NotFound, Unauthorized, ValidationFailed
 from domain.models import ApiKey, Developer, Identity, LinkToken, WebSession
+from domain.values import check_text
 
 KEY_PREFIX = "cdk_"
 LINK_TOKEN_TTL = timedelta(minutes=30)
@@ -62,7 +63,7 @@ def _view(dev: Developer) -> DeveloperView:
 
 async def create_developer(*, name: str, email: str) -> DeveloperView:
     """Register a developer (names and e-mails are checked, e-mails are unique)."""
-    name = name.strip()
+    name = check_text(name.strip(), field="name")
     email = email.strip().lower()
     if not 1 <= len(name) <= 100:
         raise ValidationFailed("The name must be 1-100 characters.", field="name")
