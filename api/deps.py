@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import UploadFile
 
@@ -157,3 +158,35 @@ async def file_chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterat
     """An uploaded file as a stream of chunks (what the domain's import reads)."""
     while chunk := await upload.read(size):
         yield chunk
+
+
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def known_query_only(request: Request) -> None:
+    """Refuse query parameters the operation does not have (422 naming the first): a typo
+    such as `?stauts=used` would otherwise be ignored and answer something else than asked."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = _KNOWN_QUERY.get(id(route))
+    if known is None:
+        known = _KNOWN_QUERY[id(route)] = frozenset(_query_names(dependant))
+    for name in request.query_params:
+        if name not in known:
+            raise ValidationFailed(
+                f"Unknown query parameter {name[:40]!r}"
+                + (f"; this operation takes: {', '.join(sorted(known))}." if known else "."),
+                field=name[:40],
+            )
+
+
+KnownQueryOnly = Depends(known_query_only)

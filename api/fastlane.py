@@ -49,7 +49,7 @@ class ClaimFastLane:
             await self.app(scope, receive, send)
             return
         match = CLAIM_PATH.match(scope["path"])
-        if match is None:
+        if match is None or scope.get("query_string"):  # FastAPI refuses unknown parameters
             await self.app(scope, receive, send)
             return
         plain, key = _plain(scope["headers"])

@@ -192,7 +192,12 @@ HEADER_DOC = {
     "required": False,
     "description": "retry-safe request id: a retry with the same key and request gets the"
     " first answer back (kept 24 h); the same key with another request is a 422",
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY,
+        "pattern": idempotency.KEY_PATTERN,
+    },
 }
 
 

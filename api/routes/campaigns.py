@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import CampaignId, CurrentDeveloper, Svc, developer_limit
+from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, Svc, developer_limit
 from api.schemas import (
     PROBLEMS,
     AnalyticsOut,
@@ -22,7 +22,7 @@ router = APIRouter(
     prefix="/api/campaigns",
     tags=["campaigns"],
     responses=PROBLEMS,
-    dependencies=[developer_limit("rate_limit_api", "API calls")],
+    dependencies=[KnownQueryOnly, developer_limit("rate_limit_api", "API calls")],
 )
 
 

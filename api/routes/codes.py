@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import (
     CampaignId,
     CurrentDeveloper,
+    KnownQueryOnly,
     RowId,
     Svc,
     UploadId,
@@ -26,6 +27,7 @@ router = APIRouter(
     tags=["codes"],
     responses=PROBLEMS,
     route_class=IdempotentRoute,
+    dependencies=[KnownQueryOnly],
 )
 
 CodeStatusName = Literal["available", "claimed", "used"]

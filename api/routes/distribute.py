@@ -11,15 +11,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 
-from api.deps import CampaignId, ClientIP, Svc, bearer, client_ip, limit, optional_developer
+from api.deps import (
+    CampaignId,
+    ClientIP,
+    KnownQueryOnly,
+    Svc,
+    bearer,
+    client_ip,
+    limit,
+    optional_developer,
+)
 from api.idempotency import IdempotentRoute, idempotent_in_domain
 from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut, Problem
-from domain import campaigns, claims
+from domain import campaigns, claims, idempotency
 from domain.bootstrap import Services
 from domain.values import Channel, Claimant
 
 router = APIRouter(
-    prefix="/api/distribute", tags=["distribution"], responses=PROBLEMS, route_class=IdempotentRoute
+    prefix="/api/distribute",
+    tags=["distribution"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+    dependencies=[KnownQueryOnly],
 )
 
 CARD_FRESH_WITHIN = 2.0  # seconds; the card also says max-age=5 to HTTP caches
@@ -63,7 +76,12 @@ async def claim_code(
     response: Response,
     idempotency_key: Annotated[
         str | None,
-        Header(alias="Idempotency-Key", max_length=128, description="retry-safe request id"),
+        Header(
+            alias="Idempotency-Key",
+            max_length=idempotency.MAX_KEY,
+            pattern=idempotency.KEY_PATTERN,
+            description="retry-safe request id",
+        ),
     ] = None,
 ) -> ClaimOut:
     """Claim a code for `user_identifier`; asking again returns the same code."""

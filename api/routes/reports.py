@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentDeveloper, RowId, Svc, developer_limit
+from api.deps import CurrentDeveloper, KnownQueryOnly, RowId, Svc, developer_limit
 from api.schemas import PROBLEMS
 from domain import reports
 from domain.reports import ReportView
@@ -18,7 +18,7 @@ router = APIRouter(
     prefix="/api/reports",
     tags=["reports"],
     responses=PROBLEMS,
-    dependencies=[developer_limit("rate_limit_api", "API calls")],
+    dependencies=[KnownQueryOnly, developer_limit("rate_limit_api", "API calls")],
 )
 
 

@@ -16,13 +16,15 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from pydantic import BaseModel, Field
 
-from api.deps import CampaignId, CurrentDeveloper, Svc, UploadId, developer_limit
+from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, Svc, UploadId, developer_limit
 from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, ImportReportOut, Strict
 from domain import large_uploads
 from domain.large_uploads import UploadProgress
 
-router = APIRouter(tags=["codes"], responses=PROBLEMS, route_class=IdempotentRoute)
+router = APIRouter(
+    tags=["codes"], responses=PROBLEMS, route_class=IdempotentRoute, dependencies=[KnownQueryOnly]
+)
 api_limit = developer_limit("rate_limit_api", "API calls")
 
 

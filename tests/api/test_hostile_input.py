@@ -157,9 +157,7 @@ ROUTES = [
 async def test_a_path_id_of_the_wrong_shape_is_a_422_not_a_500(
     client: httpx.AsyncClient, dev: Dev, method: str, path: str
 ) -> None:
-    r = await client.request(
-        method, path, json={"user_identifier": "player-1"}, headers=dev.auth
-    )
+    r = await client.request(method, path, json={"user_identifier": "player-1"}, headers=dev.auth)
     _problem(r, 422, "validation_error")
 
 
@@ -278,3 +276,17 @@ async def test_a_full_width_formula_sign_is_neutralised_in_the_export(
     export = await client.get(f"/api/campaigns/{cid}/export.csv", headers=dev.auth)
     assert "'\uff1dHYPERLINK(x)" in export.text and "'\uff0b1" in export.text
     assert ",fine" in export.text
+
+
+async def test_an_unknown_query_parameter_is_a_422_naming_it_on_either_claim_road(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    r = await client.get("/api/campaigns", params={"stauts": "paused"}, headers=dev.auth)
+    assert _problem(r, 422, "validation_error")["field"] == "stauts"
+    cid = await new_campaign(client, dev)
+    claim = await client.post(
+        f"/api/distribute/{cid}", params={"x": "1"}, json={"user_identifier": "player-1"}
+    )
+    assert _problem(claim, 422, "validation_error")["field"] == "x"
+    listed = await client.get("/api/campaigns", params={"limit": "5"}, headers=dev.auth)
+    assert listed.status_code == 200

@@ -154,9 +154,7 @@ async def test_the_cookie_of_a_signed_out_session_opens_nothing(dev: Dev) -> Non
     assert listed == []
 
 
-async def test_another_session_of_the_same_key_survives_a_sign_out(
-    dev: Dev, app: object
-) -> None:
+async def test_another_session_of_the_same_key_survives_a_sign_out(dev: Dev, app: object) -> None:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
         await sign_in(other, dev.key)
