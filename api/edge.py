@@ -55,6 +55,9 @@ BODY_LIMITS: list[tuple[frozenset[str], re.Pattern[str], Callable[[Settings], in
 ]
 
 
+BODY_METHODS = frozenset(m for methods, _, _ in BODY_LIMITS for m in methods)
+
+
 class EdgeRefusal(HTTPException):
     """A request refused at the edge: 408, 413 or 431, with a stable problem code."""
 
@@ -65,6 +68,8 @@ class EdgeRefusal(HTTPException):
 
 def body_limit(settings: Settings, method: str, path: str) -> int:
     """The most body bytes a request to `method path` may send."""
+    if method not in BODY_METHODS:
+        return settings.http_max_body_bytes
     for methods, pattern, limit in BODY_LIMITS:
         if method in methods and pattern.match(path):
             return limit(settings)
@@ -90,11 +95,16 @@ def _headers_refusal(settings: Settings, headers: list[tuple[bytes, bytes]]) -> 
     return None
 
 
-def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+def _body_framing(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
+    """Whether the request says it has a body, and its `Content-Length` when it gives one."""
+    length: int | None = None
+    chunked = False
     for name, value in headers:
         if name == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None
+            length = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return chunked or bool(length), None if chunked else length
 
 
 NOSNIFF = (b"x-content-type-options", b"nosniff")
@@ -130,10 +140,13 @@ class EdgeLimits:
             problem = _headers_refusal(s, headers)
             if problem is not None:
                 raise EdgeRefusal(431, "headers_too_large", problem)
-            length = _content_length(headers)
+            has_body, length = _body_framing(headers)
             if length is not None and length > limit:
                 raise _too_large(limit)
-            await self.app(scope, _guarded(receive, limit, s.http_body_timeout), send_nosniff)
+            if has_body:
+                receive = _guarded(receive, limit, s.http_body_timeout)
+            # without Content-Length or Transfer-Encoding the server delivers an empty body
+            await self.app(scope, receive, send_nosniff)
         except EdgeRefusal as exc:
             if started:
                 raise  # the answer is on its way; the server ends the connection
@@ -152,7 +165,8 @@ def _guarded(receive: Receive, limit: int, timeout: float) -> Receive:
         if done:
             return await receive()
         try:
-            message = await asyncio.wait_for(receive(), timeout)
+            async with asyncio.timeout(timeout):  # no extra task per message (wait_for has one)
+                message = await receive()
         except TimeoutError:
             raise EdgeRefusal(
                 408, "body_timeout", f"No part of the request body arrived for {timeout:g} s."
