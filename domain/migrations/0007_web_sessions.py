@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_used_at_index')]
+    dependencies = [('models', '0006_campaign_identity')]
 
     initial = False
 
