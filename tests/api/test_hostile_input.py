@@ -290,3 +290,22 @@ async def test_an_unknown_query_parameter_is_a_422_naming_it_on_either_claim_roa
     assert _problem(claim, 422, "validation_error")["field"] == "x"
     listed = await client.get("/api/campaigns", params={"limit": "5"}, headers=dev.auth)
     assert listed.status_code == 200
+
+
+async def test_an_upload_with_an_idempotency_key_but_no_valid_key_is_refused_unread(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    for auth in ({}, {"Authorization": "Bearer cdk_00000000_" + "x" * 30}):
+        body = Counted(900)
+        r = await client.post(
+            f"/api/campaigns/{cid}/codes",
+            content=body,
+            headers={
+                "content-type": "multipart/form-data; boundary=x",
+                "Idempotency-Key": "retry-1",
+                **auth,
+            },
+        )
+        _problem(r, 401, "unauthorized")
+        assert body.pulled == 0
