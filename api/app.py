@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api import errors, metrics, web
+from api.edge import EdgeLimits
 from api.fastlane import ClaimFastLane, claim_route
 from api.requests import RequestContext
 from api.routes import campaigns, codes, distribute, health, reports, uploads
@@ -80,12 +81,14 @@ def create_app(
     errors.install(app)
     for module in (distribute, campaigns, codes, health, uploads, reports):
         app.include_router(module.router)
-    # plain claims skip FastAPI's layers (api/fastlane.py); metrics stay outermost
+    # plain claims skip FastAPI's layers (api/fastlane.py); metrics wrap the lane
     if fast_lane:
         app.add_middleware(ClaimFastLane, route=claim_route(app.routes))
     app.add_middleware(metrics.MetricsMiddleware)
-    # outermost: the request id is known to every log line of the request, even the lane's
+    # the request id is known to every log line of the request, even the lane's
     app.add_middleware(RequestContext, access_log=settings.access_log)
+    # outermost: limits hold before any layer (the fast lane included) reads a byte
+    app.add_middleware(EdgeLimits, settings=settings)
     claims.BATCHING.observe = metrics.CLAIM_BATCH.observe
     web.install(app)
     return app

@@ -7,17 +7,33 @@ Routes declare what they need with the `Annotated` aliases below (`Svc`, `Curren
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import UploadFile
 
 from api.errors import rate_limit_headers
 from domain import developers
 from domain.bootstrap import Services
 from domain.developers import DeveloperView
-from domain.errors import Unauthorized
+from domain.errors import Unauthorized, ValidationFailed
 from domain.ratelimits import RateLimitState, enforce
+from domain.values import MAX_ROW_ID, PUBLIC_ID_PATTERN
+
+# Path parameters by shape: anything else is a 422 at the edge, never a lookup (a 40-character
+# id or 2**63 used to reach the database layer and come back as a 500)
+CampaignId = Annotated[
+    str,
+    Path(min_length=1, max_length=32, pattern=PUBLIC_ID_PATTERN, description="a campaign's id"),
+]
+UploadId = Annotated[
+    str,
+    Path(min_length=1, max_length=32, pattern=PUBLIC_ID_PATTERN, description="an upload's id"),
+]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a numeric id from a listing")]
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cdk_…`")
 
@@ -117,3 +133,60 @@ def developer_limit(setting: str, what: str) -> Any:
         await limit(services, response, rule, setting, f"dev:{dev.id}", what=what)
 
     return Depends(dependency)
+
+
+async def uploaded_file(request: Request, field: str = "file") -> UploadFile:
+    """The file of a multipart upload, read only when the route asks for it.
+
+    Upload routes take the request instead of a `File()` parameter: FastAPI reads body
+    parameters before it runs dependencies, so a 60 MB body used to arrive in full before the
+    missing key's 401. Called after authentication and the upload rate limit, this is the
+    first read of the body (api/edge.py still caps its size).
+    """
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ValidationFailed(
+            f"Send the file as multipart/form-data in the field `{field}`.", field=field
+        )
+    form = await request.form(max_files=1, max_fields=10)
+    value = form.get(field)
+    if not isinstance(value, UploadFile):
+        raise ValidationFailed(f"The multipart field `{field}` holds no file.", field=field)
+    return value
+
+
+async def file_chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[bytes]:
+    """An uploaded file as a stream of chunks (what the domain's import reads)."""
+    while chunk := await upload.read(size):
+        yield chunk
+
+
+_KNOWN_QUERY: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def known_query_only(request: Request) -> None:
+    """Refuse query parameters the operation does not have (422 naming the first): a typo
+    such as `?stauts=used` would otherwise be ignored and answer something else than asked."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    known = _KNOWN_QUERY.get(id(route))
+    if known is None:
+        known = _KNOWN_QUERY[id(route)] = frozenset(_query_names(dependant))
+    for name in request.query_params:
+        if name not in known:
+            raise ValidationFailed(
+                f"Unknown query parameter {name[:40]!r}"
+                + (f"; this operation takes: {', '.join(sorted(known))}." if known else "."),
+                field=name[:40],
+            )
+
+
+KnownQueryOnly = Depends(known_query_only)

@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from domain.errors import DomainError, RateLimited, ServiceUnavailable
@@ -32,11 +33,13 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "body_timeout",
     409: "conflict",
-    413: "file_too_large",
+    413: "body_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    431: "headers_too_large",
     503: "service_unavailable",
 }
 
@@ -107,14 +110,31 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (FastAPI keeps one route per method, and
+    Starlette's 405 names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+
+
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = HTTP_CODES.get(exc.status_code, "http_error")
+    code = getattr(exc, "code", None) or HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else "Request refused."
     title = code.replace("_", " ").capitalize()
-    headers = dict(exc.headers) if exc.headers else None
-    return problem(exc.status_code, code, title, detail, request, headers=headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(exc.status_code, code, title, detail, request, headers=headers or None)
 
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 CONNECTION_SIGNS = ("2003", "2006", "2013", "Can't connect", "Lost connection", "gone away")
 

@@ -28,8 +28,10 @@ from api.routes.distribute import serve_claim
 from api.schemas import ClaimIn
 from domain import idempotency
 from domain.errors import DomainError
+from domain.values import PUBLIC_ID_PATTERN
 
-CLAIM_PATH = re.compile(r"^/api/distribute/([^/]+)$")
+# only ids of the right shape: any other path goes on to FastAPI, whose route answers 422
+CLAIM_PATH = re.compile(r"^/api/distribute/(" + PUBLIC_ID_PATTERN.strip("^$") + ")$")
 ROUTE_PATH = "/api/distribute/{campaign_id}"
 CLAIM_OPERATION = "POST " + ROUTE_PATH  # the idempotency scope the FastAPI route uses
 MAX_BODY = 4096  # a claim body is well under 200 bytes; larger ones take the general road
@@ -47,7 +49,7 @@ class ClaimFastLane:
             await self.app(scope, receive, send)
             return
         match = CLAIM_PATH.match(scope["path"])
-        if match is None:
+        if match is None or scope.get("query_string"):  # FastAPI refuses unknown parameters
             await self.app(scope, receive, send)
             return
         plain, key = _plain(scope["headers"])

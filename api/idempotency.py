@@ -26,7 +26,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
 
-from domain import idempotency
+from domain import developers, idempotency
+from domain.errors import DomainError
 from domain.idempotency import StoredAnswer
 
 log = logging.getLogger(__name__)
@@ -139,12 +140,27 @@ def _ttl(request: Request) -> timedelta:
     return timedelta(hours=request.app.state.services.settings.idempotency_ttl_hours)
 
 
+async def _may_read_upload(request: Request) -> bool:
+    """False for a multipart upload without a valid API key: fingerprinting reads the whole
+    file, so such a request goes straight to the route, whose 401 comes before any read."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return True
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    try:
+        await developers.authenticate(api_key=key.strip())
+    except DomainError:
+        return False
+    return True
+
+
 def guard(handler: Handler, operation: str, *, rerun: bool = False) -> Handler:
     """Wrap a route handler with replay, mismatch detection and storage of its answer."""
 
     async def handle(request: Request) -> Response:
         raw = request.headers.get(HEADER)
-        if raw is None:
+        if raw is None or not await _may_read_upload(request):
             return await handler(request)
         return await answer_once(request, raw, operation, lambda: handler(request), rerun=rerun)
 
@@ -192,7 +208,12 @@ HEADER_DOC = {
     "required": False,
     "description": "retry-safe request id: a retry with the same key and request gets the"
     " first answer back (kept 24 h); the same key with another request is a 422",
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY,
+        "pattern": idempotency.KEY_PATTERN,
+    },
 }
 
 

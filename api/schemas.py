@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.analytics import Analytics
 from domain.campaigns import CampaignView, PublicCard
 from domain.codes import BulkResult, CodeView
-from domain.values import ClaimResult, ImportReport
+from domain.values import MAX_INT, ClaimResult, ImportReport
 
 PlatformName = Literal["ios", "android", "web", "steam", "universal"]
 StatusName = Literal["draft", "active", "paused", "completed", "archived"]
@@ -65,28 +65,37 @@ class CampaignCreate(Strict):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     per_claimant_limit: int = Field(1, ge=1, le=100)
-    low_stock_threshold: int = Field(0, ge=0)
+    low_stock_threshold: int = Field(0, ge=0, le=MAX_INT)
     eligibility: EligibilityIn = Field(default_factory=EligibilityIn)
     waitlist_enabled: bool = True
     identity: IdentityName = Field("anonymous", description=IDENTITY_TEXT)
 
 
-class CampaignUpdate(Strict):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"status": "paused"}]}
-    )
+def _update_schema(schema: dict[str, Any]) -> None:
+    """Fields that may be left out but not sent as null show no null default; one example."""
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", 0) is None and "anyOf" not in prop:
+            del prop["default"]
+    schema["examples"] = [{"status": "paused"}]
 
-    name: str | None = Field(None, min_length=1, max_length=120)
-    description: str | None = Field(None, max_length=4000)
-    platform: PlatformName | None = None
-    status: StatusName | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    per_claimant_limit: int | None = Field(None, ge=1, le=100)
-    low_stock_threshold: int | None = Field(None, ge=0)
-    eligibility: EligibilityIn | None = None
-    waitlist_enabled: bool | None = None
-    identity: IdentityName | None = Field(None, description=IDENTITY_TEXT)
+
+class CampaignUpdate(Strict):
+    """Only the fields sent change. `null` clears `starts_at` / `ends_at`; on any other field
+    it is refused (422): leave the field out to keep its value."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_update_schema)
+
+    name: str = Field(None, min_length=1, max_length=120)  # type: ignore[assignment]
+    description: str = Field(None, max_length=4000)  # type: ignore[assignment]
+    platform: PlatformName = Field(None)  # type: ignore[arg-type]
+    status: StatusName = Field(None)  # type: ignore[arg-type]
+    starts_at: datetime | None = Field(None, description="null clears the start time")
+    ends_at: datetime | None = Field(None, description="null clears the end time")
+    per_claimant_limit: int = Field(None, ge=1, le=100)  # type: ignore[assignment]
+    low_stock_threshold: int = Field(None, ge=0, le=MAX_INT)  # type: ignore[assignment]
+    eligibility: EligibilityIn = Field(None)  # type: ignore[assignment]
+    waitlist_enabled: bool = Field(None)  # type: ignore[assignment]
+    identity: IdentityName = Field(None, description=IDENTITY_TEXT)  # type: ignore[arg-type]
 
 
 class StockOut(BaseModel):
@@ -358,7 +367,13 @@ class Problem(BaseModel):
     field: str | None = None
 
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 404, 409, 413, 422, 429)
-}
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for problem+json answers with these statuses."""
+    return {
+        code: {"model": Problem, "content": {"application/problem+json": {}}} for code in statuses
+    }
+
+
+# what any operation may answer: refusals of the edge (408 slow body, 413 body too large, 431
+# headers too large), a database that is down (503), and the usual refusals
+PROBLEMS = problems(400, 401, 404, 408, 409, 413, 422, 429, 431, 503)

@@ -13,6 +13,7 @@ import uvicorn
 
 from domain.bootstrap import Services
 from domain.notify import Notifier
+from domain.settings import Settings
 
 if TYPE_CHECKING:
     from cli.runtime import Part
@@ -26,6 +27,16 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def uvicorn_limits(settings: Settings) -> dict[str, Any]:
+    """What uvicorn 0.54 itself can bound: idle keep-alive connections, and (with its h11
+    parser) the bytes of an unfinished request head. Header count and size, body size and
+    body pauses are enforced by api/edge.py whatever the parser."""
+    return {
+        "timeout_keep_alive": settings.http_keep_alive_timeout,
+        "h11_max_incomplete_event_size": settings.http_max_header_bytes,
+    }
 
 
 class ApiPart:
@@ -47,6 +58,7 @@ class ApiPart:
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
+            **uvicorn_limits(settings),
         )
         self.server = _Server(config)
 

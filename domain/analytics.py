@@ -48,7 +48,7 @@ async def campaign_analytics(
     c = await owned(owner_id=owner_id, campaign_id=campaign_id)
     now = clock.now()
     mysql_fmt, sqlite_fmt, step = BUCKETS[bucket]
-    since = clock.as_utc(since) or now - step * 48
+    since = clock.checked_utc(since, field="since") or now - step * 48
     if (now - since) / step > MAX_POINTS:
         raise ValidationFailed(
             f"That range has over {MAX_POINTS} {bucket}s; pick a larger bucket or a later since.",

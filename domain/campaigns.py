@@ -20,15 +20,31 @@ from domain.errors import CampaignNotFound, ValidationFailed
 from domain.events import Event, EventBus
 from domain.models import ArchivedCode, Campaign, PromoCode
 from domain.values import (
+    MAX_INT,
     CampaignStatus,
     CodeStatus,
     IdentityMode,
     Platform,
+    check_text,
+    is_public_id,
     parse_identity_mode,
     parse_platform,
 )
 
 MAX_LIMIT = 100
+# null on these means nothing sensible ("no name", "no platform"), so it is refused rather
+# than read as a default; starts_at and ends_at take null to clear the time
+NOT_NULL = {
+    "name",
+    "description",
+    "platform",
+    "status",
+    "per_claimant_limit",
+    "low_stock_threshold",
+    "eligibility",
+    "waitlist_enabled",
+    "identity",
+}
 EDITABLE = {
     "name",
     "description",
@@ -153,6 +169,8 @@ def _view(c: Campaign, stock: Stock) -> CampaignView:
 
 async def owned(*, owner_id: int, campaign_id: str) -> Campaign:
     """The campaign row if this developer owns it; `CampaignNotFound` otherwise."""
+    if not is_public_id(campaign_id):
+        raise CampaignNotFound()
     row = await Campaign.get_or_none(public_id=campaign_id, owner_id=owner_id)
     if row is None:
         raise CampaignNotFound(campaign_id)
@@ -165,12 +183,14 @@ def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
     for key, value in values.items():
         if key not in EDITABLE:
             raise ValidationFailed(f"{key!r} cannot be set.", field=key)
+        if value is None and key in NOT_NULL:
+            raise ValidationFailed(f"{key} cannot be null; leave it out to keep it.", field=key)
         if key == "name":
-            value = (value or "").strip()
+            value = check_text(str(value).strip(), field="name")
             if not 1 <= len(value) <= 120:
                 raise ValidationFailed("The name must be 1-120 characters.", field="name")
         elif key == "description":
-            value = (value or "").strip()
+            value = check_text(str(value).strip(), field="description", multiline=True)
             if len(value) > 4000:
                 raise ValidationFailed("The description is over 4,000 characters.", field=key)
         elif key == "platform":
@@ -186,15 +206,18 @@ def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
                     field="status",
                 ) from None
         elif key in ("starts_at", "ends_at"):
-            value = clock.as_utc(value)
+            value = clock.checked_utc(value, field=key)
         elif key == "per_claimant_limit":
             if not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
                 raise ValidationFailed(
                     f"per_claimant_limit must be 1-{MAX_LIMIT}.", field="per_claimant_limit"
                 )
         elif key == "low_stock_threshold":
-            if not isinstance(value, int) or value < 0:
-                raise ValidationFailed("low_stock_threshold must be 0 or more.", field=key)
+            if not isinstance(value, int) or not 0 <= value <= MAX_INT:
+                raise ValidationFailed(f"low_stock_threshold must be 0-{MAX_INT}.", field=key)
+        elif key == "waitlist_enabled":
+            if not isinstance(value, bool):
+                raise ValidationFailed("waitlist_enabled must be true or false.", field=key)
         elif key == "eligibility":
             value = parse_rules(value).model_dump(mode="json", exclude_defaults=True)
         elif key == "identity":
@@ -228,7 +251,7 @@ async def create_campaign(
         {
             "name": name,
             "description": description,
-            "platform": platform,
+            "platform": platform or Platform.UNIVERSAL,
             "status": status,
             "starts_at": starts_at,
             "ends_at": ends_at,
@@ -340,6 +363,8 @@ def public_state(c: Campaign, available: int, now: datetime) -> str:
 
 async def public_row(campaign_id: str) -> Campaign:
     """A published campaign by public id; drafts are indistinguishable from unknown ids."""
+    if not is_public_id(campaign_id):
+        raise CampaignNotFound()
     row = await Campaign.get_or_none(public_id=campaign_id)
     if row is None or row.status == CampaignStatus.DRAFT:
         raise CampaignNotFound(campaign_id)

@@ -3,7 +3,8 @@
 - uploaded files leave object storage 24 h (configurable) after their import finished;
 - large-upload sessions whose file never arrived expire (and any partial object goes);
 - stored `Idempotency-Key` answers expire;
-- expired job leases are purged (the per-slot leases would pile up otherwise).
+- expired job leases are purged (the per-slot leases would pile up otherwise);
+- dashboard sessions past their expiry are deleted.
 Every step is a conditional update or a delete of rows past a cut-off, so running it twice,
 or on two processes, does no harm.
 """
@@ -15,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain import clock
+from domain import clock, developers
 from domain.models import IdempotencyRecord, JobLease, Upload
 from domain.storage import ObjectStore
 
@@ -32,6 +33,7 @@ class CleanupResult:
     upload_sessions_expired: int = 0
     idempotency_records_deleted: int = 0
     leases_purged: int = 0
+    dashboard_sessions_expired: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +118,7 @@ async def run_cleanup(
         ),
         idempotency_records_deleted=await expire_idempotency_records(older_than=idempotency_ttl),
         leases_purged=await purge_expired_leases(),
+        dashboard_sessions_expired=await developers.forget_expired_sessions(),
     )
     log.info("cleanup: %s", result.as_dict())
     return result

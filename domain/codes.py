@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from domain import clock
 from domain.campaigns import forget_card, owned, reopen_if_sold_out
 from domain.errors import CodeNotFound, ValidationFailed
 from domain.models import Claim, PromoCode
-from domain.values import CodeStatus, mask_code
+from domain.values import CodeStatus, is_row_id, mask_code
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_BULK = 1000
@@ -82,6 +83,8 @@ async def _find(campaign_pk: int, code: str) -> PromoCode:
 async def full_code(*, owner_id: int, campaign_id: str, code_id: int) -> str:
     """The full text of one of the owner's codes, by id (row actions of the dashboard)."""
     c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    if not is_row_id(code_id):
+        raise CodeNotFound(f"No code #{code_id} in this campaign.")
     row = await PromoCode.get_or_none(id=code_id, campaign_id=c.id)
     if row is None:
         raise CodeNotFound(f"No code #{code_id} in this campaign.")
@@ -144,10 +147,14 @@ async def release(*, owner_id: int, campaign_id: str, code: str) -> CodeView:
 
 
 def spreadsheet_safe(value: str | None) -> str:
-    """Neutralise cells a spreadsheet would evaluate (`=HYPERLINK(...)`, `+1`, `-2`, `@x`)."""
+    """Neutralise cells a spreadsheet would evaluate (`=HYPERLINK(...)`, `+1`, `-2`, `@x`).
+
+    Judged on the NFKC form: spreadsheets read a full-width equals sign (U+FF1D) as `=`.
+    """
     if not value:
         return ""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    seen = unicodedata.normalize("NFKC", value).lstrip(" ")
+    return "'" + value if seen.startswith(FORMULA_START) else value
 
 
 async def export_csv(

@@ -23,8 +23,9 @@ from domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from domain.models import ApiKey, Developer, Identity, LinkToken
+from domain.models import ApiKey, Developer, Identity, LinkToken, WebSession
 from domain.settings import Settings
+from domain.values import check_text
 
 KEY_PREFIX = "cdk_"
 LINK_TOKEN_TTL = timedelta(minutes=30)
@@ -70,7 +71,7 @@ def _view(dev: Developer) -> DeveloperView:
 
 async def create_developer(*, name: str, email: str) -> DeveloperView:
     """Register a developer (names and e-mails are checked, e-mails are unique)."""
-    name = name.strip()
+    name = check_text(name.strip(), field="name")
     email = email.strip().lower()
     if not 1 <= len(name) <= 100:
         raise ValidationFailed("The name must be 1-100 characters.", field="name")
@@ -127,17 +128,43 @@ async def authenticate(*, api_key: str) -> DeveloperView:
     return _view(row.developer)
 
 
-def key_digest(api_key: str) -> str:
-    """The stored form of a key (SHA-256): what a dashboard session keeps instead of the key."""
-    return _hash(api_key)
+async def open_session(*, api_key: str, ttl: timedelta) -> tuple[DeveloperView, str]:
+    """Sign a developer in with their key: a new dashboard session, and its token (for the
+    cookie; only its SHA-256 is stored). `Unauthorized` for an unknown or revoked key."""
+    dev = await authenticate(api_key=api_key)
+    key = await ApiKey.get(key_hash=_hash(api_key))
+    token = secrets.token_urlsafe(32)
+    await WebSession.create(token_hash=_hash(token), api_key=key, expires_at=clock.now() + ttl)
+    return dev, token
 
 
-async def authenticate_digest(*, digest: str) -> DeveloperView:
-    """Like `authenticate`, for a session that kept only the key's digest (revocation applies)."""
-    row = await ApiKey.get_or_none(key_hash=digest).select_related("developer")
-    if row is None or not row.developer.is_active or row.revoked_at is not None:
+async def session_developer(*, token: str) -> DeveloperView:
+    """The developer of a live session; `Unauthorized` once it was closed, expired, or its
+    key was revoked."""
+    row = (
+        await WebSession.get_or_none(
+            token_hash=_hash(token), expires_at__gt=clock.now()
+        ).select_related("api_key__developer")
+        if token
+        else None
+    )
+    if row is None:
+        raise Unauthorized("This session has ended; sign in again.")
+    key = row.api_key
+    if key.revoked_at is not None or not key.developer.is_active:
         raise Unauthorized("This session's API key is unknown or was revoked.")
-    return _view(row.developer)
+    return _view(key.developer)
+
+
+async def close_session(*, token: str) -> None:
+    """Sign out: the session's row goes, and with it every copy of the cookie."""
+    if token:
+        await WebSession.filter(token_hash=_hash(token)).delete()
+
+
+async def forget_expired_sessions() -> int:
+    """Delete sessions past their expiry (the cleanup job); returns how many."""
+    return await WebSession.filter(expires_at__lte=clock.now()).delete()
 
 
 async def list_keys(*, developer_id: int) -> list[KeyView]:

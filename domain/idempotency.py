@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,10 @@ from domain.models import IdempotencyRecord
 log = logging.getLogger(__name__)
 
 MAX_KEY = 128
+# visible ASCII, spaces inside only: what survives an HTTP header unchanged (a server strips
+# the ends of a header value, and non-ASCII bytes decode differently from client to client)
+KEY_PATTERN = r"^[!-~]([ -~]{0,126}[!-~])?$"
+_KEY_RE = re.compile(KEY_PATTERN)
 SCOPE_CHARS = 100
 
 
@@ -47,10 +52,11 @@ class StoredAnswer:
 
 
 def check_key(key: str) -> str:
-    """The key itself, or `ValidationFailed` when it is empty, too long or not printable."""
-    if not 1 <= len(key) <= MAX_KEY or not key.isprintable():
+    """The key itself, or `ValidationFailed` unless it is 1-128 visible ASCII characters
+    (spaces inside allowed)."""
+    if not _KEY_RE.match(key):
         raise ValidationFailed(
-            "Idempotency-Key must be 1-128 printable characters.", field="Idempotency-Key"
+            "Idempotency-Key must be 1-128 visible ASCII characters.", field="Idempotency-Key"
         )
     return key
 

@@ -49,7 +49,7 @@ from domain.uploads import (
     report_of,
     spool,
 )
-from domain.values import ImportReport
+from domain.values import ImportReport, is_public_id
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ async def receive_content(
 ) -> int:
     """Store the file PUT to our own upload URL (embedded default); returns its size."""
     check_content_token(services.settings, upload_id, token)
-    u = await Upload.get_or_none(public_id=upload_id)
+    u = await Upload.get_or_none(public_id=upload_id) if is_public_id(upload_id) else None
     if u is None or u.object_key is None:
         raise UploadNotFound(f"No upload {upload_id!r}.")
     if u.status != PENDING:
@@ -195,6 +195,8 @@ async def receive_content(
 
 async def _owned_upload(owner_id: int, campaign_id: str, upload_id: str) -> Upload:
     campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    if not is_public_id(upload_id):
+        raise UploadNotFound("No such large upload in this campaign.")
     u = await Upload.get_or_none(public_id=upload_id, campaign_id=campaign.id)
     if u is None or u.object_key is None:
         raise UploadNotFound(f"No large upload {upload_id!r} in this campaign.")

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from domain.log_escape import ESCAPING
 from domain.settings import Settings
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("codedrop_request_id", default=None)
@@ -69,6 +70,7 @@ def configure(settings: Settings, stream: IO[str] | None = None) -> logging.Hand
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.codedrop = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(ESCAPING)  # input never forges a line, in text or JSON
     handler.setFormatter(formatter(settings.log_format))
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())

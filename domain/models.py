@@ -78,6 +78,22 @@ class LinkToken(Model):
         table = "link_tokens"
 
 
+class WebSession(Model):
+    """A signed-in dashboard session: the cookie carries its random id, only the id's SHA-256
+    is stored. Signing out deletes the row, so the old cookie stops working at once."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    api_key: fields.ForeignKeyRelation[ApiKey] = fields.ForeignKeyField(
+        "models.ApiKey", related_name="web_sessions", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "web_sessions"
+
+
 class Campaign(Model):
     """A pool of single-use codes and the rules for handing them out."""
 

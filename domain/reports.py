@@ -29,7 +29,7 @@ from domain.errors import NotFound
 from domain.models import Campaign, Claim, Report
 from domain.notify import Notifier
 from domain.storage import ObjectStore
-from domain.values import CampaignStatus
+from domain.values import CampaignStatus, is_row_id
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +268,15 @@ async def list_reports(*, developer_id: int, limit: int = 60) -> list[ReportView
     return [_view(r) for r in rows]
 
 
+async def _report(developer_id: int, report_id: int) -> Report | None:
+    if not is_row_id(report_id):
+        return None  # past what the id column holds: names no report
+    return await Report.get_or_none(id=report_id, developer_id=developer_id)
+
+
 async def get_report(*, developer_id: int, report_id: int) -> ReportView:
     """One of the developer's reports; another developer's is `ReportNotFound`."""
-    row = await Report.get_or_none(id=report_id, developer_id=developer_id)
+    row = await _report(developer_id, report_id)
     if row is None:
         raise ReportNotFound(f"No report {report_id}.")
     return _view(row)
@@ -280,7 +286,7 @@ async def report_file(
     *, developer_id: int, report_id: int, store: ObjectStore
 ) -> tuple[str, AsyncIterator[bytes]]:
     """(file name, byte stream) of a report's CSV."""
-    row = await Report.get_or_none(id=report_id, developer_id=developer_id)
+    row = await _report(developer_id, report_id)
     if row is None or await store.size(row.object_key) is None:
         raise ReportNotFound(f"No report {report_id}.")
     return f"codedrop-report-{row.period}.csv", store.stream(row.object_key)

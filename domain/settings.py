@@ -77,6 +77,26 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(16 * 1024 * 1024, ge=1, description="largest upload file")
     upload_batch_size: int = Field(1_000, ge=1, le=10_000, description="rows per INSERT")
 
+    # HTTP edge: what a request may cost before any route reads it (api/edge.py)
+    http_max_body_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        description="largest request body of JSON calls and forms (uploads have their own)",
+    )
+    http_max_claim_body_bytes: int = Field(
+        4096, ge=256, description="largest body of a claim (API, claim page, waitlist)"
+    )
+    http_max_headers: int = Field(100, ge=10, description="most request headers (else 431)")
+    http_max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="most bytes of all request headers together (else 431)"
+    )
+    http_body_timeout: float = Field(
+        30.0, gt=0, le=3600, description="seconds a client may pause inside its body (else 408)"
+    )
+    http_keep_alive_timeout: int = Field(
+        5, ge=1, le=300, description="seconds an idle keep-alive connection stays open"
+    )
+
     # rate limits (the `limits` library's notation, e.g. "100/minute")
     rate_limit_enabled: bool = Field(True, description="false turns every rate limit off")
     rate_limit_distribute_ip: str = Field("100/minute", description="public claims per IP")

@@ -33,6 +33,7 @@ from domain.values import (
     ImportProblem,
     ImportReport,
     Platform,
+    is_public_id,
     parse_platform,
 )
 
@@ -45,9 +46,10 @@ MAX_METADATA = 1024
 MAX_PROBLEMS = 100
 DUPLICATE_IN_FILE = "duplicate of an earlier line"
 DUPLICATE_IN_CAMPAIGN = "already in the campaign"
-MAX_LINE_CHARS = 64 * 1024
+MAX_LINE_BYTES = 64 * 1024
+MAX_COLUMNS = 100
 CODE_HEADERS = {"code", "codes", "promo_code", "promocode", "promo code", "key", "coupon"}
-csv.field_size_limit(MAX_LINE_CHARS)
+csv.field_size_limit(MAX_LINE_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,10 @@ class Problem:
 
 def _short(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
+
+
+def _delimiters(raw: bytes) -> int:
+    return max(raw.count(b","), raw.count(b";"), raw.count(b"\t"))
 
 
 def check_code(raw: str) -> str | None:
@@ -91,12 +97,46 @@ class Parser:
         self.handle = handle
         self.campaign_platform = campaign_platform
         self.line = 0
+        self.format_known = False  # until the first line with content decided it
+
+    def _raw_lines(self) -> Iterator[tuple[bytes | None, int, int]]:
+        """(line, its length, its delimiters) per line; a line over `MAX_LINE_BYTES` comes as
+        None and is skipped a bounded piece at a time, so no line is ever held whole."""
+        while True:
+            raw = self.handle.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+                yield raw, len(raw), 0
+                continue
+            length, delimiters = len(raw), _delimiters(raw)
+            while not raw.endswith(b"\n"):
+                raw = self.handle.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    break
+                length += len(raw)
+                delimiters += _delimiters(raw)
+            yield None, length, delimiters
 
     def _lines(self) -> Iterator[str]:
-        """Decoded lines; a line that is not UTF-8 becomes a problem, not a crash."""
+        """Decoded lines; a line that is not UTF-8 or too long becomes a problem, not a crash."""
         first = True
-        for raw in self.handle:
+        for raw, length, delimiters in self._raw_lines():
             self.line += 1
+            if raw is None:
+                if not self.format_known and delimiters + 1 > MAX_COLUMNS:
+                    raise InvalidCSV(
+                        f"Line {self.line}: a header of {delimiters + 1:,} columns (at most"
+                        f" {MAX_COLUMNS}).",
+                        line=self.line,
+                    )
+                self._bad_lines.append(
+                    Problem(
+                        self.line, f"line too long ({length:,} bytes, at most {MAX_LINE_BYTES:,})"
+                    )
+                )
+                yield ""
+                continue
             if first:
                 raw = raw.removeprefix(codecs.BOM_UTF8)
                 first = False
@@ -106,10 +146,6 @@ class Parser:
                 self._bad_lines.append(Problem(self.line, "not UTF-8 text"))
                 yield ""
                 continue
-            if len(text) > MAX_LINE_CHARS:
-                self._bad_lines.append(Problem(self.line, f"line over {MAX_LINE_CHARS} characters"))
-                yield ""
-                continue
             yield text
 
     def rows(self) -> Iterator[Row | Problem]:
@@ -117,13 +153,17 @@ class Parser:
         lines = self._lines()
         delimiter = ","
         code_at, platform_at, metadata_at = 0, -1, -1
-        # the first non-empty line decides the format
+        # the first non-empty line decides the format; lines that could not be read before it
+        # are reported, and a file made only of such lines is refused for its first one
+        unreadable: Problem | None = None
         for text in lines:
             if self._bad_lines:
+                unreadable = unreadable or self._bad_lines[0]
                 yield from self._drain()
                 continue
             if not text.strip():
                 continue
+            self.format_known = True
             delimiter = max(",;\t", key=text.count) if any(d in text for d in ",;\t") else ","
             try:
                 fields = next(csv.reader([text], delimiter=delimiter))
@@ -135,6 +175,12 @@ class Parser:
                     " Unix line endings.",
                     line=self.line,
                 ) from None
+            if len(fields) > MAX_COLUMNS:
+                raise InvalidCSV(
+                    f"Line {self.line}: a header of {len(fields):,} columns (at most"
+                    f" {MAX_COLUMNS}).",
+                    line=self.line,
+                )
             names = [f.strip().lower() for f in fields]
             found = [i for i, n in enumerate(names) if n in CODE_HEADERS]
             if found:
@@ -153,7 +199,13 @@ class Parser:
             break
         else:
             if self._bad_lines:
-                return
+                unreadable = unreadable or self._bad_lines[0]
+            if unreadable is not None:
+                raise InvalidCSV(
+                    f"Line {unreadable.line}: {unreadable.reason}; no line of the file could be"
+                    " read.",
+                    line=unreadable.line,
+                )
             raise InvalidCSV("The file has no codes (it is empty or blank).")
 
         reader = csv.reader(lines, delimiter=delimiter, strict=False)
@@ -226,15 +278,22 @@ async def spool(chunks: AsyncIterable[bytes], *, max_bytes: int, into: IO[bytes]
     return size
 
 
-def _sniff_binary(handle: IO[bytes]) -> None:
-    head = handle.read(8192)
+def _sniff_binary(handle: IO[bytes], piece: int = 1 << 20) -> None:
+    """Refuse an empty file, or one with a NUL byte anywhere (checked before any row is
+    imported, so a binary tail never leaves half a file in the campaign)."""
+    offset = 0
+    while chunk := handle.read(piece):
+        at = chunk.find(b"\x00")
+        if at >= 0:
+            handle.seek(0)
+            raise InvalidCSV(
+                f"The file looks binary (a NUL byte at offset {offset + at:,}); upload a CSV"
+                " or a text file.",
+            )
+        offset += len(chunk)
     handle.seek(0)
-    if not head:
+    if offset == 0:
         raise InvalidCSV("The file is empty (0 bytes).")
-    if b"\x00" in head:
-        raise InvalidCSV(
-            "The file looks binary (it contains NUL bytes); upload a CSV or a text file."
-        )
 
 
 async def _insert_batch(campaign_pk: int, upload_pk: int, rows: list[Row]) -> int:
@@ -516,6 +575,8 @@ def report_of(u: Upload) -> ImportReport:
 
 async def get_upload(*, owner_id: int, campaign_id: str, upload_id: str) -> ImportReport:
     campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    if not is_public_id(upload_id):
+        raise UploadNotFound("No such upload in this campaign.")
     u = await Upload.get_or_none(public_id=upload_id, campaign_id=campaign.id)
     if u is None:
         raise UploadNotFound(f"No upload {upload_id!r} in this campaign.")

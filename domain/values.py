@@ -7,12 +7,51 @@ No framework object enters or leaves a domain service: a bot turns a Telegram us
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from domain.errors import UnknownPlatform, ValidationFailed
+
+# What the database's integer columns hold: MariaDB INT for counts and thresholds, BIGINT
+# (SQLite INTEGER) for row ids. A number past these is refused, never sent to the database.
+MAX_INT = 2**31 - 1
+MAX_ROW_ID = 2**63 - 1
+
+# Public ids (campaigns `secrets.token_urlsafe(12)`, uploads `upl_` + the same) are URL-safe
+# base64 within the 32 characters of their column; anything else names nothing.
+PUBLIC_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+PUBLIC_ID_PATTERN = PUBLIC_ID_RE.pattern
+
+# Bidirectional embeddings, overrides and isolates: they make text read differently from
+# what it is (a name that shows as "gnp.exe"), so names and descriptions refuse them.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def is_public_id(value: str) -> bool:
+    """Whether `value` has the shape of a public id (so a lookup may find something)."""
+    return bool(PUBLIC_ID_RE.match(value))
+
+
+def is_row_id(value: int) -> bool:
+    """Whether `value` can be a database row id."""
+    return 1 <= value <= MAX_ROW_ID
+
+
+def check_text(value: str, *, field: str, multiline: bool = False) -> str:
+    """Refuse control characters (line breaks and tabs only where `multiline`), bidi
+    overrides and lone surrogates in text people will read; returns the value unchanged."""
+    allowed = "\n\r\t" if multiline else ""
+    for ch in value:
+        category = unicodedata.category(ch)
+        if (category == "Cc" and ch not in allowed) or category == "Cs" or ch in BIDI_CONTROLS:
+            raise ValidationFailed(
+                f"The {field} contains the invisible control character U+{ord(ch):04X}; remove it.",
+                field=field,
+            )
+    return value
 
 
 class Platform(StrEnum):

@@ -45,6 +45,7 @@ TABLES = (
     "job_leases",
     "campaigns",
     "link_tokens",
+    "web_sessions",
     "identities",
     "api_keys",
     "developers",

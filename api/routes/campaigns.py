@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import CurrentDeveloper, Svc, developer_limit
+from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, Svc, developer_limit
 from api.schemas import (
     PROBLEMS,
     AnalyticsOut,
@@ -22,7 +22,7 @@ router = APIRouter(
     prefix="/api/campaigns",
     tags=["campaigns"],
     responses=PROBLEMS,
-    dependencies=[developer_limit("rate_limit_api", "API calls")],
+    dependencies=[KnownQueryOnly, developer_limit("rate_limit_api", "API calls")],
 )
 
 
@@ -59,7 +59,9 @@ async def list_campaigns(
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
-async def get_campaign(campaign_id: str, dev: CurrentDeveloper, services: Svc) -> CampaignOut:
+async def get_campaign(
+    campaign_id: CampaignId, dev: CurrentDeveloper, services: Svc
+) -> CampaignOut:
     """One of your campaigns with its stock."""
     view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=campaign_id)
     return CampaignOut.of(view, services.settings.public_url)
@@ -67,7 +69,7 @@ async def get_campaign(campaign_id: str, dev: CurrentDeveloper, services: Svc) -
 
 @router.patch("/{campaign_id}", response_model=CampaignOut)
 async def update_campaign(
-    campaign_id: str, body: CampaignUpdate, dev: CurrentDeveloper, services: Svc
+    campaign_id: CampaignId, body: CampaignUpdate, dev: CurrentDeveloper, services: Svc
 ) -> CampaignOut:
     """Change fields of a campaign; send only what changes (status pauses, resumes, ends)."""
     changes = body.model_dump(exclude_unset=True)
@@ -80,7 +82,7 @@ async def update_campaign(
 
 
 @router.delete("/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_campaign(campaign_id: str, dev: CurrentDeveloper) -> Response:
+async def delete_campaign(campaign_id: CampaignId, dev: CurrentDeveloper) -> Response:
     """Delete a campaign with its codes and claims."""
     await campaigns.delete_campaign(owner_id=dev.id, campaign_id=campaign_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -92,7 +94,7 @@ async def delete_campaign(campaign_id: str, dev: CurrentDeveloper) -> Response:
     dependencies=[developer_limit("rate_limit_analytics", "analytics requests")],
 )
 async def get_analytics(
-    campaign_id: str,
+    campaign_id: CampaignId,
     dev: CurrentDeveloper,
     bucket: Annotated[Literal["minute", "hour", "day"], Query()] = "hour",
     since: Annotated[datetime | None, Query(description="start of the time series")] = None,

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentDeveloper, Svc, developer_limit
+from api.deps import (
+    CampaignId,
+    CurrentDeveloper,
+    KnownQueryOnly,
+    RowId,
+    Svc,
+    UploadId,
+    developer_limit,
+    file_chunks,
+    uploaded_file,
+)
 from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, BulkOut, CodeIn, CodeOut, CodePage, CodesIn, ImportReportOut
 from domain import codes, uploads
@@ -18,15 +27,32 @@ router = APIRouter(
     tags=["codes"],
     responses=PROBLEMS,
     route_class=IdempotentRoute,
+    dependencies=[KnownQueryOnly],
 )
 
 CodeStatusName = Literal["available", "claimed", "used"]
 api_limit = developer_limit("rate_limit_api", "API calls")
 
 
-async def _chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(size):
-        yield chunk
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "CSV with a `code` column (optional `platform`,"
+                        " `metadata`), or one code per line",
+                    }
+                },
+            }
+        }
+    },
+}
 
 
 @router.post(
@@ -34,25 +60,20 @@ async def _chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[b
     status_code=status.HTTP_201_CREATED,
     response_model=ImportReportOut,
     dependencies=[developer_limit("rate_limit_upload", "uploads")],
+    openapi_extra={"requestBody": UPLOAD_BODY},
 )
 @idempotent
 async def upload_codes(
-    campaign_id: str,
-    dev: CurrentDeveloper,
-    services: Svc,
-    file: Annotated[
-        UploadFile,
-        File(
-            description="CSV with a `code` column (optional `platform`, `metadata`), or one code per line"
-        ),
-    ],
+    campaign_id: CampaignId, request: Request, dev: CurrentDeveloper, services: Svc
 ) -> ImportReportOut:
     """Import codes from a CSV/TXT file; duplicates and invalid rows are reported by line."""
+    # the body is read here, after the key and the upload limit were checked
+    file = await uploaded_file(request)
     s = services.settings
     report = await uploads.import_stream(
         owner_id=dev.id,
         campaign_id=campaign_id,
-        chunks=_chunks(file),
+        chunks=file_chunks(file),
         filename=file.filename or "",
         max_bytes=s.upload_max_bytes,
         max_codes=s.upload_max_codes,
@@ -64,7 +85,7 @@ async def upload_codes(
 
 @router.get("/codes", response_model=CodePage, dependencies=[api_limit])
 async def list_codes(
-    campaign_id: str,
+    campaign_id: CampaignId,
     dev: CurrentDeveloper,
     status_: Annotated[CodeStatusName | None, Query(alias="status")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
@@ -78,7 +99,7 @@ async def list_codes(
 
 
 @router.post("/codes/used", response_model=BulkOut, dependencies=[api_limit])
-async def mark_codes_used(campaign_id: str, body: CodesIn, dev: CurrentDeveloper) -> BulkOut:
+async def mark_codes_used(campaign_id: CampaignId, body: CodesIn, dev: CurrentDeveloper) -> BulkOut:
     """Mark codes as used (redeemed), by list."""
     result = await codes.mark_used(owner_id=dev.id, campaign_id=campaign_id, codes=body.codes)
     return BulkOut.of(result)
@@ -89,13 +110,13 @@ async def mark_codes_used(campaign_id: str, body: CodesIn, dev: CurrentDeveloper
 
 
 @router.post("/codes/release", response_model=CodeOut, dependencies=[api_limit])
-async def release_code(campaign_id: str, body: CodeIn, dev: CurrentDeveloper) -> CodeOut:
+async def release_code(campaign_id: CampaignId, body: CodeIn, dev: CurrentDeveloper) -> CodeOut:
     """Return a claimed code to the pool (its claim is released)."""
     return CodeOut.of(await codes.release(owner_id=dev.id, campaign_id=campaign_id, code=body.code))
 
 
 @router.post("/codes/{code_id}/used", response_model=BulkOut, dependencies=[api_limit])
-async def mark_code_used(campaign_id: str, code_id: int, dev: CurrentDeveloper) -> BulkOut:
+async def mark_code_used(campaign_id: CampaignId, code_id: RowId, dev: CurrentDeveloper) -> BulkOut:
     """Mark one code as used, by its id in the codes listing."""
     code = await codes.full_code(owner_id=dev.id, campaign_id=campaign_id, code_id=code_id)
     result = await codes.mark_used(owner_id=dev.id, campaign_id=campaign_id, codes=[code])
@@ -103,7 +124,9 @@ async def mark_code_used(campaign_id: str, code_id: int, dev: CurrentDeveloper) 
 
 
 @router.post("/codes/{code_id}/release", response_model=CodeOut, dependencies=[api_limit])
-async def release_code_by_id(campaign_id: str, code_id: int, dev: CurrentDeveloper) -> CodeOut:
+async def release_code_by_id(
+    campaign_id: CampaignId, code_id: RowId, dev: CurrentDeveloper
+) -> CodeOut:
     """Return a claimed code to the pool, by its id in the codes listing."""
     code = await codes.full_code(owner_id=dev.id, campaign_id=campaign_id, code_id=code_id)
     return CodeOut.of(await codes.release(owner_id=dev.id, campaign_id=campaign_id, code=code))
@@ -116,7 +139,7 @@ async def release_code_by_id(campaign_id: str, code_id: int, dev: CurrentDevelop
     responses={200: {"content": {"text/csv": {}}, "description": "the codes in full, as CSV"}},
 )
 async def export_codes(
-    campaign_id: str,
+    campaign_id: CampaignId,
     dev: CurrentDeveloper,
     status_: Annotated[CodeStatusName | None, Query(alias="status")] = None,
 ) -> StreamingResponse:
@@ -133,14 +156,16 @@ async def export_codes(
 
 
 @router.get("/uploads", response_model=list[ImportReportOut], dependencies=[api_limit])
-async def list_uploads(campaign_id: str, dev: CurrentDeveloper) -> list[ImportReportOut]:
+async def list_uploads(campaign_id: CampaignId, dev: CurrentDeveloper) -> list[ImportReportOut]:
     """The campaign's uploads, newest first, with their reports."""
     reports = await uploads.list_uploads(owner_id=dev.id, campaign_id=campaign_id)
     return [ImportReportOut.of(r) for r in reports]
 
 
 @router.get("/uploads/{upload_id}", response_model=ImportReportOut, dependencies=[api_limit])
-async def get_upload(campaign_id: str, upload_id: str, dev: CurrentDeveloper) -> ImportReportOut:
+async def get_upload(
+    campaign_id: CampaignId, upload_id: UploadId, dev: CurrentDeveloper
+) -> ImportReportOut:
     """One upload's status, progress and report."""
     report = await uploads.get_upload(owner_id=dev.id, campaign_id=campaign_id, upload_id=upload_id)
     return ImportReportOut.of(report)

@@ -11,15 +11,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 
-from api.deps import ClientIP, Svc, bearer, client_ip, limit, optional_developer
+from api.deps import (
+    CampaignId,
+    ClientIP,
+    KnownQueryOnly,
+    Svc,
+    bearer,
+    client_ip,
+    limit,
+    optional_developer,
+)
 from api.idempotency import IdempotentRoute, idempotent_in_domain
 from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut, Problem
-from domain import campaigns, claims
+from domain import campaigns, claims, idempotency
 from domain.bootstrap import Services
 from domain.values import Channel, Claimant
 
 router = APIRouter(
-    prefix="/api/distribute", tags=["distribution"], responses=PROBLEMS, route_class=IdempotentRoute
+    prefix="/api/distribute",
+    tags=["distribution"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+    dependencies=[KnownQueryOnly],
 )
 
 CARD_FRESH_WITHIN = 2.0  # seconds; the card also says max-age=5 to HTTP caches
@@ -28,7 +41,7 @@ NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
 
 @router.get("/{campaign_id}", response_model=CardOut)
 async def campaign_card(
-    campaign_id: str, services: Svc, ip: ClientIP, response: Response
+    campaign_id: CampaignId, services: Svc, ip: ClientIP, response: Response
 ) -> CardOut:
     """The public campaign card: name, description, platform, whether codes are left."""
     s = services.settings
@@ -57,13 +70,18 @@ async def campaign_card(
 )
 @idempotent_in_domain
 async def claim_code(
-    campaign_id: str,
+    campaign_id: CampaignId,
     body: ClaimIn,
     request: Request,
     response: Response,
     idempotency_key: Annotated[
         str | None,
-        Header(alias="Idempotency-Key", max_length=128, description="retry-safe request id"),
+        Header(
+            alias="Idempotency-Key",
+            max_length=idempotency.MAX_KEY,
+            pattern=idempotency.KEY_PATTERN,
+            description="retry-safe request id",
+        ),
     ] = None,
 ) -> ClaimOut:
     """Claim a code for `user_identifier`; asking again returns the same code."""

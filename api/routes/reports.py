@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentDeveloper, Svc, developer_limit
+from api.deps import CurrentDeveloper, KnownQueryOnly, RowId, Svc, developer_limit
 from api.schemas import PROBLEMS
 from domain import reports
 from domain.reports import ReportView
@@ -18,7 +18,7 @@ router = APIRouter(
     prefix="/api/reports",
     tags=["reports"],
     responses=PROBLEMS,
-    dependencies=[developer_limit("rate_limit_api", "API calls")],
+    dependencies=[KnownQueryOnly, developer_limit("rate_limit_api", "API calls")],
 )
 
 
@@ -53,7 +53,7 @@ async def list_reports(dev: CurrentDeveloper) -> list[ReportOut]:
 
 
 @router.get("/{report_id}", response_model=ReportOut)
-async def get_report(report_id: int, dev: CurrentDeveloper) -> ReportOut:
+async def get_report(report_id: RowId, dev: CurrentDeveloper) -> ReportOut:
     """One of your daily reports."""
     return ReportOut.of(await reports.get_report(developer_id=dev.id, report_id=report_id))
 
@@ -63,7 +63,7 @@ async def get_report(report_id: int, dev: CurrentDeveloper) -> ReportOut:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def report_csv(report_id: int, dev: CurrentDeveloper, services: Svc) -> StreamingResponse:
+async def report_csv(report_id: RowId, dev: CurrentDeveloper, services: Svc) -> StreamingResponse:
     """The CSV of one of your daily reports."""
     name, chunks = await reports.report_file(
         developer_id=dev.id, report_id=report_id, store=services.store

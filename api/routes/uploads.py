@@ -16,13 +16,15 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentDeveloper, Svc, developer_limit
+from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, Svc, UploadId, developer_limit
 from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, ImportReportOut, Strict
 from domain import large_uploads
 from domain.large_uploads import UploadProgress
 
-router = APIRouter(tags=["codes"], responses=PROBLEMS, route_class=IdempotentRoute)
+router = APIRouter(
+    tags=["codes"], responses=PROBLEMS, route_class=IdempotentRoute, dependencies=[KnownQueryOnly]
+)
 api_limit = developer_limit("rate_limit_api", "API calls")
 
 
@@ -66,7 +68,7 @@ class ContentReceived(BaseModel):
     bytes: int
 
 
-def _paths(campaign_id: str, upload_id: str) -> tuple[str, str]:
+def _paths(campaign_id: CampaignId, upload_id: UploadId) -> tuple[str, str]:
     base = f"/api/campaigns/{campaign_id}/uploads/{upload_id}"
     return f"{base}/complete", f"{base}/progress"
 
@@ -79,7 +81,7 @@ def _paths(campaign_id: str, upload_id: str) -> tuple[str, str]:
 )
 @idempotent
 async def start_upload(
-    campaign_id: str, body: UploadStart, dev: CurrentDeveloper, services: Svc
+    campaign_id: CampaignId, body: UploadStart, dev: CurrentDeveloper, services: Svc
 ) -> UploadTicketOut:
     """Start a large upload: returns the URL to PUT the file to (presigned S3 or this API)."""
     ticket = await large_uploads.start_upload(
@@ -115,7 +117,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
     },
 )
 async def put_content(
-    upload_id: str,
+    upload_id: UploadId,
     request: Request,
     services: Svc,
     token: Annotated[str, Query(max_length=200, description="the signed token from the URL")],
@@ -135,8 +137,8 @@ async def put_content(
 )
 @idempotent
 async def complete_upload(
-    campaign_id: str,
-    upload_id: str,
+    campaign_id: CampaignId,
+    upload_id: UploadId,
     dev: CurrentDeveloper,
     services: Svc,
     background: BackgroundTasks,
@@ -156,7 +158,7 @@ async def complete_upload(
     dependencies=[api_limit],
 )
 async def upload_progress(
-    campaign_id: str, upload_id: str, dev: CurrentDeveloper
+    campaign_id: CampaignId, upload_id: UploadId, dev: CurrentDeveloper
 ) -> UploadProgressOut:
     """Status of a large upload: rows done out of the total, and the import report."""
     progress = await large_uploads.upload_progress(

@@ -21,12 +21,12 @@ class Signed:
 
 
 async def signed_in(request: Request) -> Signed:
-    """The developer of a valid session (their key is re-checked on every request)."""
+    """The developer of a live server-side session (checked on every request)."""
     session = pages.load_session(request)
-    if session is None or not session.key_digest:
+    if session is None or not session.token:
         raise SignInRequired()
     try:
-        dev = await developers.authenticate_digest(digest=session.key_digest)
+        dev = await developers.session_developer(token=session.token)
     except Unauthorized:
         raise SignInRequired() from None
     return Signed(developer=dev, session=session)

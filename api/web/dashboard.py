@@ -8,8 +8,7 @@ a 404 like a missing one.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -17,17 +16,15 @@ from fastapi import (
     APIRouter,
     BackgroundTasks,
     Body,
-    File,
     Form,
     Query,
     Request,
     Response,
-    UploadFile,
 )
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from starlette.datastructures import FormData
 
-from api.deps import ClientIP, limit
+from api.deps import ClientIP, file_chunks, limit, uploaded_file
 from api.web import pages
 from api.web.auth import Protected, SignedIn, check_csrf
 from api.web.pages import NO_STORE, SECURITY_HEADERS, WebError
@@ -109,9 +106,9 @@ async def signin_form(
 ) -> Response:
     """The sign-in form (an API key)."""
     session = pages.load_session(request)
-    if session and session.key_digest:
+    if session and session.token:
         try:
-            await developers.authenticate_digest(digest=session.key_digest)
+            await developers.session_developer(token=session.token)
             return _redirect(_safe_next(next_))
         except DomainError:
             pass
@@ -151,7 +148,9 @@ async def signin(
             ip,
             what="sign-in attempts from this address",
         )
-        dev = await developers.authenticate(api_key=api_key.strip())
+        dev, token = await developers.open_session(
+            api_key=api_key.strip(), ttl=timedelta(seconds=pages.SESSION_MAX_AGE)
+        )
     except RateLimited as exc:
         error = exc.detail
     except DomainError:
@@ -166,17 +165,19 @@ async def signin(
     log.info("dashboard sign-in developer=%s", dev.id)
     response = _redirect(_safe_next(next_))
     # a fresh CSRF token at sign-in: a token seen before sign-in is worth nothing after
-    digest = developers.key_digest(api_key.strip())
-    pages.save_session(request, response, pages.new_session(digest))
+    pages.save_session(request, response, pages.new_session(token))
     return response
 
 
 @router.post("/signout", name="signout")
 async def signout(request: Request) -> Response:
-    """Forget the session (the CSRF token must match when there is one)."""
+    """End the session on the server (the CSRF token must match when there is one): the
+    cookie, and any copy of it, stops working at once."""
     session = pages.load_session(request)
     if session is not None:
         await check_csrf(request, session)
+        if session.token:
+            await developers.close_session(token=session.token)
     response = _redirect("/dashboard/signin")
     pages.clear_session(request, response)
     return response
@@ -528,17 +529,11 @@ async def campaign_delete(
 # ---------------------------------------------------------------- uploads
 
 
-async def _chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(size):
-        yield chunk
-
-
 @router.post("/c/{campaign_id}/upload", name="campaign_upload")
 async def campaign_upload(
     request: Request,
     campaign_id: str,
     signed: Protected,
-    file: Annotated[UploadFile, File()],
 ) -> Response:
     """Import a CSV/TXT file; the browser shows upload progress, then the report."""
     services = pages.services_of(request)
@@ -547,10 +542,11 @@ async def campaign_upload(
     await _campaign(dev.id, campaign_id)
     try:
         await _count_upload(services, dev.id)
+        file = await uploaded_file(request)  # the body is read after session and limit
         report = await uploads.import_stream(
             owner_id=dev.id,
             campaign_id=campaign_id,
-            chunks=_chunks(file),
+            chunks=file_chunks(file),
             filename=file.filename or "",
             max_bytes=s.upload_max_bytes,
             max_codes=s.upload_max_codes,
@@ -769,13 +765,58 @@ async def campaign_codes(
             "status": wanted or "",
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
-            "notice": request.query_params.get("notice", "")[:200],
+            "notice": notice_text(request.query_params),
         },
     )
 
 
-def _codes_url(campaign_id: str, notice: str, status: str = "", page: str = "") -> str:
-    url = f"/dashboard/c/{campaign_id}/codes?notice={quote(notice)}"
+# What the codes page may say after an action: a fixed text per key, counts as integers.
+# The page never shows text from its URL (`?notice=` was any text anyone could link to).
+NOTICES = {
+    "marked_used": "Marked used.",
+    "already_used": "That code was already used.",
+    "released": "Released to the pool: it can be claimed again.",
+    "bulk": "{updated} marked used, {skipped} already used, {missing} not in this campaign.",
+}
+COUNTS = ("updated", "skipped", "missing")
+
+
+def _error_titles() -> dict[str, str]:
+    titles: dict[str, str] = {}
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        titles.setdefault(cls.code, cls.title)
+        pending.extend(cls.__subclasses__())
+    return titles
+
+
+ERROR_TITLES = _error_titles()  # a refused action names its error by its stable code
+
+
+def notice_text(query: Any) -> str:
+    """The notice a codes page shows for its `notice` key (and `error` code), or nothing."""
+    key = query.get("notice", "")
+    if key == "error":
+        return ERROR_TITLES.get(query.get("code", ""), "") + "."
+    template = NOTICES.get(key)
+    if template is None:
+        return ""
+    counts = {name: query.get(name, "") for name in COUNTS}
+    return template.format(**{k: int(v) if v.isdigit() else 0 for k, v in counts.items()})
+
+
+def _codes_url(
+    campaign_id: str,
+    notice: str,
+    *,
+    status: str = "",
+    page: str = "",
+    **extra: str | int,
+) -> str:
+    url = f"/dashboard/c/{campaign_id}/codes?notice={notice}"
+    for name, value in extra.items():
+        url += f"&{name}={quote(str(value))}"
     if status in {s.value for s in CodeStatus}:
         url += f"&status={status}"
     if page.isdigit():
@@ -800,15 +841,15 @@ async def code_action(
         full = await codes.full_code(owner_id=dev.id, campaign_id=campaign_id, code_id=code_id)
         if action == "used":
             result = await codes.mark_used(owner_id=dev.id, campaign_id=campaign_id, codes=[full])
-            notice = "Marked used." if result.updated else "That code was already used."
+            notice = "marked_used" if result.updated else "already_used"
         elif action == "release":
             await codes.release(owner_id=dev.id, campaign_id=campaign_id, code=full)
-            notice = "Released to the pool: it can be claimed again."
+            notice = "released"
         else:
             raise WebError(404, "Unknown action", "Use used or release.")
     except DomainError as exc:
-        notice = exc.detail
-    return _redirect(_codes_url(campaign_id, notice, status, page))
+        return _redirect(_codes_url(campaign_id, "error", status=status, page=page, code=exc.code))
+    return _redirect(_codes_url(campaign_id, notice, status=status, page=page))
 
 
 @router.post("/c/{campaign_id}/codes/mark-used", name="codes_mark_used")
@@ -824,15 +865,17 @@ async def codes_mark_used(
     wanted = _split(codes_text)
     try:
         r = await codes.mark_used(owner_id=dev.id, campaign_id=campaign_id, codes=wanted)
-        notice = f"{r.updated} marked used"
-        if r.skipped:
-            notice += f", {len(r.skipped)} already used"
-        if r.not_found:
-            notice += f", {len(r.not_found)} not in this campaign ({', '.join(r.not_found[:5])})"
-        notice += "."
     except DomainError as exc:
-        notice = exc.detail
-    return _redirect(_codes_url(campaign_id, notice))
+        return _redirect(_codes_url(campaign_id, "error", code=exc.code))
+    return _redirect(
+        _codes_url(
+            campaign_id,
+            "bulk",
+            updated=r.updated,
+            skipped=len(r.skipped),
+            missing=len(r.not_found),
+        )
+    )
 
 
 @router.get("/c/{campaign_id}/export.csv", name="codes_export")

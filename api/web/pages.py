@@ -20,7 +20,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import errors
 from api.deps import is_trusted_proxy
 from domain.bootstrap import Services
 from domain.values import mask_code
@@ -112,14 +114,15 @@ def set_cookie(
 
 @dataclass(slots=True)
 class Session:
-    """The dashboard session: a CSRF token, and once signed in the SHA-256 of the API key.
+    """The dashboard session cookie: a CSRF token, and once signed in the session's token.
 
-    Only the digest is kept, so a leaked cookie never reveals a key; the digest is checked
-    against the stored keys on every request, so revoking the key ends the session.
+    The token names a server-side session (domain.developers.open_session) checked on every
+    request: signing out deletes it and revoking the key ends it, whatever copies of the
+    cookie exist. The cookie never holds the key or anything derived from it.
     """
 
     csrf: str
-    key_digest: str | None = None
+    token: str | None = None
 
 
 def load_session(request: Request) -> Session | None:
@@ -132,17 +135,17 @@ def load_session(request: Request) -> Session | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
         return None
-    key = data.get("key")
-    return Session(csrf=data["csrf"], key_digest=key if isinstance(key, str) else None)
+    token = data.get("sid")
+    return Session(csrf=data["csrf"], token=token if isinstance(token, str) else None)
 
 
-def new_session(key_digest: str | None = None) -> Session:
-    return Session(csrf=secrets.token_urlsafe(24), key_digest=key_digest)
+def new_session(token: str | None = None) -> Session:
+    return Session(csrf=secrets.token_urlsafe(24), token=token)
 
 
 def save_session(request: Request, response: Response, session: Session) -> None:
     value = _serializer(request, "codedrop.web.session").dumps(
-        {"csrf": session.csrf, "key": session.key_digest}
+        {"csrf": session.csrf, "sid": session.token}
     )
     set_cookie(request, response, SESSION_COOKIE, value, max_age=SESSION_MAX_AGE)
 
@@ -274,6 +277,42 @@ async def sign_in_required(request: Request, exc: Exception) -> Response:
     return response
 
 
+def wants_html(request: Request) -> bool:
+    """A browser navigating (HTML before JSON in `Accept`), not a script or an API client."""
+    accept = request.headers.get("accept", "")
+    html = accept.find("text/html")
+    json_at = accept.find("json")
+    return html >= 0 and (json_at < 0 or html < json_at)
+
+
+HTTP_TITLES = {
+    404: ("Page not found", "There is nothing at this address. Check the link you followed."),
+    405: ("Not allowed here", "This address does not take that kind of request."),
+}
+
+
+async def http_error_page(request: Request, exc: Exception) -> Response:
+    """Router refusals (404, 405, the edge's 408/413/431): a page for a browser, problem JSON
+    (api/errors.py) for everyone else."""
+    assert isinstance(exc, StarletteHTTPException)
+    answer = await errors.http_error(request, exc)
+    if not wants_html(request):
+        return answer
+    title, detail = HTTP_TITLES.get(
+        exc.status_code,
+        ("Request refused", exc.detail if isinstance(exc.detail, str) else "Request refused."),
+    )
+    headers = {k: v for k, v in answer.headers.items() if k.lower() in ("allow", "connection")}
+    return render(
+        request,
+        "error.html",
+        {"title": title, "detail": detail, "status": exc.status_code},
+        status_code=exc.status_code,
+        headers={**NO_STORE, **headers},
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error_page)
     app.add_exception_handler(WebError, web_error)
     app.add_exception_handler(SignInRequired, sign_in_required)

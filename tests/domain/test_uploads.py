@@ -93,3 +93,67 @@ async def test_platform_and_metadata_are_stored_exactly_whatever_their_character
         **{f"META{n:04d}": ("ios" if n % 2 else "android", meta) for n, meta in enumerate(awkward)},
         "META9999": ("", None),
     }
+
+
+async def _refusal(services: Services, data: bytes) -> tuple[str, int]:
+    """The whole-file refusal of `data`, and how many codes the campaign holds after it."""
+    from domain.errors import InvalidCSV
+    from domain.models import PromoCode
+
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id)
+    try:
+        await uploads.import_stream(
+            owner_id=dev.id,
+            campaign_id=c.id,
+            chunks=uploads.bytes_chunks(data),
+            max_bytes=16 * 1024 * 1024,
+            max_codes=100_000,
+        )
+    except InvalidCSV as exc:
+        held = await PromoCode.filter(campaign__public_id=c.id).count()
+        return exc.detail, held
+    raise AssertionError("the file was accepted")
+
+
+async def test_a_nul_byte_anywhere_refuses_the_whole_file_with_nothing_imported(
+    services: Services,
+) -> None:
+    data = factories.codes_csv(1010).encode() + b"\x00binary tail\n"
+    assert len(data) > 8192
+    detail, held = await _refusal(services, data)
+    assert "binary" in detail and f"offset {len(data) - 13:,}" in detail
+    assert held == 0
+
+
+async def test_a_single_overlong_line_is_reported_as_too_long_with_its_line_number(
+    services: Services,
+) -> None:
+    detail, held = await _refusal(services, b"A" * (2 * 1024 * 1024) + b"\n")
+    assert detail.startswith("Line 1: line too long (2,097,153 bytes, at most 65,536)")
+    assert held == 0
+
+
+async def test_a_header_of_a_million_columns_is_refused_as_such(services: Services) -> None:
+    header = b",".join(b"c" for _ in range(1_000_000))
+    detail, _ = await _refusal(services, header + b"\nAAAA-1,x\n")
+    assert detail == "Line 1: a header of 1,000,000 columns (at most 100)."
+
+
+async def test_an_overlong_line_among_good_ones_is_reported_and_the_rest_imports(
+    services: Services,
+) -> None:
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id)
+    text = b"code\nAAAA-0001\n" + b"B" * 100_000 + b"\nAAAA-0002\n"
+    report = await uploads.import_stream(
+        owner_id=dev.id,
+        campaign_id=c.id,
+        chunks=uploads.bytes_chunks(text),
+        max_bytes=1_000_000,
+        max_codes=100,
+    )
+    assert (report.rows, report.imported, report.invalid) == (3, 2, 1)
+    assert [(p.line, p.reason) for p in report.errors] == [
+        (3, "line too long (100,001 bytes, at most 65,536)")
+    ]

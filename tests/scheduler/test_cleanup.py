@@ -64,6 +64,7 @@ async def test_cleanup_removes_only_what_outlived_its_keep_time(
         "upload_sessions_expired": 1,
         "idempotency_records_deleted": 1,
         "leases_purged": 0,
+        "dashboard_sessions_expired": 0,
     }
     assert await svc.store.size(key) is None
     assert (await Upload.get(public_id=abandoned.upload_id)).status == "expired"

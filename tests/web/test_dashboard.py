@@ -237,7 +237,7 @@ async def test_codes_can_be_marked_used_released_and_exported_in_full(dev: Dev) 
         data={"codes": "ROW000001\nNOPE9999", "csrf_token": dev.csrf},
     )
     notice = (await dev.http.get(r.headers["location"])).text
-    assert "1 marked used" in notice and "1 not in this campaign" in notice
+    assert "1 marked used, 0 already used, 1 not in this campaign." in notice
     _, used = await codes.list_codes(owner_id=dev.developer.id, campaign_id=c.id, status="used")
     assert used == 2
     export = await dev.http.get(f"/dashboard/c/{c.id}/export.csv")

@@ -134,3 +134,44 @@ async def test_a_revoked_key_ends_its_dashboard_sessions(dev: Dev) -> None:
     await developers.revoke_key(prefix=dev.key)
     r = await dev.http.get("/dashboard")
     assert r.status_code == 303 and "/dashboard/signin" in r.headers["location"]
+
+
+async def test_the_cookie_of_a_signed_out_session_opens_nothing(dev: Dev) -> None:
+    cookie = dev.http.cookies["cd_session"]
+    r = await dev.http.post("/dashboard/signout", data={"csrf_token": dev.csrf})
+    assert r.status_code == 303
+    # an attacker kept a copy of the cookie from before the sign-out
+    dev.http.cookies.set("cd_session", cookie)
+    page = await dev.http.get("/dashboard")
+    assert page.status_code == 303 and "/dashboard/signin" in page.headers["location"]
+    created = await dev.http.post(
+        "/dashboard/new", data={"name": "After sign-out", "csrf_token": dev.csrf}
+    )
+    assert created.status_code in (303, 401) and "/dashboard/c/" not in created.headers.get(
+        "location", ""
+    )
+    listed, _ = await campaigns.list_campaigns(owner_id=dev.developer.id)
+    assert listed == []
+
+
+async def test_another_session_of_the_same_key_survives_a_sign_out(dev: Dev, app: object) -> None:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        await sign_in(other, dev.key)
+        await dev.http.post("/dashboard/signout", data={"csrf_token": dev.csrf})
+        assert (await other.get("/dashboard")).status_code == 200
+
+
+async def test_a_notice_in_the_url_shows_only_fixed_texts(dev: Dev) -> None:
+    c = await factories.campaign(dev.developer.id)
+    forged = "Your key expired: sign in again at https://evil.example"
+    page = await dev.http.get(f"/dashboard/c/{c.id}/codes", params={"notice": forged})
+    assert page.status_code == 200 and "evil.example" not in page.text
+    assert 'data-testid="notice"' not in page.text
+    known = await dev.http.get(f"/dashboard/c/{c.id}/codes", params={"notice": "released"})
+    assert "Released to the pool" in known.text
+    counts = await dev.http.get(
+        f"/dashboard/c/{c.id}/codes",
+        params={"notice": "bulk", "updated": "3", "skipped": "<b>x</b>", "missing": "1"},
+    )
+    assert "3 marked used, 0 already used, 1 not in this campaign." in counts.text
