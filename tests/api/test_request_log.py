@@ -51,7 +51,7 @@ async def test_every_line_of_a_claim_carries_its_request_id_and_no_full_code(
     cid = await new_campaign(client, dev)
     await upload(client, dev, cid, b"code\nSECRETCODE0001\n")
     r = await client.post(
-        f"/api/distribute/{cid}?utm=secret-token",
+        f"/api/distribute/{cid}",
         json={"user_identifier": "p1"},
         headers={"X-Request-ID": "claim-1"},
     )
@@ -67,6 +67,19 @@ async def test_every_line_of_a_claim_carries_its_request_id_and_no_full_code(
         "ms": access["http"]["ms"],  # type: ignore[index]
         "client": "127.0.0.1",
     }
+    # a query string is never logged, even on an answer that refuses it
+    refused = await client.post(
+        f"/api/distribute/{cid}?utm=secret-token",
+        json={"user_identifier": "p2"},
+        headers={"X-Request-ID": "claim-2"},
+    )
+    assert refused.status_code == 422
+    [access2] = [
+        line
+        for line in lines(json_log)
+        if line.get("request_id") == "claim-2" and line["logger"] == "codedrop.access"
+    ]
+    assert access2["http"]["path"] == f"/api/distribute/{cid}"  # type: ignore[index]
     # what the service logged (the test's own httpx client logs the URL it called)
     text = "\n".join(json.dumps(line) for line in lines(json_log) if line["logger"] != "httpx")
     assert "SECRETCODE0001" not in text and "secret-token" not in text
