@@ -111,7 +111,15 @@ class CampaignOut(BaseModel):
     name: str
     description: str
     platform: str
-    status: str
+    status: str = Field(
+        description="the stored status (draft, active, paused, completed, archived); PATCH it"
+    )
+    state: Literal["draft", "not_started", "active", "paused", "sold_out", "ended", "archived"] = (
+        Field(
+            description="what the campaign is now, in the words members and every front use:"
+            " a completed campaign is `sold_out` (an upload reopens it) or `ended`"
+        )
+    )
     starts_at: datetime | None
     ends_at: datetime | None
     per_claimant_limit: int
@@ -133,6 +141,7 @@ class CampaignOut(BaseModel):
             description=view.description,
             platform=view.platform,
             status=view.status,
+            state=view.state,
             starts_at=view.starts_at,
             ends_at=view.ends_at,
             per_claimant_limit=view.per_claimant_limit,
@@ -205,6 +214,9 @@ class ImportReportOut(BaseModel):
     duplicates: int
     invalid: int
     errors: list[ImportProblemOut] = Field(description="the first 100 problems, by line")
+    reopened: bool = Field(
+        False, description="true when the campaign had sold out and this upload opened it again"
+    )
 
     @classmethod
     def of(cls, r: ImportReport) -> ImportReportOut:
@@ -220,6 +232,7 @@ class ImportReportOut(BaseModel):
             errors=[
                 ImportProblemOut(line=p.line, reason=p.reason, value=p.value) for p in r.errors
             ],
+            reopened=r.reopened,
         )
 
 

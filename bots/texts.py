@@ -44,6 +44,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "{invalid} invalid."
         ),
         "upload.problem": "line {line}: {reason}",
+        "upload.reopened": (
+            "The campaign had sold out: these codes reopened it, and members can claim again."
+        ),
         "error.generic": "Something went wrong on our side (reference {ref}). Please try again.",
         "error.rate_limited": "Slow down a little: try again in {retry_after} s.",
     }

@@ -20,6 +20,8 @@ BUCKETS = {
     "day": ("%Y-%m-%d 00:00:00", "%Y-%m-%d 00:00:00", timedelta(days=1)),
 }
 MAX_POINTS = 2000
+ANONYMOUS_NAMESPACE = "anon"  # claimants of the public API without a developer's key
+ANONYMOUS_API = "api_anonymous"  # their key in `by_channel`
 
 
 @dataclass(slots=True)
@@ -60,6 +62,19 @@ async def campaign_analytics(
         r["channel"]: r["n"]
         for r in await claims.annotate(n=Count("id")).group_by("channel").values("channel", "n")
     }
+    # anonymous callers of the public API (`anon:` claimants) are counted apart from the
+    # channel they came through, so "web" means the claim page's visitors only
+    anonymous = (
+        await claims.filter(claimant__startswith=ANONYMOUS_NAMESPACE + ":")
+        .annotate(n=Count("id"))
+        .group_by("channel")
+        .values("channel", "n")
+    )
+    for r in anonymous:
+        by_channel[r["channel"]] -= r["n"]
+        if not by_channel[r["channel"]]:
+            del by_channel[r["channel"]]
+        by_channel[ANONYMOUS_API] = by_channel.get(ANONYMOUS_API, 0) + r["n"]
     by_platform = {
         (r["platform"] or "any"): r["n"]
         for r in await claims.annotate(n=Count("id")).group_by("platform").values("platform", "n")

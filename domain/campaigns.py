@@ -90,6 +90,7 @@ class CampaignView:
     updated_at: datetime
     stock: Stock
     owner_id: int
+    state: str  # one of STATE_LABELS: what the owner and every front call the campaign now
     identity: str = IdentityMode.ANONYMOUS
 
 
@@ -146,6 +147,38 @@ async def stock_of(campaign_pks: list[int]) -> dict[int, Stock]:
     return result
 
 
+# One word per state, for every front: the dashboard, both bots and the API (`state`) say
+# "sold out" for a campaign whose codes ran out, the word its members see on the claim page.
+STATE_LABELS = {
+    "draft": "Draft",
+    "not_started": "Not started",
+    "active": "Active",
+    "paused": "Paused",
+    "sold_out": "Sold out",
+    "ended": "Ended",
+    "archived": "Archived",
+}
+
+
+def owner_state(c: Campaign, stock: Stock, now: datetime) -> str:
+    """The campaign's state as its owner sees it (a key of `STATE_LABELS`).
+
+    The stored status says too little: a campaign completes both when it sells out (and an
+    upload reopens it) and when it ends (for good, unless its owner resumes it).
+    """
+    if c.status in (CampaignStatus.DRAFT, CampaignStatus.PAUSED, CampaignStatus.ARCHIVED):
+        return str(c.status)
+    if c.status == CampaignStatus.COMPLETED:
+        return "sold_out" if c.completed_reason == "sold_out" else "ended"
+    if c.ends_at and now >= c.ends_at:
+        return "ended"
+    if c.starts_at and now < c.starts_at:
+        return "not_started"
+    if stock.total and not stock.available:
+        return "sold_out"
+    return "active"
+
+
 def _view(c: Campaign, stock: Stock) -> CampaignView:
     return CampaignView(
         id=c.public_id,
@@ -163,6 +196,7 @@ def _view(c: Campaign, stock: Stock) -> CampaignView:
         updated_at=c.updated_at,
         stock=stock,
         owner_id=c.owner_id,  # type: ignore[attr-defined]
+        state=owner_state(c, stock, clock.now()),
         identity=c.identity,
     )
 

@@ -19,8 +19,8 @@ from tortoise.transactions import in_transaction
 from domain import clock
 from domain.campaigns import forget_card, owned, reopen_if_sold_out
 from domain.errors import CodeNotFound, ValidationFailed
-from domain.models import Claim, PromoCode
-from domain.values import CodeStatus, is_row_id, mask_code
+from domain.models import Campaign, Claim, PromoCode
+from domain.values import CodeStatus, Platform, is_row_id, mask_code
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_BULK = 1000
@@ -37,11 +37,14 @@ class CodeView:
     used_at: datetime | None
 
 
-def _view(row: PromoCode) -> CodeView:
+def _view(row: PromoCode, c: Campaign) -> CodeView:
+    # a code without a platform of its own serves its campaign's platform (every code of an
+    # iOS campaign is an iOS code); only a universal campaign's such codes are "any"
+    campaign_platform = "" if c.platform == Platform.UNIVERSAL else str(c.platform)
     return CodeView(
         id=row.id,
         code=mask_code(row.code),
-        platform=row.platform,
+        platform=row.platform or campaign_platform,
         status=row.status,
         claimant=row.claimant,
         claimed_at=row.claimed_at,
@@ -70,7 +73,7 @@ async def list_codes(
         query = query.filter(status=wanted)
     total = await query.count()
     rows = await query.order_by("id").offset(offset).limit(limit)
-    return [_view(r) for r in rows], total
+    return [_view(r, c) for r in rows], total
 
 
 async def _find(campaign_pk: int, code: str) -> PromoCode:
@@ -143,7 +146,7 @@ async def release(*, owner_id: int, campaign_id: str, code: str) -> CodeView:
         await reopen_if_sold_out(c, clock.now())
     forget_card(campaign_id)
     await row.refresh_from_db()
-    return _view(row)
+    return _view(row, c)
 
 
 def spreadsheet_safe(value: str | None) -> str:

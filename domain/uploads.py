@@ -29,6 +29,7 @@ from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFo
 from domain.events import Event, EventBus
 from domain.models import Campaign, PromoCode, Upload
 from domain.values import (
+    CampaignStatus,
     CodeStatus,
     ImportProblem,
     ImportReport,
@@ -472,8 +473,18 @@ async def _after_import(c: Campaign, report: ImportReport, events_bus: EventBus 
     forget_card(c.public_id)
     if report.imported:
         now = clock.now()
-        await reopen_if_sold_out(c, now)
+        report.reopened = await reopen_if_sold_out(c, now)
         available = await PromoCode.filter(campaign_id=c.id, status=CodeStatus.AVAILABLE).count()
+        if (
+            not report.reopened
+            and c.status == CampaignStatus.ACTIVE
+            and available <= report.imported
+        ):
+            # sold out but not yet marked so (the lifecycle job marks it within a minute):
+            # members saw "Sold out" until these codes came
+            report.reopened = await (
+                PromoCode.filter(campaign_id=c.id).exclude(status=CodeStatus.AVAILABLE).exists()
+            )
         if available > c.low_stock_threshold:
             await Campaign.filter(id=c.id).update(low_stock_alerted=False)
     if events_bus is None:

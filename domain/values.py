@@ -240,3 +240,4 @@ class ImportReport:
     errors: list[ImportProblem] = field(default_factory=list)
     filename: str = ""
     total_bytes: int = 0
+    reopened: bool = False  # the campaign had sold out and these codes opened it again

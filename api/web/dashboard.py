@@ -562,6 +562,8 @@ async def campaign_upload(
             )
         raise WebError(exc.status, exc.title, exc.detail, code=exc.code) from None
     url = f"/dashboard/c/{campaign_id}/uploads/{report.upload_id}"
+    if report.reopened:  # the report page tells the owner (the row keeps only the counts)
+        url += "?reopened=1"
     if pages.wants_json(request):
         return JSONResponse(
             {
@@ -570,6 +572,7 @@ async def campaign_upload(
                 "imported": report.imported,
                 "duplicates": report.duplicates,
                 "invalid": report.invalid,
+                "reopened": report.reopened,
             },
             status_code=201,
             headers=NO_STORE,
@@ -728,7 +731,13 @@ async def upload_report(
     return _page(
         request,
         "upload_report.html",
-        {"signed": signed, "csrf": signed.session.csrf, "c": view, "r": report},
+        {
+            "signed": signed,
+            "csrf": signed.session.csrf,
+            "c": view,
+            "r": report,
+            "reopened": request.query_params.get("reopened") == "1",
+        },
     )
 
 

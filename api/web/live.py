@@ -50,9 +50,11 @@ async def snapshot(owner_id: int, campaign_id: str) -> dict[str, Any]:
         t = start + timedelta(minutes=i)
         per_minute.append({"t": t.strftime("%H:%M"), "n": counts.get(_minute(t), 0)})
     by_channel = {c.value: a.by_channel.get(c.value, 0) for c in Channel}
+    by_channel[analytics.ANONYMOUS_API] = a.by_channel.get(analytics.ANONYMOUS_API, 0)
     return {
         "campaign_id": campaign_id,
         "status": view.status,
+        "state": view.state,
         "available": a.available,
         "claimed": a.claimed,
         "used": a.used,

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import errors
 from api.deps import is_trusted_proxy
 from domain.bootstrap import Services
+from domain.campaigns import STATE_LABELS
 from domain.values import mask_code
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ TEMPLATES.env.filters["filesize"] = _filesize
 TEMPLATES.env.filters["iso"] = _iso
 TEMPLATES.env.filters["masked"] = mask_code
 TEMPLATES.env.filters["thousands"] = lambda n: f"{int(n or 0):,}"
+TEMPLATES.env.globals["state_labels"] = STATE_LABELS
 
 
 def services_of(request: Request) -> Services:

@@ -29,6 +29,7 @@ from bots.discord.render import (
 from bots.discord.replies import Answer, Refusal, respond
 from bots.texts import t
 from domain import analytics, campaigns, developers, posts, uploads
+from domain.campaigns import STATE_LABELS
 from domain.developers import DeveloperView
 from domain.errors import CampaignNotFound, FileTooLarge
 from domain.values import CampaignStatus, IdentityMode, Platform
@@ -65,7 +66,10 @@ async def owned_choices(
     if dev is None:
         return []
     found = await campaigns.find_campaigns(owner_id=dev.id, text=current)
-    return [app_commands.Choice(name=f"{c.name} ({c.status})"[:100], value=c.id) for c in found]
+    return [
+        app_commands.Choice(name=f"{c.name} ({STATE_LABELS[c.state]})"[:100], value=c.id)
+        for c in found
+    ]
 
 
 class Manage(commands.Cog):

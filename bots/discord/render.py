@@ -10,7 +10,7 @@ import discord
 
 from bots.texts import t
 from domain.analytics import Analytics
-from domain.campaigns import CampaignView, PublicCard
+from domain.campaigns import STATE_LABELS, CampaignView, PublicCard
 from domain.claims import MyCode
 from domain.values import ClaimResult, ImportReport
 
@@ -63,7 +63,8 @@ def my_codes_message(codes: list[MyCode]) -> str:
 
 def campaign_line(c: CampaignView) -> str:
     return (
-        f"**{c.name}** `{c.id}`: {c.status}, {c.stock.available} left of {c.stock.total}"
+        f"**{c.name}** `{c.id}`: {STATE_LABELS[c.state]}, {c.stock.available} left of"
+        f" {c.stock.total}"
         f" ({c.platform})"
     )
 
@@ -96,6 +97,8 @@ def upload_message(report: ImportReport) -> str:
             invalid=report.invalid,
         )
     ]
+    if report.reopened:
+        lines.append(t("upload.reopened"))
     for problem in report.errors[:MAX_PROBLEMS_SHOWN]:
         lines.append("• " + t("upload.problem", line=problem.line, reason=problem.reason))
     more = len(report.errors) - MAX_PROBLEMS_SHOWN

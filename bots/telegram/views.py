@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from bots.telegram import keyboards
 from bots.telegram.texts import Raw, label, text
 from domain.analytics import Analytics
-from domain.campaigns import CampaignView, PublicCard
+from domain.campaigns import STATE_LABELS, CampaignView, PublicCard
 from domain.claims import MyCode
 from domain.values import ClaimResult, ImportReport
 
@@ -100,6 +100,8 @@ def upload_report_text(report: ImportReport, lang: str | None) -> str:
             invalid=report.invalid,
         )
     ]
+    if report.reopened:
+        lines.append(label("upload.reopened", lang))
     shown = report.errors[:MAX_PROBLEMS_SHOWN]
     for problem in shown:
         reason = problem.reason + (f" ({problem.value})" if problem.value else "")
@@ -120,7 +122,7 @@ def campaigns_text(views: list[CampaignView], total: int, lang: str | None) -> s
                 "campaigns.line",
                 lang,
                 name=v.name,
-                status=v.status,
+                status=STATE_LABELS[v.state],
                 available=v.stock.available,
                 total=v.stock.total,
                 id=v.id,

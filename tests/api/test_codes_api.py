@@ -176,3 +176,28 @@ async def test_the_export_is_full_and_safe_to_open_in_a_spreadsheet(
     for row in rows:
         for value in row.values():
             assert not value or value[0] not in "=+-@"
+
+
+async def test_a_sold_out_campaign_says_so_and_the_upload_that_reopens_it_says_so_too(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    await upload(client, dev, cid, b"code\nONLY0001\n")
+    first = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "fan-1"})
+    assert first.status_code == 201
+    sold = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "fan-2"})
+    assert sold.json()["code"] == "sold_out"
+    view = (await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).json()
+    assert (view["status"], view["state"]) == ("completed", "sold_out")
+
+    r = await upload(client, dev, cid, b"code\nMORE0001\n")
+    assert r.status_code == 201 and r.json()["reopened"] is True
+    view = (await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).json()
+    assert (view["status"], view["state"]) == ("active", "active")
+    assert (await upload(client, dev, cid, b"code\nMORE0002\n")).json()["reopened"] is False
+
+    await client.patch(f"/api/campaigns/{cid}", json={"status": "completed"}, headers=dev.auth)
+    view = (await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).json()
+    assert (view["status"], view["state"]) == ("completed", "ended")
+    # an ended campaign stays ended: new codes wait for its owner to resume it
+    assert (await upload(client, dev, cid, b"code\nMORE0003\n")).json()["reopened"] is False

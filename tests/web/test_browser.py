@@ -229,6 +229,43 @@ async def test_the_claim_page_states_render_on_a_phone_without_script_errors(
         await ctx.close()
 
 
+async def test_a_member_who_took_the_last_code_sees_it_again_after_a_reload(
+    browser: Any, live_server: str, services: Services
+) -> None:
+    dev, _ = await factories.developer("Last Code")
+    c = await factories.campaign(dev.id, name="One left", platform="ios")
+    await factories.upload_codes(dev.id, c.id, factories.codes_csv(1, prefix="LASTONE"))
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, user_agent=IPHONE_UA)
+    try:
+        page = await ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{live_server}/c/{c.id}")
+        await page.get_by_role("button", name="Get my code").click()
+        code_box = page.locator('[data-testid="code"]')
+        await expect(code_box).to_have_text("LASTONE000000")
+
+        # the campaign is sold out now; the member still sees their own code first
+        await page.reload()
+        await expect(page.locator('[data-testid="state"]')).to_have_text("Sold out")
+        assert await page.locator("#waitlist-form").count() == 0
+        assert "LASTONE000000" not in await page.content()
+        await page.get_by_role("button", name="Show my code").click()
+        await expect(code_box).to_have_text("LASTONE000000")
+        await page.screenshot(path=shot("claim-last-code.png"), full_page=True)
+
+        # another visitor gets the sold-out page with the waitlist
+        other = await (await browser.new_context(user_agent=IPHONE_UA)).new_page()
+        await other.goto(f"{live_server}/c/{c.id}")
+        await other.locator("#waitlist-form").wait_for()
+        assert await other.get_by_label("Join the waitlist").get_attribute("placeholder")
+        assert await other.get_by_role("button", name="Show my code").count() == 0
+        await other.context.close()
+        assert errors == []
+    finally:
+        await ctx.close()
+
+
 async def test_a_file_over_the_in_request_limit_is_imported_in_the_background_with_progress(
     browser: Any, live_server: str, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -71,6 +71,48 @@ async def test_a_claim_shows_the_code_with_its_hint_and_a_reload_gives_the_same_
     assert r2.headers["cache-control"].startswith("no-store")
 
 
+async def test_a_member_who_took_the_last_code_sees_it_first_after_a_reload(
+    visitor: httpx.AsyncClient,
+) -> None:
+    _, cid, codes = await open_campaign(1, platform="ios")
+    page = await visitor.get(f"/c/{cid}")
+    r = await visitor.post(f"/c/{cid}/claim", data={"csrf_token": csrf_of(page.text)})
+    assert 'data-testid="code">WEBC000000<' in r.text
+
+    again = await visitor.get(f"/c/{cid}")
+    assert state_of(again.text) == "sold_out"
+    assert "Show my code" in again.text and "claim-form" in again.text
+    assert "Join the waitlist" not in again.text and "waitlist-form" not in again.text
+    assert codes[0] not in again.text, "a plain GET never carries the code"
+    shown = await visitor.post(
+        f"/c/{cid}/claim",
+        data={"csrf_token": csrf_of(again.text)},
+        headers={"Accept": "application/json"},
+    )
+    assert shown.status_code == 200 and shown.json()["code"] == codes[0]
+
+
+async def test_a_member_who_holds_a_code_sees_it_first_when_the_campaign_paused_or_ended(
+    visitor: httpx.AsyncClient,
+) -> None:
+    dev_id, cid, codes = await open_campaign(2)
+    page = await visitor.get(f"/c/{cid}")
+    r = await visitor.post(f"/c/{cid}/claim", data={"csrf_token": csrf_of(page.text)})
+    code = re.search(r'data-testid="code">([A-Z0-9]+)<', r.text)
+    assert code and code.group(1) in codes
+    for status, state in (("paused", "paused"), ("completed", "ended")):
+        await campaigns.set_status(owner_id=dev_id, campaign_id=cid, status=status)
+        again = await visitor.get(f"/c/{cid}")
+        assert state_of(again.text) == state
+        assert "Show my code" in again.text, state
+        shown = await visitor.post(
+            f"/c/{cid}/claim",
+            data={"csrf_token": csrf_of(again.text)},
+            headers={"Accept": "application/json"},
+        )
+        assert shown.json()["code"] == code.group(1)
+
+
 async def test_two_visitors_get_two_different_codes(app: object) -> None:
     _, cid, _ = await open_campaign(2)
     got = []

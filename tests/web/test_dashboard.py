@@ -174,6 +174,53 @@ async def test_pause_resume_and_end_change_the_status(dev: Dev) -> None:
     assert c.id in listing.text and "Ended" in listing.text
 
 
+async def test_a_sold_out_campaign_is_called_sold_out_and_an_upload_says_it_reopened_it(
+    dev: Dev,
+) -> None:
+    c = await factories.campaign(dev.developer.id, name="Last one")
+    await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(1, prefix="LAST"))
+    await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "fan"), channel="web")
+    page = await dev.http.get(f"/dashboard/c/{c.id}")
+    badge = re.search(r'data-testid="status"[^>]*>([^<]+)<', page.text)
+    assert badge and badge.group(1) == "Sold out"
+    assert 'data-testid="sold-out-notice"' in page.text
+    assert "Reopen" not in page.text and "Ended" not in page.text
+    listing = await dev.http.get("/dashboard")
+    assert ">Sold out</span>" in listing.text
+
+    r = await dev.http.post(
+        f"/dashboard/c/{c.id}/upload",
+        files={"file": ("more.csv", b"code\nMORE0001\n", "text/csv")},
+        headers={"X-CSRF-Token": dev.csrf, "Accept": "application/json"},
+    )
+    assert r.status_code == 201 and r.json()["reopened"] is True
+    report = await dev.http.get(r.json()["report_url"])
+    assert 'data-testid="reopened"' in report.text and "reopened it" in report.text
+    page = await dev.http.get(f"/dashboard/c/{c.id}")
+    badge = re.search(r'data-testid="status"[^>]*>([^<]+)<', page.text)
+    assert badge and badge.group(1) == "Active"
+
+    # an upload into a campaign that had not sold out reopens nothing and says nothing
+    again = await dev.http.post(
+        f"/dashboard/c/{c.id}/upload",
+        files={"file": ("more.csv", b"code\nMORE0002\n", "text/csv")},
+        headers={"X-CSRF-Token": dev.csrf, "Accept": "application/json"},
+    )
+    assert again.json()["reopened"] is False
+    report = await dev.http.get(again.json()["report_url"])
+    assert 'data-testid="reopened"' not in report.text
+
+
+async def test_an_ended_campaign_is_called_ended_and_can_be_reopened(dev: Dev) -> None:
+    c = await factories.campaign(dev.developer.id)
+    await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(2))
+    await campaigns.set_status(owner_id=dev.developer.id, campaign_id=c.id, status="completed")
+    page = await dev.http.get(f"/dashboard/c/{c.id}")
+    badge = re.search(r'data-testid="status"[^>]*>([^<]+)<', page.text)
+    assert badge and badge.group(1) == "Ended"
+    assert ">Reopen</button>" in page.text and "Sold out" not in page.text
+
+
 async def test_an_upload_reports_imported_duplicates_and_problem_lines(dev: Dev) -> None:
     c = await factories.campaign(dev.developer.id)
     body = b"code\nAAAA1111\nBBBB2222\nAAAA1111\nx\n"
@@ -211,6 +258,19 @@ async def test_the_codes_table_is_masked_filterable_and_paginated(dev: Dev) -> N
     assert "PAG***059" in page2.text
     claimed = await dev.http.get(f"/dashboard/c/{c.id}/codes?status=claimed")
     assert "1 code · page 1 of 1" in claimed.text and "web:member-1" in claimed.text
+
+
+async def test_the_codes_table_names_the_campaigns_platform_for_its_codes(dev: Dev) -> None:
+    ios = await factories.campaign(dev.developer.id, platform="ios")
+    await factories.upload_codes(dev.developer.id, ios.id, factories.codes_csv(2))
+    anything = await factories.campaign(dev.developer.id, platform="universal")
+    await factories.upload_codes(
+        dev.developer.id, anything.id, "code,platform\nUNIV0001,android\nUNIV0002,\n"
+    )
+    r = await dev.http.get(f"/dashboard/c/{ios.id}/codes")
+    assert re.findall(r'<td class="hide-sm">([^<]*)</td>', r.text) == ["ios", "ios"]
+    r = await dev.http.get(f"/dashboard/c/{anything.id}/codes")
+    assert re.findall(r'<td class="hide-sm">([^<]*)</td>', r.text) == ["android", "any"]
 
 
 async def test_codes_can_be_marked_used_released_and_exported_in_full(dev: Dev) -> None:
@@ -264,11 +324,21 @@ async def test_the_stats_snapshot_counts_claims_by_channel_and_minute(dev: Dev) 
     await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(5))
     await claims.claim(campaign_id=c.id, claimant=Claimant.of("telegram", "1"), channel="telegram")
     await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "abc"), channel="web")
+    # an anonymous caller of the public API is not a claim-page visitor: counted apart
+    await claims.claim(campaign_id=c.id, claimant=Claimant.of("anon", "p-1"), channel="web")
     r = await dev.http.get(f"/dashboard/c/{c.id}/stats.json")
     s = r.json()
-    assert (s["available"], s["claimed"], s["claims_total"]) == (3, 2, 2)
-    assert s["by_channel"] == {"telegram": 1, "discord": 0, "web": 1, "api": 0}
-    assert len(s["per_minute"]) == 30 and s["per_minute"][-1]["n"] == 2
+    assert (s["available"], s["claimed"], s["claims_total"]) == (2, 3, 3)
+    assert s["by_channel"] == {
+        "telegram": 1,
+        "discord": 0,
+        "web": 1,
+        "api": 0,
+        "api_anonymous": 1,
+    }
+    assert len(s["per_minute"]) == 30 and s["per_minute"][-1]["n"] == 3
+    page = await dev.http.get(f"/dashboard/c/{c.id}")
+    assert "API (anonymous): public <code>POST /api/distribute</code>" in page.text
 
 
 async def read_stats(lines: object, deadline: float) -> dict[str, object]:

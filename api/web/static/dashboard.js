@@ -29,9 +29,12 @@
     chart.replaceChildren();
     const max = Math.max(1, ...points.map((p) => p.n));
     const w = 300 / points.length;
+    // bars stand on a baseline at y=100 and reach y=16 at most: clear of the "max" label
+    // above them and of the time labels below
+    chart.appendChild(el("line", { class: "axis", x1: 0, y1: 100.5, x2: 300, y2: 100.5 }));
     points.forEach((p, i) => {
-      const h = (p.n / max) * 100;
-      const bar = el("rect", { x: (i * w + 1).toFixed(2), y: (104 - h).toFixed(2), width: (w - 2).toFixed(2), height: h.toFixed(2) });
+      const h = (p.n / max) * 84;
+      const bar = el("rect", { x: (i * w + 1).toFixed(2), y: (100 - h).toFixed(2), width: (w - 2).toFixed(2), height: h.toFixed(2) });
       bar.appendChild(el("title", {}, p.t + ": " + p.n + " claim" + (p.n === 1 ? "" : "s")));
       chart.appendChild(bar);
     });
@@ -83,11 +86,11 @@
     for (const k of ["available", "claimed", "used", "total", "last_24h"]) setStat(k, s[k]);
     drawStock(s);
     drawChart(s.per_minute);
-    drawBars("by-channel", s.by_channel, { telegram: "Telegram", discord: "Discord", web: "Web", api: "API" });
+    drawBars("by-channel", s.by_channel, { telegram: "Telegram", discord: "Discord", web: "Web", api: "API", api_anonymous: "API (anonymous)" });
     drawBars("by-platform", s.by_platform, { ios: "iOS", android: "Android", steam: "Steam", web: "Web", universal: "Any", any: "Any" });
     const status = document.querySelector('[data-testid="status"]');
-    if (status && status.dataset.raw && status.dataset.raw !== s.status) window.location.reload();
-    if (status) status.dataset.raw = s.status;
+    if (status && status.dataset.raw && status.dataset.raw !== s.state) window.location.reload();
+    if (status) status.dataset.raw = s.state;
   }
 
   function setState(state, text) {
@@ -100,7 +103,8 @@
     const source = new EventSource(live.dataset.liveUrl);
     source.addEventListener("open", () => setState("live", "Live"));
     source.addEventListener("stats", (event) => {
-      setState("live", "Live · updated " + new Date().toLocaleTimeString());
+      // 24-hour clock, like the chart's axis
+      setState("live", "Live · updated " + new Date().toLocaleTimeString("en-GB", { hour12: false }));
       render(JSON.parse(event.data));
     });
     source.addEventListener("error", () => setState("connecting", "Reconnecting…"));

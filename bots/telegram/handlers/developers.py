@@ -12,6 +12,7 @@ from bots.telegram import claiming, mappers, owners, views
 from bots.telegram.texts import text
 from domain import analytics, campaigns, developers, posts
 from domain.bootstrap import Services
+from domain.campaigns import STATE_LABELS
 from domain.errors import CampaignNotFound, ValidationFailed
 from domain.values import CampaignStatus
 
@@ -87,7 +88,7 @@ async def stats(message: Message, command: CommandObject, bot: Bot, lang: str | 
     except CampaignNotFound:
         await message.answer(await owners.not_yours(args[0], lang))
         return
-    await message.answer(views.stats_text(result, view.name, view.status, lang))
+    await message.answer(views.stats_text(result, view.name, STATE_LABELS[view.state], lang))
 
 
 async def change_status(
@@ -113,7 +114,8 @@ async def change_status(
     except CampaignNotFound:
         await message.answer(await owners.not_yours(args[0], lang))
         return
-    await message.answer(text("status.changed", lang, name=view.name, status=view.status))
+    state = STATE_LABELS[view.state].lower()
+    await message.answer(text("status.changed", lang, name=view.name, status=state))
 
 
 async def identity(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from domain import campaigns, developers
+from domain import campaigns, claims, developers
 from domain.models import PromoCode
+from domain.values import Claimant
 from tests import factories
 from tests.bots.discord.conftest import MemberFactory, Running
 from tests.bots.discord.test_members import code_in, dropped, owner_linked
@@ -49,17 +50,17 @@ async def test_a_developer_links_creates_a_campaign_and_manages_its_status(
     assert view.platform == "steam" and view.eligibility == {"min_account_age_days": 30}
 
     listed = await fake_discord.interact(fake_discord.command(me, "campaign", sub("list")))
-    assert view.id in listed.content and "active" in listed.content
+    assert view.id in listed.content and ": Active," in listed.content
 
     paused = await fake_discord.interact(
         fake_discord.command(me, "campaign", sub("pause", opt("campaign", view.id)))
     )
-    assert "paused" in paused.content
+    assert ": Paused," in paused.content
     assert (await campaigns.get_campaign(owner_id=dev.id, campaign_id=view.id)).status == "paused"
     resumed = await fake_discord.interact(
         fake_discord.command(me, "campaign", sub("resume", opt("campaign", view.id)))
     )
-    assert "active" in resumed.content
+    assert ": Active," in resumed.content
 
     stats = await fake_discord.interact(
         fake_discord.command(me, "campaign", sub("stats", opt("campaign", view.id)))
@@ -101,6 +102,35 @@ async def test_codes_upload_imports_the_attachment_and_reports_counts_and_proble
     assert "line 4: duplicate of line 2" in reply.content
     assert "line 5:" in reply.content
     assert await PromoCode.filter(campaign__public_id=c.id).count() == 3
+    assert "reopened" not in reply.content
+
+
+async def test_an_upload_into_a_sold_out_campaign_says_it_reopened_it(
+    bot: Running, fake_discord: FakeDiscord, member: MemberFactory
+) -> None:
+    owner_id, owner = await owner_linked(fake_discord, member)
+    c = await factories.campaign(owner_id, name="Gone")
+    await factories.upload_codes(owner_id, c.id, "code\nLAST-0001\n")
+    await claims.claim(
+        campaign_id=c.id,
+        claimant=Claimant.of("discord", "42"),
+        channel="discord",
+        events_bus=bot.services.events,
+    )
+    await bot.start()
+    listed = await fake_discord.interact(fake_discord.command(owner, "campaign", sub("list")))
+    assert "**Gone**" in listed.content and ": Sold out, 0 left of 1" in listed.content
+    attachment = fake_discord.add_attachment("more.csv", b"code\nMORE-0001\n")
+    reply = await fake_discord.interact(
+        fake_discord.command(
+            owner,
+            "codes",
+            sub("upload", opt("campaign", c.id), opt("file", attachment["id"], 11)),
+            resolved={"attachments": {attachment["id"]: attachment}},
+        )
+    )
+    assert "1 imported" in reply.content
+    assert "had sold out: these codes reopened it" in reply.content
 
 
 async def test_a_member_who_is_not_the_owner_cannot_manage_the_campaign(

@@ -88,6 +88,34 @@ async def test_a_csv_document_upload_imports_and_reports_with_line_numbers(
     assert "0 imported" in again and "already in the campaign" in again
 
 
+async def test_a_sold_out_campaign_is_listed_as_sold_out_and_an_upload_says_it_reopened_it(
+    bot: TelegramFront, tg: FakeTelegram, services: Services
+) -> None:
+    lea = tg.user(2010, "Lea")
+    dev_id = await register(tg, lea)
+    c = await factories.campaign(dev_id, name="Gone")
+    await factories.upload_codes(dev_id, c.id, factories.codes_csv(1))
+    await claims.claim(
+        campaign_id=c.id,
+        claimant=Claimant.of("telegram", 77),
+        channel="telegram",
+        events_bus=services.events,
+    )
+    # the owner is told, in the same word
+    await tg.wait_for(
+        lambda: [m for m in tg.sent_to(lea.id) if "Sold out: every code" in m["text"]]
+    )
+    listing = await say(tg, lea, "/campaigns")
+    assert "<b>Gone</b> · Sold out · 0 of 1 left" in listing["text"]
+    before = len(tg.sent_to(lea.id))
+    tg.send_document(lea, "more.csv", b"code\nMORECODE9\n", caption=f"/upload {c.id}")
+    report = (await tg.wait_for(lambda: tg.sent_to(lea.id)[before:]))[0]["text"]
+    assert "1 imported" in report
+    assert "had sold out: these codes reopened it" in report
+    listing = await say(tg, lea, "/campaigns")
+    assert "<b>Gone</b> · Active · 1 of 2 left" in listing["text"]
+
+
 async def test_a_non_owner_cannot_manage_a_campaign(bot: TelegramFront, tg: FakeTelegram) -> None:
     owner = tg.user(2003, "Owner")
     other = tg.user(2004, "Other")
@@ -130,7 +158,7 @@ async def test_the_owner_pauses_resumes_ends_and_reads_stats(
     await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "w1"), channel="web")
 
     listing = await say(tg, jo, "/campaigns")
-    assert "<b>Alpha</b> · active · 2 of 4 left" in listing["text"] and c.id in listing["text"]
+    assert "<b>Alpha</b> · Active · 2 of 4 left" in listing["text"] and c.id in listing["text"]
     stats = (await say(tg, jo, f"/stats {c.id}"))["text"]
     assert "2 available, 2 claimed" in stats and "Claims: 2, 2 in the last 24 h" in stats
     assert "telegram 1, web 1" in stats
@@ -139,7 +167,7 @@ async def test_the_owner_pauses_resumes_ends_and_reads_stats(
     refused = await say(tg, member, f"/claim {c.id}")
     assert "paused" in refused["text"] and code_in(refused["text"]) is None
     assert "now active" in (await say(tg, jo, f"/resume {c.id}"))["text"]
-    assert "now completed" in (await say(tg, jo, f"/end {c.id}"))["text"]
+    assert "now ended" in (await say(tg, jo, f"/end {c.id}"))["text"]
     assert "ended" in (await say(tg, member, f"/claim {c.id}"))["text"]
     usage = await say(tg, jo, "/pause")
     assert "/pause &lt;campaign id&gt;" in usage["text"]
