@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
+from tortoise.exceptions import DBConnectionError, OperationalError
 
 from cli import parts
 from cli.parts import build_notifiers, close_notifiers
@@ -67,6 +68,25 @@ def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(main())
     except DomainError as exc:
         raise click.ClickException(exc.detail) from None
+    except (DBConnectionError, OperationalError) as exc:
+        raise click.ClickException(database_problem(exc)) from None
+
+
+def database_problem(exc: Exception) -> str:
+    """One line for an operator: which database, what went wrong, what to do (no password)."""
+    where = db.describe_database(load_settings())
+    # the driver's own error names host and port but never the password (tortoise's own
+    # message may print its whole connection template, so it is not shown)
+    cause = exc.__cause__ or exc.__context__
+    reason = str(cause.args[-1] if cause is not None and cause.args else exc).splitlines()[0]
+    if isinstance(exc, DBConnectionError):
+        return (
+            f"cannot reach the database, {where}: {reason}. Check that it is running and"
+            " that CODEDROP_DATABASE_URL names it."
+        )
+    if "doesn't exist" in reason or "no such table" in reason:
+        return f"the database has no codedrop tables yet ({where}): run `codedrop migrate` first"
+    return f"database error, {where}: {reason}"
 
 
 async def with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
@@ -78,10 +98,15 @@ async def with_database(settings: Settings, work: Callable[[], Awaitable[T]]) ->
         await db.close_db()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="codedrop", prog_name="codedrop")
 def cli() -> None:
-    """codedrop: fair, one-per-person distribution of single-use promo codes."""
+    """codedrop: fair, one-per-person distribution of single-use promo codes.
+
+    \b
+    Shell completion (bash; zsh and fish alike with zsh_source / fish_source):
+      eval "$(_CODEDROP_COMPLETE=bash_source codedrop)"
+    """
 
 
 # ---------------------------------------------------------------- running the parts
@@ -251,16 +276,40 @@ def health(url: str | None) -> None:
 
 @cli.group()
 def jobs() -> None:
-    """Scheduled jobs."""
+    """Scheduled jobs (list, run)."""
 
 
 @jobs.command(name="list")
 def jobs_list() -> None:
-    """List the jobs and their schedules."""
-    from scheduler.runner import JOBS
+    """List the jobs: schedule, next run, last run and its result (times in UTC)."""
+    from domain import clock, job_runs
+    from scheduler.runner import next_run, schedules
 
-    for name in JOBS:
-        click.echo(name)
+    settings = load_settings()
+    last = run_async(lambda: with_database(settings, job_runs.last_runs))
+    now = clock.now()
+    rows = [("job", "schedule", "next run", "last run", "last result")]
+    for name, schedule in schedules(settings).items():
+        run = last.get(name)
+        upcoming = next_run(schedule, run.started_at if run else None, now)
+        rows.append(
+            (
+                name,
+                schedule.description,
+                f"{upcoming:%Y-%m-%d %H:%M:%S}" if upcoming else "when a scheduler runs",
+                f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run else "never",
+                _result_line(run) if run else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[4]]))
+
+
+def _result_line(run: Any) -> str:
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    details = ", ".join(f"{k}={v}" for k, v in run.summary.items())
+    return f"{run.status} in {seconds:.2f} s" + (f": {details}" if details else "")
 
 
 @jobs.command(name="run")
@@ -296,7 +345,7 @@ def migrate() -> None:
     """Apply pending database migrations."""
     settings = load_settings()
     setup_logging(settings)
-    asyncio.run(db.run_migrations(settings))
+    run_async(lambda: db.run_migrations(settings))
     click.echo(f"database is up to date ({db.describe_database(settings)})")
 
 
@@ -362,7 +411,7 @@ def check_migrations() -> None:
 
 @cli.group(name="developers")
 def developers_group() -> None:
-    """Developer accounts."""
+    """Developer accounts (create, list)."""
 
 
 @developers_group.command(name="create")
@@ -384,9 +433,36 @@ def developers_create(name: str, email: str) -> None:
     click.echo(issued.key)
 
 
+@developers_group.command(name="list")
+def developers_list() -> None:
+    """List the developers with their active keys, campaigns and linked chats."""
+    settings = load_settings()
+    found = run_async(lambda: with_database(settings, developers.list_developers))
+    if not found:
+        click.echo("no developers yet: codedrop developers create --name … --email …", err=True)
+        return
+    rows = [("id", "name", "e-mail", "created", "keys", "campaigns", "linked")]
+    for d in found:
+        v = d.developer
+        rows.append(
+            (
+                str(v.id),
+                v.name,
+                v.email,
+                f"{v.created_at:%Y-%m-%d}",
+                str(d.active_keys),
+                str(d.campaigns),
+                ", ".join(d.linked) or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        click.echo("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[6]]))
+
+
 @cli.group(name="keys")
 def keys_group() -> None:
-    """API keys."""
+    """API keys (create, list, revoke)."""
 
 
 @keys_group.command(name="create")
@@ -477,6 +553,22 @@ def show_settings(markdown: bool) -> None:
         elif name == "database_url" and "@" in str(value):
             value = db.describe_database(settings)
         click.echo(f"CODEDROP_{name.upper()}={value}  # {sources[name]}")
+
+
+def _whole_short_help(group: click.Group) -> None:
+    """`--help` lists each command with its whole first line, wrapped, never cut with "...".
+
+    click shortens a docstring's first sentence to fit the terminal; a short help of its
+    own is shown whole (and wrapped by the formatter).
+    """
+    for command in group.commands.values():
+        if command.short_help is None and command.help:
+            command.short_help = command.help.strip().split("\n\n")[0].replace("\n", " ")
+        if isinstance(command, click.Group):
+            _whole_short_help(command)
+
+
+_whole_short_help(cli)
 
 
 def main() -> None:

@@ -11,8 +11,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Count
 
 from domain import clock
 from domain.errors import (
@@ -23,7 +25,7 @@ from domain.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from domain.models import ApiKey, Developer, Identity, LinkToken, WebSession
+from domain.models import ApiKey, Campaign, Developer, Identity, LinkToken, WebSession
 from domain.settings import Settings
 from domain.values import check_text
 
@@ -273,3 +275,32 @@ async def chats_of(*, developer_id: int) -> list[tuple[str, str]]:
     """(provider, chat id) pairs where a developer receives notices."""
     rows = await Identity.filter(developer_id=developer_id).exclude(chat_id=None)
     return [(r.provider, r.chat_id) for r in rows if r.chat_id]
+
+
+@dataclass(frozen=True, slots=True)
+class DeveloperSummary:
+    """One line of the operator's list of developers."""
+
+    developer: DeveloperView
+    active_keys: int
+    campaigns: int
+    linked: list[str]  # providers of the linked chat accounts
+
+
+async def list_developers() -> list[DeveloperSummary]:
+    """Every developer, oldest first, with their active keys, campaigns and linked chats."""
+
+    async def per_developer(query: Any, column: str) -> dict[int, int]:
+        rows = await query.annotate(n=Count("id")).group_by(column).values(column, "n")
+        return {r[column]: r["n"] for r in rows}
+
+    devs = await Developer.all().order_by("id")
+    keys = await per_developer(ApiKey.filter(revoked_at__isnull=True), "developer_id")
+    owned = await per_developer(Campaign.all(), "owner_id")
+    linked: dict[int, list[str]] = {}
+    for row in await Identity.all().order_by("provider").values("developer_id", "provider"):
+        linked.setdefault(row["developer_id"], []).append(row["provider"])
+    return [
+        DeveloperSummary(_view(d), keys.get(d.id, 0), owned.get(d.id, 0), linked.get(d.id, []))
+        for d in devs
+    ]

@@ -267,6 +267,19 @@ class JobLease(Model):
         table = "job_leases"
 
 
+class JobRun(Model):
+    """The last run of each scheduled job (what `codedrop jobs list` shows)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    status = fields.CharField(max_length=16, description="ran or failed")
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField()
+    summary: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "job_runs"
+
+
 class Report(Model):
     """A usage report written by the reports job."""
 

@@ -11,11 +11,12 @@ idempotent, so a lease lost at a slot boundary costs time, not correctness.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -25,6 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import Counter, Histogram
 
+from domain import clock, job_runs
 from domain.adapters.leases import build_leases
 from domain.bootstrap import Services
 from domain.leases import Leases, holding, new_owner
@@ -97,6 +99,21 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
     }
 
 
+def next_run(schedule: Schedule, last: datetime | None, now: datetime) -> datetime | None:
+    """When the job fires next, as far as can be told from outside the scheduler process.
+
+    A daily job fires at its hour whatever happens; an interval job fires `period` seconds
+    after its last run while a scheduler runs (None: none has run it within a period).
+    """
+    if isinstance(schedule.trigger, CronTrigger):
+        fire: datetime | None = schedule.trigger.get_next_fire_time(None, now)
+        return fire
+    if last is None:
+        return None
+    upcoming = last + timedelta(seconds=schedule.period)
+    return upcoming if upcoming > now else None
+
+
 def slot_of(period: int, at: datetime | None = None) -> str:
     """The schedule slot a run at `at` (wall clock) belongs to, e.g. `2026-11-25T00:00`."""
     stamp = (at or datetime.now(UTC)).timestamp()
@@ -119,14 +136,38 @@ async def _run_held(
     stopping: asyncio.Event | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
+    started_at = clock.now()
     ttl = float(services.settings.job_lease_seconds)
     async with holding(leases, f"job:{name}", ttl=ttl, owner=owner) as running:
         if running is None:
             log.info("job %s skipped: it is running in another process", name)
             return _summary(name, "skipped", started, reason="running elsewhere")
-        result = await JOBS[name](JobContext(services, notifiers, leases, stopping))
+        try:
+            result = await JOBS[name](JobContext(services, notifiers, leases, stopping))
+        except Exception as exc:
+            await _remember(name, job_runs.FAILED, started_at, {"error": _brief(exc)})
+            raise
     log.info("job %s done in %.2fs: %s", name, time.perf_counter() - started, result)
+    await _remember(name, job_runs.RAN, started_at, result)
     return _summary(name, "ran", started, result=result)
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def _remember(name: str, status: str, started_at: datetime, result: dict[str, Any]) -> None:
+    """Record the run for `codedrop jobs list`; never let the record hide the run's outcome."""
+    try:
+        await job_runs.record(
+            name=name,
+            status=status,
+            started_at=started_at,
+            finished_at=clock.now(),
+            summary=json.loads(json.dumps(result, default=str)),
+        )
+    except Exception as exc:
+        log.warning("job %s: its run could not be recorded: %s", name, _brief(exc))
 
 
 async def run_job(name: str, services: Services, notifiers: Sequence[Notifier]) -> dict[str, Any]:

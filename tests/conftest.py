@@ -43,6 +43,7 @@ TABLES = (
     "reports",
     "idempotency_records",
     "job_leases",
+    "job_runs",
     "campaigns",
     "link_tokens",
     "web_sessions",
