@@ -107,6 +107,32 @@ def cli() -> None:
     Shell completion (bash; zsh and fish alike with zsh_source / fish_source):
       eval "$(_CODEDROP_COMPLETE=bash_source codedrop)"
     """
+    part = click.get_current_context().invoked_subcommand
+    if part in PARTS_ALONE:
+        warn_without_shared_events(part)
+
+
+# the commands that run one part of codedrop as its own process
+PARTS_ALONE = {"api", "bot", "scheduler"}
+
+
+def warn_without_shared_events(part: str) -> None:
+    """Say loudly that a part run alone sees no other process's events without Redis."""
+    try:
+        settings = Settings()
+    except ValidationError:
+        return  # the command itself reports the configuration error
+    if settings.redis_url:
+        return
+    message = (
+        f"WARNING: `codedrop {part}` runs as its own process but CODEDROP_REDIS_URL is not set:"
+        " events stay inside this process, so it does not see what the other parts do"
+        " (claims, uploads and sell-outs made through the API or a bot: Discord drop counts,"
+        " waitlist notices, owner notices and the dashboard's live stats go stale). Set"
+        " CODEDROP_REDIS_URL to the same Redis on every part, or run them together with"
+        " `codedrop run`."
+    )
+    click.secho(message, fg="yellow", bold=True, err=True)
 
 
 # ---------------------------------------------------------------- running the parts

@@ -137,6 +137,17 @@ class TelegramFront:
         self._started = True
         me = await self.bot.me()
         log.info("telegram bot @%s (id %d) starting", me.username, me.id)
+        configured = (self.settings.telegram_bot_username or "").lstrip("@")
+        if not configured and me.username:
+            # the dashboard's t.me deep links in this process need no setting: getMe knows
+            self.settings.telegram_bot_username = me.username
+        elif configured and me.username and configured.lower() != me.username.lower():
+            log.warning(
+                "CODEDROP_TELEGRAM_BOT_USERNAME is @%s but this token is @%s's: the dashboard's"
+                " deep links point at the wrong bot",
+                configured,
+                me.username,
+            )
         await self.publish_commands()
         events = self.services.events.subscribe()
         self._listener = asyncio.create_task(self._listen(events), name="telegram-events")

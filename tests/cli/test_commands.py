@@ -19,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def codedrop(
-    *args: str, database_url: str, cwd: Path, columns: int = 80
+    *args: str,
+    database_url: str,
+    cwd: Path,
+    columns: int = 80,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`codedrop …` in its own process, with no .env and a terminal `columns` wide."""
     env = {
@@ -31,6 +35,7 @@ def codedrop(
         "PYTHONPATH": str(ROOT),
     }
     env.pop("CODEDROP_REDIS_URL", None)
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         capture_output=True,
@@ -119,3 +124,24 @@ async def test_jobs_list_shows_each_schedule_its_next_run_and_the_last_result(
         rows["lifecycle"],
     ), rows["lifecycle"]
     assert "when a scheduler runs" in rows["low_stock"]
+
+
+def test_a_part_run_alone_without_redis_warns_that_it_sees_no_other_process_events(
+    tmp_path: Path,
+) -> None:
+    alone = codedrop("bot", "telegram", database_url="sqlite://:memory:", cwd=tmp_path)
+    assert alone.returncode == 1  # no token: it stops, but only after the warning
+    assert "WARNING: `codedrop bot` runs as its own process but CODEDROP_REDIS_URL" in (
+        alone.stderr
+    )
+    assert "set CODEDROP_TELEGRAM_BOT_TOKEN" in alone.stderr
+    shared = codedrop(
+        "bot",
+        "telegram",
+        database_url="sqlite://:memory:",
+        cwd=tmp_path,
+        extra_env={"CODEDROP_REDIS_URL": "redis://127.0.0.1:6379/15"},
+    )
+    assert "WARNING" not in shared.stderr and "set CODEDROP_TELEGRAM_BOT_TOKEN" in shared.stderr
+    together = codedrop("jobs", "list", database_url="sqlite://:memory:", cwd=tmp_path)
+    assert "WARNING" not in together.stderr

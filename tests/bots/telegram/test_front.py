@@ -12,7 +12,7 @@ from bots.telegram.app import TelegramFront, webhook_secret
 from bots.telegram.sender import TelegramNotifier
 from domain.bootstrap import Services
 from tests import factories
-from tests.bots.telegram.conftest import front_services
+from tests.bots.telegram.conftest import front_services, running
 from tests.bots.telegram.support import code_in
 from tests.fakes.telegram import FakeTelegram
 
@@ -35,6 +35,32 @@ async def test_the_command_list_is_published_and_help_explains_it(
     for command in published["all_private_chats"]:
         if command != "start":
             assert f"/{command}" in help_text
+
+
+async def test_the_dashboard_links_to_the_bot_by_the_username_getme_tells(
+    services: Services, tg: FakeTelegram
+) -> None:
+    import httpx
+
+    from api.app import create_app
+    from tests.web.conftest import sign_in
+
+    svc = front_services(services, tg, telegram_bot_username=None)
+    dev, key = await factories.developer()
+    c = await factories.campaign(dev.id)
+    async with running(TelegramFront(svc), tg):
+        assert tg.calls_of("getMe")
+        app = create_app(svc.settings, svc, manage_database=False)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            await sign_in(http, key)
+            page = await http.get(f"/dashboard/c/{c.id}")
+    assert f"https://t.me/{tg.bot_username}?start={c.id}" in page.text
+
+    # a username set by hand is kept (a mismatch is only logged)
+    svc = front_services(services, tg, telegram_bot_username="@my_other_bot")
+    async with running(TelegramFront(svc), tg):
+        assert svc.settings.telegram_bot_username == "@my_other_bot"
 
 
 async def test_webhook_mode_registers_the_secret_and_refuses_calls_without_it(
