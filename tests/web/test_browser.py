@@ -152,6 +152,22 @@ async def test_a_developer_runs_a_drop_and_watches_a_claim_arrive_live(
         # ...and the dashboard's counter moves, live, within a second
         await expect(claimed).to_have_text("1", timeout=1000)
         live_delay = time.perf_counter() - claimed_at
+        # the panel's clock is the chart's: 24-hour, UTC
+        live_text = dash.locator("#live-text")
+        await expect(live_text).to_have_text(re.compile(r"^Live · updated \d\d:\d\d:\d\d UTC$"))
+        # the chart's bars stand on the baseline, clear of the labels above and below them
+        bars = await dash.eval_on_selector_all(
+            "#chart rect",
+            "rs => rs.map(r => [r.y.baseVal.value, r.height.baseVal.value])",
+        )
+        assert len(bars) == 30 and max(h for _, h in bars) > 0
+        assert all(y >= 16 and abs(y + h - 100) < 0.01 for y, h in bars)
+        # the file picker's button looks like our buttons
+        picker = await dash.evaluate(
+            "getComputedStyle(document.getElementById('file'), '::file-selector-button')"
+            ".borderRadius"
+        )
+        assert picker == "10px"
         print(f"dashboard counter moved {live_delay * 1000:.0f} ms after the code appeared")
         assert live_delay < 1.0
         assert await dash.evaluate("window.__notReloaded === true")

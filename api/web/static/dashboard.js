@@ -103,9 +103,11 @@
     const source = new EventSource(live.dataset.liveUrl);
     source.addEventListener("open", () => setState("live", "Live"));
     source.addEventListener("stats", (event) => {
-      // 24-hour clock, like the chart's axis
-      setState("live", "Live · updated " + new Date().toLocaleTimeString("en-GB", { hour12: false }));
-      render(JSON.parse(event.data));
+      const s = JSON.parse(event.data);
+      // when the snapshot was taken, on the chart's clock: 24-hour, UTC
+      const at = new Date(s.at).toLocaleTimeString("en-GB", { hour12: false, timeZone: "UTC" });
+      setState("live", "Live · updated " + at + " UTC");
+      render(s);
     });
     source.addEventListener("error", () => setState("connecting", "Reconnecting…"));
     window.addEventListener("pagehide", () => source.close());
