@@ -80,9 +80,10 @@ def database_problem(exc: Exception) -> str:
     cause = exc.__cause__ or exc.__context__
     reason = str(cause.args[-1] if cause is not None and cause.args else exc).splitlines()[0]
     if isinstance(exc, DBConnectionError):
+        check = "it is running and " if load_settings().is_mysql else ""
         return (
-            f"cannot reach the database, {where}: {reason}. Check that it is running and"
-            " that CODEDROP_DATABASE_URL names it."
+            f"cannot reach the database, {where}: {reason}. Check that {check}"
+            "CODEDROP_DATABASE_URL names it."
         )
     if "doesn't exist" in reason or "no such table" in reason:
         return f"the database has no codedrop tables yet ({where}): run `codedrop migrate` first"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from domain.settings import Settings, get_settings
@@ -93,8 +95,27 @@ def describe_database(settings: Settings) -> str:
     )
 
 
+def check_sqlite_folder(settings: Settings) -> None:
+    """Refuse a SQLite file in a folder that does not exist, with the folder's name.
+
+    aiosqlite cannot open such a file, and the failure never reaches tortoise's caller: the
+    process would wait forever instead of saying why.
+    """
+    if settings.is_mysql:
+        return
+    path = settings.database_url.removeprefix("sqlite://").split("?", 1)[0]
+    if path in ("", ":memory:") or path.startswith(":"):
+        return
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise DBConnectionError(
+            f"the folder of the SQLite file, {folder.resolve()}, does not exist (create it first)"
+        )
+
+
 async def init_db(settings: Settings, *, migrate: bool = False) -> None:
     """Open the connections (and apply pending migrations when asked)."""
+    check_sqlite_folder(settings)
     if migrate:
         await run_migrations(settings)
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
@@ -103,6 +124,7 @@ async def init_db(settings: Settings, *, migrate: bool = False) -> None:
 
 async def run_migrations(settings: Settings) -> None:
     """Apply every pending migration (tortoise's built-in migrations)."""
+    check_sqlite_folder(settings)
     applied: list[str] = []
 
     def progress(event: str, app_label: str, name: str) -> None:

@@ -42,7 +42,7 @@ def codedrop(
         text=True,
         env=env,
         cwd=cwd,
-        timeout=60,
+        timeout=30,
         check=False,
     )
 
@@ -80,6 +80,17 @@ def test_migrate_with_the_database_down_says_so_in_one_line_without_a_traceback(
     assert errors[0].startswith("Error: cannot reach the database, MySQL/MariaDB at 127.0.0.1:")
     assert "CODEDROP_DATABASE_URL" in errors[0]
     assert "Traceback" not in r.stderr and "hunter2" not in r.stderr + r.stdout
+
+
+def test_a_sqlite_file_in_a_missing_folder_is_named_instead_of_hanging(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'missing' / 'codedrop.sqlite3'}"
+    r = codedrop("developers", "list", database_url=url, cwd=tmp_path)  # times out if it hangs
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        f"Error: cannot reach the database, SQLite ({tmp_path}/missing/codedrop.sqlite3): the"
+        f" folder of the SQLite file, {tmp_path}/missing, does not exist (create it first)."
+        " Check that CODEDROP_DATABASE_URL names it."
+    )
 
 
 async def test_developers_list_shows_each_developer_with_keys_campaigns_and_linked_chats(
