@@ -164,7 +164,7 @@ async def test_fifty_members_pressing_at_once_over_twenty_codes_get_twenty_disti
     assert len(codes) == 20 and len(set(codes)) == 20
     sold_out = [r for r in replies if "```" not in r.content]
     assert len(sold_out) == 30
-    assert all("all codes have been handed out" in r.content for r in sold_out)
+    assert all("sold out: all codes have been handed out" in r.content for r in sold_out)
     assert all(b["custom_id"] == f"cd:notify:{c.id}" for r in sold_out for b in r.buttons())
     assert await Claim.filter(campaign__public_id=c.id).count() == 20
 

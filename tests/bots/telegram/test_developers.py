@@ -236,7 +236,7 @@ async def test_post_in_a_group_shows_the_card_with_a_private_link_and_keeps_it_c
     await tg.wait_for(lambda: tg.calls_of("editMessageText"))
     await bot.drain()
     edited = tg.messages[(group.id, card["message_id"])]
-    assert "All codes have been handed out." in edited["text"]
+    assert "Sold out: all codes have been handed out." in edited["text"]
     assert all(code_in(m["text"]) is None for m in tg.sent_to(group.id))
 
 
