@@ -718,7 +718,11 @@ async def large_upload_progress(campaign_id: str, upload_id: str, signed: Signed
 
 @router.get("/c/{campaign_id}/uploads/{upload_id}", name="upload_report")
 async def upload_report(
-    request: Request, campaign_id: str, upload_id: str, signed: SignedIn
+    request: Request,
+    campaign_id: str,
+    upload_id: str,
+    signed: SignedIn,
+    reopened: Annotated[bool, Query(description="the import reopened a sold-out campaign")] = False,
 ) -> Response:
     """One upload's report with its problem lines."""
     view = await _campaign(signed.developer.id, campaign_id)
@@ -736,7 +740,7 @@ async def upload_report(
             "csrf": signed.session.csrf,
             "c": view,
             "r": report,
-            "reopened": request.query_params.get("reopened") == "1",
+            "reopened": reopened,
         },
     )
 
