@@ -54,6 +54,7 @@ EDITABLE = {
     "ends_at",
     "per_claimant_limit",
     "low_stock_threshold",
+    "code_ttl_days",
     "eligibility",
     "waitlist_enabled",
     "identity",
@@ -67,10 +68,11 @@ class Stock:
     used: int = 0
     archived: int = 0
     available_by_platform: dict[str, int] = field(default_factory=dict)
+    expired: int = 0  # never handed out: past their expires_at while available
 
     @property
     def total(self) -> int:
-        return self.available + self.claimed + self.used + self.archived
+        return self.available + self.claimed + self.used + self.archived + self.expired
 
 
 @dataclass(slots=True)
@@ -91,6 +93,7 @@ class CampaignView:
     stock: Stock
     owner_id: int
     identity: str = IdentityMode.ANONYMOUS
+    code_ttl_days: int | None = None
 
 
 @dataclass(slots=True)
@@ -133,6 +136,8 @@ async def stock_of(campaign_pks: list[int]) -> dict[int, Stock]:
             stock.available_by_platform[row["platform"] or "any"] = row["n"]
         elif row["status"] == CodeStatus.CLAIMED:
             stock.claimed += row["n"]
+        elif row["status"] == CodeStatus.EXPIRED:
+            stock.expired += row["n"]
         else:
             stock.used += row["n"]
     archived = (
@@ -164,6 +169,7 @@ def _view(c: Campaign, stock: Stock) -> CampaignView:
         stock=stock,
         owner_id=c.owner_id,  # type: ignore[attr-defined]
         identity=c.identity,
+        code_ttl_days=c.code_ttl_days,
     )
 
 
@@ -220,6 +226,12 @@ def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
                 raise ValidationFailed("waitlist_enabled must be true or false.", field=key)
         elif key == "eligibility":
             value = parse_rules(value).model_dump(mode="json", exclude_defaults=True)
+        elif key == "code_ttl_days":
+            if value is not None and (not isinstance(value, int) or not 1 <= value <= 3650):
+                raise ValidationFailed(
+                    "code_ttl_days must be 1-3650 days, or null for codes that never expire.",
+                    field=key,
+                )
         elif key == "identity":
             value = parse_identity_mode(value)
         out[key] = value
@@ -245,6 +257,7 @@ async def create_campaign(
     eligibility: dict[str, Any] | None = None,
     waitlist_enabled: bool = True,
     identity: str = IdentityMode.ANONYMOUS,
+    code_ttl_days: int | None = None,
 ) -> CampaignView:
     """Create a campaign owned by `owner_id` (active unless told otherwise)."""
     values = _check_fields(
@@ -260,6 +273,7 @@ async def create_campaign(
             "eligibility": eligibility or {},
             "waitlist_enabled": waitlist_enabled,
             "identity": identity,
+            "code_ttl_days": code_ttl_days,
         }
     )
     _check_window(values["starts_at"], values["ends_at"])

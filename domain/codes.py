@@ -35,6 +35,7 @@ class CodeView:
     claimant: str | None
     claimed_at: datetime | None
     used_at: datetime | None
+    expires_at: datetime | None = None
 
 
 def _view(row: PromoCode) -> CodeView:
@@ -46,6 +47,7 @@ def _view(row: PromoCode) -> CodeView:
         claimant=row.claimant,
         claimed_at=row.claimed_at,
         used_at=row.used_at,
+        expires_at=row.expires_at,
     )
 
 
@@ -56,7 +58,7 @@ def _status(value: str | None) -> str | None:
         return CodeStatus(value).value
     except ValueError:
         raise ValidationFailed(
-            f"Unknown status {value!r}; use available, claimed or used.", field="status"
+            f"Unknown status {value!r}; use available, claimed, used or expired.", field="status"
         ) from None
 
 

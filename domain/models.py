@@ -117,6 +117,8 @@ class Campaign(Model):
         max_length=16, default="anonymous", description="anonymous or verified (IdentityMode)"
     )
     completed_reason = fields.CharField(max_length=16, null=True)
+    code_ttl_days = fields.IntField(null=True, description="imported codes expire after this")
+    expiry_noticed_on = fields.DateField(null=True, description="last expiring-soon notice")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -139,6 +141,7 @@ class PromoCode(Model):
     claimed_at = fields.DatetimeField(null=True)
     used_at = fields.DatetimeField(null=True)
     upload_id = fields.IntField(null=True)
+    expires_at = fields.DatetimeField(null=True, description="not handed out from then on")
 
     class Meta:
         table = "promo_codes"
@@ -149,6 +152,9 @@ class PromoCode(Model):
             # archival scans `used_at < cutoff`; leaving `status` out keeps claims (which change
             # status, not used_at) from touching this index at all
             Index(fields=("used_at",), name="promo_by_used_at"),
+            # the expiry sweep and the expiring-soon notice seek `status='available' AND
+            # expires_at <= …` here instead of scanning every code
+            Index(fields=("status", "expires_at"), name="promo_by_expiry"),
         )
 
 

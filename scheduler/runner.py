@@ -42,6 +42,7 @@ JOBS: dict[str, JobFunction] = {
     "reports": jobs.reports,
     "lifecycle": jobs.lifecycle,
     "low_stock": jobs.low_stock,
+    "expiry": jobs.expiry,
     "cleanup": jobs.cleanup,
     "process_uploads": jobs.process_uploads,
 }
@@ -92,6 +93,7 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
         ),
         "lifecycle": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
         "low_stock": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
+        "expiry": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
         "cleanup": Schedule(every(cleanup), cleanup, f"every {cleanup // 60} min"),
         "process_uploads": Schedule(every(uploads), uploads, f"every {uploads} s"),
     }
