@@ -143,11 +143,14 @@ async def stock_of(campaign_pks: list[int]) -> dict[int, Stock]:
     archived = (
         await ArchivedCode.filter(campaign_id__in=campaign_pks)
         .annotate(n=Count("id"))
-        .group_by("campaign_id")
-        .values("campaign_id", "n")
+        .group_by("campaign_id", "status")
+        .values("campaign_id", "status", "n")
     )
     for row in archived:
-        result[row["campaign_id"]].archived = row["n"]
+        if row["status"] == CodeStatus.EXPIRED:
+            result[row["campaign_id"]].expired += row["n"]
+        else:
+            result[row["campaign_id"]].archived += row["n"]
     return result
 
 

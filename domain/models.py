@@ -213,6 +213,8 @@ class Upload(Model):
 class ArchivedCode(Model):
     """A used code moved out of `promo_codes` by the archival job."""
 
+    # expired codes are archived too (status `expired`, domain.archive)
+
     id = fields.BigIntField(primary_key=True)
     original_id = fields.BigIntField(unique=True, description="its id in promo_codes")
     campaign_id = fields.IntField()
@@ -222,6 +224,8 @@ class ArchivedCode(Model):
     claimed_at = fields.DatetimeField(null=True)
     used_at = fields.DatetimeField(null=True)
     archived_at = fields.DatetimeField()
+    status = fields.CharField(max_length=16, default="used", description="used or expired")
+    expires_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "archived_codes"

@@ -37,7 +37,7 @@ class JobContext:
 
 
 async def archive(ctx: JobContext) -> dict[str, Any]:
-    """Move codes used more than `archive_after_days` ago to `archived_codes`; export them."""
+    """Move codes used or expired over `archive_after_days` ago to `archived_codes`; export."""
     s = ctx.services.settings
     result = await archive_used_codes(
         store=ctx.services.store,

@@ -24,6 +24,16 @@ class Migration(migrations.Migration):
             name='expires_at',
             field=fields.DatetimeField(null=True, description='not handed out from then on', auto_now=False, auto_now_add=False),
         ),
+        ops.AddField(
+            model_name='ArchivedCode',
+            name='status',
+            field=fields.CharField(default='used', description='used or expired', max_length=16),
+        ),
+        ops.AddField(
+            model_name='ArchivedCode',
+            name='expires_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
         ops.AddIndex(
             model_name='PromoCode',
             index=Index(fields=['status', 'expires_at'], name='promo_by_expiry'),
