@@ -170,7 +170,16 @@ async def export_csv(
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(
-            ["code", "platform", "status", "claimant", "claimed_at", "used_at", "metadata"]
+            [
+                "code",
+                "platform",
+                "status",
+                "claimant",
+                "claimed_at",
+                "used_at",
+                "metadata",
+                "expires_at",
+            ]
         )
         last = 0
         while True:
@@ -188,6 +197,7 @@ async def export_csv(
                         r.claimed_at.isoformat() if r.claimed_at else "",
                         r.used_at.isoformat() if r.used_at else "",
                         spreadsheet_safe(r.metadata),
+                        r.expires_at.isoformat() if r.expires_at else "",
                     ]
                 )
             yield out.getvalue()

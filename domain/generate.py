@@ -27,9 +27,10 @@ from itertools import repeat
 
 from domain import clock
 from domain.campaigns import owned
-from domain.errors import ValidationFailed
+from domain.errors import UploadNotFound, ValidationFailed
 from domain.events import EventBus
 from domain.expiry import ttl_expiry
+from domain.large_uploads import UploadProgress
 from domain.models import ArchivedCode, Campaign, PromoCode, Upload
 from domain.uploads import (
     CODE_RE,
@@ -191,7 +192,7 @@ async def start_generation(
     upload = await Upload.create(
         public_id=new_upload_id(),
         campaign_id=campaign.id,
-        filename=f"generated:{p.prefix}{p.text}{p.suffix}"[:255],
+        filename=f"{GENERATED}{p.prefix}{p.text}{p.suffix}"[:255],
         status="processing",
         expected_rows=request.count,
     )
@@ -287,6 +288,26 @@ async def generate_in_background(
         upload.errors = [{"line": 0, "reason": "generation stopped; retry", "value": None}]
         upload.finished_at = clock.now()
         await upload.save(update_fields=["status", "errors", "finished_at"])
+
+
+GENERATED = "generated:"
+
+
+async def generation_progress(*, owner_id: int, campaign_id: str, upload_id: str) -> UploadProgress:
+    """Status of a generation: codes in so far out of the count, and its report."""
+    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    u = await Upload.get_or_none(
+        public_id=upload_id, campaign_id=campaign.id, filename__startswith=GENERATED
+    )
+    if u is None:
+        raise UploadNotFound(f"No code generation {upload_id!r} in this campaign.")
+    return UploadProgress(
+        upload_id=u.public_id,
+        status=u.status,
+        rows_done=u.rows,
+        rows_total=u.expected_rows,
+        report=report_of(u),
+    )
 
 
 async def generate_codes(

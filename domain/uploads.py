@@ -16,6 +16,7 @@ import logging
 import re
 import secrets
 import tempfile
+import warnings
 from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +55,9 @@ MAX_COLUMNS = 100
 CODE_HEADERS = {"code", "codes", "promo_code", "promocode", "promo code", "key", "coupon"}
 EXPIRY_HEADERS = {"expires_at", "expires", "expiry", "expires at", "expiration"}
 csv.field_size_limit(MAX_LINE_BYTES)
+# aiomysql turns MariaDB's note on each row INSERT IGNORE skips into a Python warning quoting
+# the full code; a skipped duplicate is counted and reported, never printed
+warnings.filterwarnings("ignore", message="Duplicate entry ", category=Warning)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Up to `generate.INLINE_COUNT` codes are generated within the request (201, the report). A
 larger count is checked, answered at once (202) and generated in the background; its
-progress is the large-upload progress route's (`progress_url`). `Idempotency-Key` makes a
+progress is at `progress_url` (`GET …/codes/generate/{upload_id}`, shaped like a large upload's). `Idempotency-Key` makes a
 retried request replay the first answer instead of generating a second set.
 """
 
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentDeveloper, Svc, developer_limit
 from api.idempotency import IdempotentRoute, idempotent
+from api.routes.uploads import UploadProgressOut
 from api.schemas import PROBLEMS, Strict
 from domain import generate
 
@@ -76,7 +77,7 @@ async def generate_codes(
     campaign, pattern, upload = await generate.start_generation(
         owner_id=dev.id, campaign_id=campaign_id, request=request
     )
-    progress = f"/api/campaigns/{campaign_id}/uploads/{upload.public_id}/progress"
+    progress = f"/api/campaigns/{campaign_id}/codes/generate/{upload.public_id}"
     if body.count > generate.INLINE_COUNT:
         background.add_task(
             generate.generate_in_background,
@@ -110,3 +111,18 @@ async def generate_codes(
         space=pattern.space,
         progress_url=progress,
     )
+
+
+@router.get(
+    "/api/campaigns/{campaign_id}/codes/generate/{upload_id}",
+    response_model=UploadProgressOut,
+    dependencies=[developer_limit("rate_limit_api", "API calls")],
+)
+async def generation_progress(
+    campaign_id: str, upload_id: str, dev: CurrentDeveloper
+) -> UploadProgressOut:
+    """Progress of a code generation: codes in so far out of the count, and its report."""
+    progress = await generate.generation_progress(
+        owner_id=dev.id, campaign_id=campaign_id, upload_id=upload_id
+    )
+    return UploadProgressOut.of(progress)
