@@ -68,11 +68,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaigns.more": "…and {more} more (the API lists them all).",
         "stats": (
             "<b>{name}</b> ({status})\n"
-            "Codes: {available} available, {claimed} claimed, {used} used, {total} in all\n"
+            "Codes: {available} available, {claimed} claimed, {used} used, {expired} expired,"
+            " {total} in all\n"
             "Claims: {claims_total}, {last_24h} in the last 24 h\n"
             "By channel: {by_channel}"
         ),
         "stats.none": "none yet",
+        "generate.usage": (
+            "Send /generate &lt;campaign id&gt; &lt;count&gt; &lt;pattern&gt;, e.g."
+            " <code>/generate abc123 1000 PROMO-####-????</code> (# digit, ? letter, * either;"
+            " look-alikes 0 O 1 I L left out)."
+        ),
+        "generate.done": "Generated {generated} codes ({pattern}) for <b>{name}</b>.",
         "status.changed": "<b>{name}</b> is now {status}.",
         "manage.usage": "Send /{command} &lt;campaign id&gt;. /campaigns lists your ids.",
         "identity.usage": (
@@ -131,6 +138,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "command.end": "End a campaign: /end <id>",
         "command.identity": "Who may claim: /identity <id> verified",
         "command.post": "Post a campaign card here",
+        "command.generate": "Generate codes: /generate <id> <count> <pattern>",
         "command.cancel": "Stop the current step",
     }
 }
