@@ -55,6 +55,16 @@ class GenerateOut(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=GenerateOut,
     responses={202: {"description": "accepted: generating in the background"}},
+    description=(
+        "Cryptographically random codes from `pattern` (`#` a digit, `?` a letter A-Z, `*`"
+        " either; other characters kept), with `prefix` and `suffix`; `exclude_lookalikes`"
+        " leaves out 0 O 1 I L. Unique within the campaign (collisions are drawn again); they"
+        " take the campaign's `code_ttl_days`. Refused with 422 (`validation_error`, `field`"
+        " count) when the count, with the codes already in the campaign, would fill more than"
+        " 10 % of the pattern's space. Up to 100,000 codes: generated in the request (201);"
+        " more: 202 and generated in the background, follow `progress_url`. Honours"
+        " `Idempotency-Key`."
+    ),
     dependencies=[developer_limit("rate_limit_upload", "uploads")],
 )
 @idempotent
