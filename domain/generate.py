@@ -214,7 +214,7 @@ async def run_generation(
     upload: Upload,
     count: int,
     events_bus: EventBus | None = None,
-    batch_size: int = BATCH,
+    batch_size: int | None = None,
 ) -> ImportReport:
     """Generate and insert `count` codes in batches; collisions are generated again.
 
@@ -229,7 +229,7 @@ async def run_generation(
         # one round: up to PARALLEL batches of distinct codes, inserted over as many
         # connections at once (the database's time overlaps; sorted, disjoint batches take
         # their unique-key locks in one order, so they cannot deadlock each other)
-        want = min(batch_size * PARALLEL, count - done)
+        want = min((batch_size or BATCH) * PARALLEL, count - done)
         codes = make_codes(pattern, want)
         if has_archive:
             codes -= await _archived_among(campaign.id, codes)
