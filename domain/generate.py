@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 MAX_COUNT = 1_000_000
 MAX_FILL = 0.10
 BATCH = 10_000
-PARALLEL = 2
 # a request generating more than this runs in the background (progress like a large upload)
 INLINE_COUNT = 100_000
 MAX_ROUNDS = 20
@@ -146,6 +145,12 @@ def make_codes(p: Pattern, n: int) -> set[str]:
     return set(map("".join, zip(*streams, strict=False)))
 
 
+def _draw(p: Pattern, n: int) -> list[str]:
+    """Up to `n` distinct codes, sorted (inserted in key order, the unique index's pages are
+    visited once each)."""
+    return sorted(make_codes(p, n))
+
+
 def check_space(p: Pattern, *, count: int, existing: int) -> None:
     """Refuse a count that would fill more than MAX_FILL of the pattern's space."""
     room = int(p.space * MAX_FILL)
@@ -224,30 +229,46 @@ async def run_generation(
     """
     expires_at = ttl_expiry(campaign.code_ttl_days, clock.now())
     has_archive = await ArchivedCode.filter(campaign_id=campaign.id).exists()
+    size = batch_size or BATCH
     done = collisions = rounds_without_progress = 0
-    while done < count:
-        # one round: up to PARALLEL batches of distinct codes, inserted over as many
-        # connections at once (the database's time overlaps; sorted, disjoint batches take
-        # their unique-key locks in one order, so they cannot deadlock each other)
-        want = min((batch_size or BATCH) * PARALLEL, count - done)
-        codes = make_codes(pattern, want)
-        if has_archive:
-            codes -= await _archived_among(campaign.id, codes)
-        ordered = sorted(codes)
-        step = max(1, -(-len(ordered) // PARALLEL))
-        chunks = [ordered[i : i + step] for i in range(0, len(ordered), step)]
-        inserted = sum(
-            await asyncio.gather(
-                *(insert_codes(campaign.id, upload.id, chunk, expires_at) for chunk in chunks)
-            )
-        )
-        done += inserted
-        collisions += want - inserted
-        rounds_without_progress = 0 if inserted else rounds_without_progress + 1
-        if rounds_without_progress >= MAX_ROUNDS:
-            break
-        upload.rows = upload.imported = done
-        await upload.save(update_fields=["rows", "imported"])
+    undrawn = count  # codes still to draw; a batch's collisions come back here
+    flight: tuple[asyncio.Task[int], int] | None = None
+    try:
+        while undrawn or flight:
+            # the next batch is drawn (in a thread) while the previous one is being inserted, so
+            # the database and Python work at the same time; one INSERT at a time, so batches
+            # never wait on each other's unique-key locks
+            batch: list[str] = []
+            if undrawn:
+                n = min(size, undrawn)
+                batch = (
+                    await asyncio.to_thread(_draw, pattern, n) if n >= 1000 else _draw(pattern, n)
+                )
+                if has_archive:
+                    old = await _archived_among(campaign.id, set(batch))
+                    batch = [code for code in batch if code not in old]
+                undrawn -= len(batch)
+            if flight is not None:
+                task, sent = flight
+                flight = None
+                inserted = await task
+                done += inserted
+                collisions += sent - inserted
+                undrawn += sent - inserted
+                rounds_without_progress = 0 if inserted else rounds_without_progress + 1
+                upload.rows = upload.imported = done
+                await upload.save(update_fields=["rows", "imported"])
+                if rounds_without_progress >= MAX_ROUNDS:
+                    break
+            if batch:
+                flight = (
+                    asyncio.create_task(insert_codes(campaign.id, upload.id, batch, expires_at)),
+                    len(batch),
+                )
+    finally:
+        if flight is not None:  # stopped by an error: the batch in flight rolls back
+            flight[0].cancel()
+            await asyncio.gather(flight[0], return_exceptions=True)
     upload.rows = upload.imported = done
     upload.status = "done" if done == count else "failed"
     if done < count:
