@@ -11,13 +11,18 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CurrentDeveloper, Svc, developer_limit
+from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, Svc, UploadId, developer_limit
 from api.idempotency import IdempotentRoute, idempotent
 from api.routes.uploads import UploadProgressOut
 from api.schemas import PROBLEMS, Strict
 from domain import generate
 
-router = APIRouter(tags=["codes"], responses=PROBLEMS, route_class=IdempotentRoute)
+router = APIRouter(
+    tags=["codes"],
+    responses=PROBLEMS,
+    route_class=IdempotentRoute,
+    dependencies=[KnownQueryOnly],
+)
 
 
 class GenerateIn(Strict):
@@ -69,7 +74,7 @@ class GenerateOut(BaseModel):
 )
 @idempotent
 async def generate_codes(
-    campaign_id: str,
+    campaign_id: CampaignId,
     body: GenerateIn,
     dev: CurrentDeveloper,
     services: Svc,
@@ -129,7 +134,7 @@ async def generate_codes(
     dependencies=[developer_limit("rate_limit_api", "API calls")],
 )
 async def generation_progress(
-    campaign_id: str, upload_id: str, dev: CurrentDeveloper
+    campaign_id: CampaignId, upload_id: UploadId, dev: CurrentDeveloper
 ) -> UploadProgressOut:
     """Progress of a code generation: codes in so far out of the count, and its report."""
     progress = await generate.generation_progress(
