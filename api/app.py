@@ -14,7 +14,7 @@ from api import errors, metrics, web
 from api.edge import EdgeLimits
 from api.fastlane import ClaimFastLane, claim_route
 from api.requests import RequestContext
-from api.routes import campaigns, codes, distribute, health, reports, uploads
+from api.routes import campaigns, codes, distribute, generate, health, reports, uploads
 from domain import claims, db
 from domain.bootstrap import Services, bootstrap
 from domain.settings import Settings
@@ -79,7 +79,7 @@ def create_app(
     )
     app.state.services = services or bootstrap(settings)
     errors.install(app)
-    for module in (distribute, campaigns, codes, health, uploads, reports):
+    for module in (distribute, campaigns, codes, generate, health, uploads, reports):
         app.include_router(module.router)
     # plain claims skip FastAPI's layers (api/fastlane.py); metrics wrap the lane
     if fast_lane:

@@ -20,6 +20,10 @@ IDENTITY_TEXT = (
     " Telegram (claim page, bots) or users your backend names with its API key; anonymous"
     " API claims get 403 identity_required"
 )
+TTL_TEXT = (
+    "days until imported or generated codes expire (App Store promo codes: 28); a CSV row's own"
+    " expires_at wins; null: codes never expire"
+)
 
 
 class Strict(BaseModel):
@@ -69,6 +73,7 @@ class CampaignCreate(Strict):
     eligibility: EligibilityIn = Field(default_factory=EligibilityIn)
     waitlist_enabled: bool = True
     identity: IdentityName = Field("anonymous", description=IDENTITY_TEXT)
+    code_ttl_days: int | None = Field(None, ge=1, le=3650, description=TTL_TEXT)
 
 
 def _update_schema(schema: dict[str, Any]) -> None:
@@ -96,12 +101,14 @@ class CampaignUpdate(Strict):
     eligibility: EligibilityIn = Field(None)  # type: ignore[assignment]
     waitlist_enabled: bool = Field(None)  # type: ignore[assignment]
     identity: IdentityName = Field(None, description=IDENTITY_TEXT)  # type: ignore[arg-type]
+    code_ttl_days: int | None = Field(None, ge=1, le=3650, description=TTL_TEXT)
 
 
 class StockOut(BaseModel):
     available: int
     claimed: int
     used: int
+    expired: int = Field(description="never handed out: they passed their expires_at")
     total: int
     available_by_platform: dict[str, int]
 
@@ -127,6 +134,7 @@ class CampaignOut(BaseModel):
     eligibility: dict[str, Any]
     waitlist_enabled: bool
     identity: IdentityName = Field(description=IDENTITY_TEXT)
+    code_ttl_days: int | None = Field(description=TTL_TEXT)
     created_at: datetime
     updated_at: datetime
     stock: StockOut
@@ -149,12 +157,14 @@ class CampaignOut(BaseModel):
             eligibility=view.eligibility,
             waitlist_enabled=view.waitlist_enabled,
             identity=view.identity,
+            code_ttl_days=view.code_ttl_days,
             created_at=view.created_at,
             updated_at=view.updated_at,
             stock=StockOut(
                 available=s.available,
                 claimed=s.claimed,
                 used=s.used + s.archived,
+                expired=s.expired,
                 total=s.total,
                 available_by_platform=s.available_by_platform,
             ),
@@ -180,6 +190,7 @@ class CodeOut(BaseModel):
     claimant: str | None
     claimed_at: datetime | None
     used_at: datetime | None
+    expires_at: datetime | None = Field(description="not handed out from then on (null: never)")
 
     @classmethod
     def of(cls, v: CodeView) -> CodeOut:
@@ -191,6 +202,7 @@ class CodeOut(BaseModel):
             claimant=v.claimant,
             claimed_at=v.claimed_at,
             used_at=v.used_at,
+            expires_at=v.expires_at,
         )
 
 
@@ -270,6 +282,7 @@ class AnalyticsOut(BaseModel):
     available: int
     claimed: int
     used: int
+    expired: int
     total: int
     claims_total: int
     claims_last_24h: int
@@ -286,6 +299,7 @@ class AnalyticsOut(BaseModel):
             available=a.available,
             claimed=a.claimed,
             used=a.used,
+            expired=a.expired,
             total=a.total,
             claims_total=a.claims_total,
             claims_last_24h=a.last_24h,

@@ -8,6 +8,7 @@ refusal goes through `refusal` so Telegram and Discord say the same thing.
 from __future__ import annotations
 
 from domain.errors import DomainError, NotEligible
+from domain.events import Event
 
 DEFAULT_LANG = "en"
 
@@ -35,6 +36,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "mycodes.line": "{campaign}: {code} ({when:%Y-%m-%d})",
         "owner.low_stock": "Low stock: {campaign} has {available} codes left (threshold {threshold}).",
         "owner.sold_out": "Sold out: every code of {campaign} has been handed out.",
+        "owner.expiring_soon": (
+            "Expiring soon: {count} unclaimed codes of {campaign} expire within {days} days"
+            " (first at {first} UTC)."
+        ),
+        "owner.generated": "Generated {generated} codes ({pattern}) for {campaign}.",
         "manage.not_linked": (
             "This account is not linked to a developer account. Use /register to create one, "
             "or /link <token> to link an existing one."
@@ -82,3 +88,16 @@ def refusal(error: DomainError, lang: str | None = None) -> str:
     if template is None:
         return error.detail
     return template.format(detail=error.detail, **error.extra)
+
+
+def expiring_text(event: Event, lang: str | None = None) -> str:
+    """The owner's `expiring_soon` notice: how many codes, within how long, the first expiry."""
+    first = str(event.data.get("first_expires_at", ""))
+    return t(
+        "owner.expiring_soon",
+        lang,
+        campaign=event.data.get("name", event.campaign_id),
+        count=event.data.get("count", "?"),
+        days=event.data.get("within_days", 3),
+        first=first[:16].replace("T", " ") or "?",
+    )

@@ -32,6 +32,7 @@ class Analytics:
     used: int
     archived: int
     total: int
+    expired: int
     claims_total: int
     by_channel: dict[str, int] = field(default_factory=dict)
     by_platform: dict[str, int] = field(default_factory=dict)
@@ -106,6 +107,7 @@ async def campaign_analytics(
         used=stock.used + stock.archived,
         archived=stock.archived,
         total=stock.total,
+        expired=stock.expired,
         claims_total=sum(by_channel.values()),
         by_channel=by_channel,
         by_platform=by_platform,

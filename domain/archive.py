@@ -1,4 +1,5 @@
-"""Archival: used codes older than N days move from `promo_codes` to `archived_codes`.
+"""Archival: used codes older than N days move from `promo_codes` to `archived_codes`, and so
+do expired codes N days past their `expires_at` (kept with status `expired`).
 
 Each batch is one short transaction that copies up to `batch_size` rows (INSERT … SELECT,
 ignoring rows already archived) and deletes the same rows, then checks the counts: the rows
@@ -51,7 +52,11 @@ CSV_HEADER = (
     "claimed_at",
     "used_at",
     "archived_at",
+    "status",
+    "expires_at",
 )
+# what is archived: a status and the time it counts from
+MOVED = (("used", "used_at"), ("expired", "expires_at"))
 
 
 class ArchiveMismatch(DomainError):
@@ -89,15 +94,18 @@ def _param(conn: Any, moment: datetime) -> Any:
     return moment.replace(tzinfo=None) if is_mysql_connection(conn) else moment
 
 
-async def _move_batch(batch_size: int, cutoff: datetime, archived_at: datetime) -> int:
+async def _move_batch(
+    batch_size: int, cutoff: datetime, archived_at: datetime, status: str = "used"
+) -> int:
     """Move one batch in one transaction; returns how many rows moved (0 when done)."""
+    since = dict(MOVED)[status]
     async with in_transaction() as conn:
         mysql = is_mysql_connection(conn)
         ph = "%s" if mysql else "?"
         lock = " FOR UPDATE" if mysql else ""
         _, rows = await conn.execute_query(
-            "SELECT id FROM promo_codes WHERE status = 'used' AND used_at < "
-            f"{ph} ORDER BY used_at, id LIMIT {int(batch_size)}{lock}",
+            f"SELECT id FROM promo_codes WHERE status = '{status}' AND {since} < "
+            f"{ph} ORDER BY {since}, id LIMIT {int(batch_size)}{lock}",
             [_param(conn, cutoff)],
         )
         ids = [int(r["id"]) for r in rows]
@@ -107,13 +115,14 @@ async def _move_batch(batch_size: int, cutoff: datetime, archived_at: datetime) 
         ignore = "INSERT IGNORE" if mysql else "INSERT OR IGNORE"
         await conn.execute_query(
             f"{ignore} INTO archived_codes (original_id, campaign_id, code, platform, claimant,"
-            " claimed_at, used_at, archived_at)"
+            " claimed_at, used_at, archived_at, status, expires_at)"
             " SELECT id, campaign_id, code, platform, claimant, claimed_at, used_at, "
-            f"{ph} FROM promo_codes WHERE id IN ({id_list}) AND status = 'used'",
+            f"{ph}, status, expires_at FROM promo_codes WHERE id IN ({id_list})"
+            f" AND status = '{status}'",
             [_param(conn, archived_at)],
         )
         deleted, _ = await conn.execute_query(
-            f"DELETE FROM promo_codes WHERE id IN ({id_list}) AND status = 'used'"
+            f"DELETE FROM promo_codes WHERE id IN ({id_list}) AND status = '{status}'"
         )
         _, counted = await conn.execute_query(
             f"SELECT COUNT(*) AS n FROM archived_codes WHERE original_id IN ({id_list})"
@@ -136,7 +145,8 @@ async def archive_used_codes(
     after_batch: Callable[[int], Awaitable[None]] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ArchiveResult:
-    """Move codes used more than `older_than` ago into `archived_codes`, then export them.
+    """Move codes used (or expired) more than `older_than` ago into `archived_codes`, then export
+    them.
 
     `after_batch(n)` runs after the n-th committed batch (operators' progress, tests'
     crash injection); `max_batches` bounds one run (the rest waits for the next run).
@@ -146,18 +156,19 @@ async def archive_used_codes(
     started = time.perf_counter()
     now = clock.now()
     result = ArchiveResult(cutoff=now - older_than)
-    while max_batches is None or result.batches < max_batches:
-        moved = await _move_batch(batch_size, result.cutoff, now)
-        if not moved:
-            break
-        result.moved += moved
-        result.batches += 1
-        if after_batch is not None:
-            await after_batch(result.batches)
-        if should_stop is not None and should_stop():
-            log.info("archival: stopping after batch %d (shutdown)", result.batches)
-            result.seconds = time.perf_counter() - started
-            return result
+    for status, _ in MOVED:
+        while max_batches is None or result.batches < max_batches:
+            moved = await _move_batch(batch_size, result.cutoff, now, status)
+            if not moved:
+                break
+            result.moved += moved
+            result.batches += 1
+            if after_batch is not None:
+                await after_batch(result.batches)
+            if should_stop is not None and should_stop():
+                log.info("archival: stopping after batch %d (shutdown)", result.batches)
+                result.seconds = time.perf_counter() - started
+                return result
     exported = await export_archived(store=store)
     result.exported = exported.rows
     result.object_keys.extend(exported.object_keys)
@@ -222,7 +233,8 @@ async def _export_range(store: ObjectStore, after: int, through: int) -> tuple[i
             while True:
                 _, rows = await conn.execute_query(
                     "SELECT id, original_id, campaign_id, code, platform, claimant, claimed_at,"
-                    f" used_at, archived_at FROM archived_codes WHERE id > {ph} AND id <= {ph}"
+                    " used_at, archived_at, status, expires_at"
+                    f" FROM archived_codes WHERE id > {ph} AND id <= {ph}"
                     f" ORDER BY id LIMIT {EXPORT_PAGE}",
                     [cursor, through],
                 )
@@ -247,6 +259,8 @@ async def _export_range(store: ObjectStore, after: int, through: int) -> tuple[i
                             _iso(r["claimed_at"]),
                             _iso(r["used_at"]),
                             archived_at,
+                            r["status"],
+                            _iso(r["expires_at"]),
                         )
                     )
                 if not first:

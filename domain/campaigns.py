@@ -54,6 +54,7 @@ EDITABLE = {
     "ends_at",
     "per_claimant_limit",
     "low_stock_threshold",
+    "code_ttl_days",
     "eligibility",
     "waitlist_enabled",
     "identity",
@@ -67,10 +68,11 @@ class Stock:
     used: int = 0
     archived: int = 0
     available_by_platform: dict[str, int] = field(default_factory=dict)
+    expired: int = 0  # never handed out: past their expires_at while available
 
     @property
     def total(self) -> int:
-        return self.available + self.claimed + self.used + self.archived
+        return self.available + self.claimed + self.used + self.archived + self.expired
 
 
 @dataclass(slots=True)
@@ -92,6 +94,7 @@ class CampaignView:
     owner_id: int
     state: str  # one of STATE_LABELS: what the owner and every front call the campaign now
     identity: str = IdentityMode.ANONYMOUS
+    code_ttl_days: int | None = None
 
 
 @dataclass(slots=True)
@@ -134,16 +137,21 @@ async def stock_of(campaign_pks: list[int]) -> dict[int, Stock]:
             stock.available_by_platform[row["platform"] or "any"] = row["n"]
         elif row["status"] == CodeStatus.CLAIMED:
             stock.claimed += row["n"]
+        elif row["status"] == CodeStatus.EXPIRED:
+            stock.expired += row["n"]
         else:
             stock.used += row["n"]
     archived = (
         await ArchivedCode.filter(campaign_id__in=campaign_pks)
         .annotate(n=Count("id"))
-        .group_by("campaign_id")
-        .values("campaign_id", "n")
+        .group_by("campaign_id", "status")
+        .values("campaign_id", "status", "n")
     )
     for row in archived:
-        result[row["campaign_id"]].archived = row["n"]
+        if row["status"] == CodeStatus.EXPIRED:
+            result[row["campaign_id"]].expired += row["n"]
+        else:
+            result[row["campaign_id"]].archived += row["n"]
     return result
 
 
@@ -198,6 +206,7 @@ def _view(c: Campaign, stock: Stock) -> CampaignView:
         owner_id=c.owner_id,  # type: ignore[attr-defined]
         state=owner_state(c, stock, clock.now()),
         identity=c.identity,
+        code_ttl_days=c.code_ttl_days,
     )
 
 
@@ -254,6 +263,12 @@ def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
                 raise ValidationFailed("waitlist_enabled must be true or false.", field=key)
         elif key == "eligibility":
             value = parse_rules(value).model_dump(mode="json", exclude_defaults=True)
+        elif key == "code_ttl_days":
+            if value is not None and (not isinstance(value, int) or not 1 <= value <= 3650):
+                raise ValidationFailed(
+                    "code_ttl_days must be 1-3650 days, or null for codes that never expire.",
+                    field=key,
+                )
         elif key == "identity":
             value = parse_identity_mode(value)
         out[key] = value
@@ -279,6 +294,7 @@ async def create_campaign(
     eligibility: dict[str, Any] | None = None,
     waitlist_enabled: bool = True,
     identity: str = IdentityMode.ANONYMOUS,
+    code_ttl_days: int | None = None,
 ) -> CampaignView:
     """Create a campaign owned by `owner_id` (active unless told otherwise)."""
     values = _check_fields(
@@ -294,6 +310,7 @@ async def create_campaign(
             "eligibility": eligibility or {},
             "waitlist_enabled": waitlist_enabled,
             "identity": identity,
+            "code_ttl_days": code_ttl_days,
         }
     )
     _check_window(values["starts_at"], values["ends_at"])

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import clock, events
@@ -44,6 +45,8 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.events import Event, EventBus
+from domain.expiry import UNEXPIRED_SQL as UNEXPIRED
+from domain.expiry import db_time
 from domain.models import Campaign, Claim, PromoCode
 from domain.ratelimits import ClaimRateLimit, enforce
 from domain.signin import require_identity
@@ -188,8 +191,8 @@ async def _take_code(
             "UPDATE promo_codes FORCE INDEX (promo_next_available)"
             " SET status='claimed', claimant=%s, claimed_at=%s, id=LAST_INSERT_ID(id)"
             " WHERE campaign_id=%s AND status='available' AND platform=%s"
-            " ORDER BY id LIMIT 1",
-            [claimant, now.replace(tzinfo=None), campaign_pk, platform],
+            f" AND {UNEXPIRED.replace('?', '%s')} ORDER BY id LIMIT 1",
+            [claimant, now.replace(tzinfo=None), campaign_pk, platform, now.replace(tzinfo=None)],
         )
         if not code_id:
             return None
@@ -198,9 +201,9 @@ async def _take_code(
     _, rows = await conn.execute_query(
         "UPDATE promo_codes SET status='claimed', claimant=?, claimed_at=?"
         " WHERE id=(SELECT id FROM promo_codes"
-        " WHERE campaign_id=? AND status='available' AND platform=? ORDER BY id LIMIT 1)"
-        " AND status='available' RETURNING id, code",
-        [claimant, now, campaign_pk, platform],
+        f" WHERE campaign_id=? AND status='available' AND platform=? AND {UNEXPIRED}"
+        " ORDER BY id LIMIT 1) AND status='available' RETURNING id, code",
+        [claimant, now, campaign_pk, platform, now],
     )
     if not rows:
         return None
@@ -320,7 +323,7 @@ async def _claim_batch_once(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome
             for stored in candidates:
                 if not waiting:
                     break
-                found = await _next_codes(conn, campaign_pk, stored, len(waiting))
+                found = await _next_codes(conn, campaign_pk, stored, len(waiting), now)
                 for i, (code_id, code) in zip(waiting, found, strict=False):
                     ask = asks[i]
                     new_rows[i] = (
@@ -418,22 +421,26 @@ async def _held_many(conn: Any, campaign_pk: int, claimants: list[str]) -> dict[
     return held
 
 
-async def _next_codes(conn: Any, campaign_pk: int, platform: str, n: int) -> list[tuple[int, str]]:
-    """Up to `n` available codes of a campaign, oldest first; on MariaDB locked for this batch."""
+async def _next_codes(
+    conn: Any, campaign_pk: int, platform: str, n: int, now: datetime
+) -> list[tuple[int, str]]:
+    """Up to `n` available, unexpired codes of a campaign, oldest first; on MariaDB locked
+    for this batch."""
     if is_mysql_connection(conn):
         # SKIP LOCKED: codes another batch holds are passed over, not waited for
         query = (
             "SELECT id, code FROM promo_codes FORCE INDEX (promo_next_available)"
             " WHERE campaign_id=%s AND status='available' AND platform=%s"
-            " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
+            f" AND {UNEXPIRED.replace('?', '%s')} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"
         )
     else:
         # SQLite has one writer at a time; _mark_claimed re-checks the status it read
         query = (
             "SELECT id, code FROM promo_codes"
-            " WHERE campaign_id=? AND status='available' AND platform=? ORDER BY id LIMIT ?"
+            f" WHERE campaign_id=? AND status='available' AND platform=? AND {UNEXPIRED}"
+            " ORDER BY id LIMIT ?"
         )
-    _, rows = await conn.execute_query(query, [campaign_pk, platform, n])
+    _, rows = await conn.execute_query(query, [campaign_pk, platform, db_time(conn, now), n])
     return [(int(r["id"]), str(r["code"])) for r in rows]
 
 
@@ -661,7 +668,11 @@ async def _no_code_left(
     """Explain why nothing was taken: another platform has codes, or the campaign sold out."""
     others = sorted(
         set(
-            await PromoCode.filter(campaign_id=c.id, status=CodeStatus.AVAILABLE)
+            await PromoCode.filter(
+                Q(expires_at__isnull=True) | Q(expires_at__gt=clock.now()),
+                campaign_id=c.id,
+                status=CodeStatus.AVAILABLE,
+            )
             .distinct()
             .values_list("platform", flat=True)
         )
@@ -693,15 +704,16 @@ async def mark_sold_out(c: Campaign, events_bus: EventBus | None) -> bool:
 
 
 async def available_count(campaign_pk: int, *, at_most: int) -> int:
-    """Available codes, counting no further than `at_most` (a bounded index range scan)."""
+    """Available, unexpired codes, counting no further than `at_most` (a bounded index range
+    scan)."""
     conn = get_connection("default")
     _, rows = await conn.execute_query(
         _sql(
             conn,
             "SELECT COUNT(*) AS n FROM (SELECT 1 FROM promo_codes"
-            " WHERE campaign_id=? AND status='available' LIMIT ?) AS head",
+            f" WHERE campaign_id=? AND status='available' AND {UNEXPIRED} LIMIT ?) AS head",
         ),
-        [campaign_pk, at_most],
+        [campaign_pk, db_time(conn, clock.now()), at_most],
     )
     return int(rows[0]["n"])
 

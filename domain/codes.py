@@ -35,6 +35,7 @@ class CodeView:
     claimant: str | None
     claimed_at: datetime | None
     used_at: datetime | None
+    expires_at: datetime | None = None
 
 
 def _view(row: PromoCode, c: Campaign) -> CodeView:
@@ -49,6 +50,7 @@ def _view(row: PromoCode, c: Campaign) -> CodeView:
         claimant=row.claimant,
         claimed_at=row.claimed_at,
         used_at=row.used_at,
+        expires_at=row.expires_at,
     )
 
 
@@ -59,7 +61,7 @@ def _status(value: str | None) -> str | None:
         return CodeStatus(value).value
     except ValueError:
         raise ValidationFailed(
-            f"Unknown status {value!r}; use available, claimed or used.", field="status"
+            f"Unknown status {value!r}; use available, claimed, used or expired.", field="status"
         ) from None
 
 
@@ -171,7 +173,16 @@ async def export_csv(
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(
-            ["code", "platform", "status", "claimant", "claimed_at", "used_at", "metadata"]
+            [
+                "code",
+                "platform",
+                "status",
+                "claimant",
+                "claimed_at",
+                "used_at",
+                "metadata",
+                "expires_at",
+            ]
         )
         last = 0
         while True:
@@ -189,6 +200,7 @@ async def export_csv(
                         r.claimed_at.isoformat() if r.claimed_at else "",
                         r.used_at.isoformat() if r.used_at else "",
                         spreadsheet_safe(r.metadata),
+                        r.expires_at.isoformat() if r.expires_at else "",
                     ]
                 )
             yield out.getvalue()

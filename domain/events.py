@@ -21,6 +21,7 @@ SOLD_OUT = "sold_out"
 UPLOAD_FINISHED = "upload_finished"
 CODES_RESTOCKED = "codes_restocked"
 CAMPAIGN_STATUS_CHANGED = "campaign_status_changed"
+EXPIRING_SOON = "expiring_soon"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,9 @@ from tortoise.expressions import Q
 from domain import clock, events
 from domain.campaigns import forget_card
 from domain.claims import alert_low_stock, available_count, mark_sold_out
+from domain.db import is_mysql_connection
 from domain.events import Event, EventBus
+from domain.expiry import db_time
 from domain.models import Campaign
 from domain.values import CampaignStatus
 
@@ -59,14 +61,18 @@ async def _publish_status(
 SOLD_OUT_SQL = (
     "SELECT c.id FROM campaigns c WHERE c.status = 'active'"
     " AND NOT EXISTS (SELECT 1 FROM promo_codes p"
-    " WHERE p.campaign_id = c.id AND p.status = 'available')"
+    " WHERE p.campaign_id = c.id AND p.status = 'available'"
+    " AND (p.expires_at IS NULL OR p.expires_at > ?))"
     " AND (EXISTS (SELECT 1 FROM promo_codes p WHERE p.campaign_id = c.id)"
     " OR EXISTS (SELECT 1 FROM archived_codes a WHERE a.campaign_id = c.id))"
 )
 
 
 async def _sold_out_ids() -> list[int]:
-    _, rows = await get_connection("default").execute_query(SOLD_OUT_SQL)
+    """Active campaigns that had codes and have none available and unexpired."""
+    conn = get_connection("default")
+    query = SOLD_OUT_SQL.replace("?", "%s") if is_mysql_connection(conn) else SOLD_OUT_SQL
+    _, rows = await conn.execute_query(query, [db_time(conn, clock.now())])
     return [int(r["id"]) for r in rows]
 
 

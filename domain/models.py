@@ -117,6 +117,8 @@ class Campaign(Model):
         max_length=16, default="anonymous", description="anonymous or verified (IdentityMode)"
     )
     completed_reason = fields.CharField(max_length=16, null=True)
+    code_ttl_days = fields.IntField(null=True, description="imported codes expire after this")
+    expiry_noticed_on = fields.DateField(null=True, description="last expiring-soon notice")
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -139,6 +141,7 @@ class PromoCode(Model):
     claimed_at = fields.DatetimeField(null=True)
     used_at = fields.DatetimeField(null=True)
     upload_id = fields.IntField(null=True)
+    expires_at = fields.DatetimeField(null=True, description="not handed out from then on")
 
     class Meta:
         table = "promo_codes"
@@ -149,6 +152,9 @@ class PromoCode(Model):
             # archival scans `used_at < cutoff`; leaving `status` out keeps claims (which change
             # status, not used_at) from touching this index at all
             Index(fields=("used_at",), name="promo_by_used_at"),
+            # the expiry sweep and the expiring-soon notice seek `status='available' AND
+            # expires_at <= …` here instead of scanning every code
+            Index(fields=("status", "expires_at"), name="promo_by_expiry"),
         )
 
 
@@ -207,6 +213,8 @@ class Upload(Model):
 class ArchivedCode(Model):
     """A used code moved out of `promo_codes` by the archival job."""
 
+    # expired codes are archived too (status `expired`, domain.archive)
+
     id = fields.BigIntField(primary_key=True)
     original_id = fields.BigIntField(unique=True, description="its id in promo_codes")
     campaign_id = fields.IntField()
@@ -216,6 +224,8 @@ class ArchivedCode(Model):
     claimed_at = fields.DatetimeField(null=True)
     used_at = fields.DatetimeField(null=True)
     archived_at = fields.DatetimeField()
+    status = fields.CharField(max_length=16, default="used", description="used or expired")
+    expires_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "archived_codes"

@@ -1,4 +1,5 @@
-"""Code import: CSV (header with `code`, optional `platform`, `metadata`) or one code per line.
+"""Code import: CSV (header with `code`, optional `platform`, `metadata`, `expires_at`) or one
+code per line.
 
 The file is spooled to a temporary file as it arrives (never held in memory), parsed line by
 line, validated row by row, and inserted in multi-row batches with INSERT IGNORE, so memory
@@ -15,8 +16,10 @@ import logging
 import re
 import secrets
 import tempfile
+import warnings
 from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO
 
 from tortoise.connection import get_connection
@@ -27,6 +30,7 @@ from domain.campaigns import forget_card, owned, reopen_if_sold_out
 from domain.db import is_mysql_connection
 from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFound
 from domain.events import Event, EventBus
+from domain.expiry import parse_expiry, ttl_expiry
 from domain.models import Campaign, PromoCode, Upload
 from domain.values import (
     CampaignStatus,
@@ -50,7 +54,11 @@ DUPLICATE_IN_CAMPAIGN = "already in the campaign"
 MAX_LINE_BYTES = 64 * 1024
 MAX_COLUMNS = 100
 CODE_HEADERS = {"code", "codes", "promo_code", "promocode", "promo code", "key", "coupon"}
+EXPIRY_HEADERS = {"expires_at", "expires", "expiry", "expires at", "expiration"}
 csv.field_size_limit(MAX_LINE_BYTES)
+# aiomysql turns MariaDB's note on each row INSERT IGNORE skips into a Python warning quoting
+# the full code; a skipped duplicate is counted and reported, never printed
+warnings.filterwarnings("ignore", message="Duplicate entry ", category=Warning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,7 @@ class Row:
     code: str
     platform: str
     metadata: str | None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +163,7 @@ class Parser:
         lines = self._lines()
         delimiter = ","
         code_at, platform_at, metadata_at = 0, -1, -1
+        self.expires_at = -1
         # the first non-empty line decides the format; lines that could not be read before it
         # are reported, and a file made only of such lines is refused for its first one
         unreadable: Problem | None = None
@@ -188,6 +198,7 @@ class Parser:
                 code_at = found[0]
                 platform_at = names.index("platform") if "platform" in names else -1
                 metadata_at = names.index("metadata") if "metadata" in names else -1
+                self.expires_at = next((i for i, n in enumerate(names) if n in EXPIRY_HEADERS), -1)
             elif len(fields) > 1:
                 raise InvalidCSV(
                     f"Line {self.line}: no `code` column in the header (found: "
@@ -260,7 +271,19 @@ class Parser:
             metadata = fields[metadata_at].strip()
             if len(metadata) > MAX_METADATA:
                 return Problem(line, f"metadata over {MAX_METADATA} characters", code)
-        return Row(line, code, platform, metadata)
+        expires_at = None
+        if 0 <= self.expires_at < len(fields) and fields[self.expires_at].strip():
+            raw_expiry = fields[self.expires_at].strip()
+            try:
+                expires_at = parse_expiry(raw_expiry)
+            except ValueError as exc:
+                return Problem(
+                    line,
+                    f"expires_at {_short(raw_expiry, 30)!r}: {exc} (use e.g. 2027-01-31"
+                    " or 2027-01-31T18:00:00Z)",
+                    code,
+                )
+        return Row(line, code, platform, metadata, expires_at)
 
 
 async def spool(chunks: AsyncIterable[bytes], *, max_bytes: int, into: IO[bytes]) -> int:
@@ -297,8 +320,25 @@ def _sniff_binary(handle: IO[bytes], piece: int = 1 << 20) -> None:
         raise InvalidCSV("The file is empty (0 bytes).")
 
 
-async def _insert_batch(campaign_pk: int, upload_pk: int, rows: list[Row]) -> int:
-    """Insert a batch, skipping codes already in the campaign; returns how many went in."""
+def _sql_time(moment: datetime | None) -> str:
+    """A datetime literal for the MySQL multi-row INSERT (digits only: nothing to escape)."""
+    if moment is None:
+        return "NULL"
+    return "'" + moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
+
+
+def _sqlite_time(moment: datetime | None) -> datetime | None:
+    """In UTC, stored as tortoise stores datetimes in SQLite (ISO text, comparable as text)."""
+    return moment.astimezone(UTC) if moment is not None else None
+
+
+async def _insert_batch(
+    campaign_pk: int, upload_pk: int, rows: list[Row], default_expiry: datetime | None = None
+) -> int:
+    """Insert a batch, skipping codes already in the campaign; returns how many went in.
+
+    A row without its own `expires_at` gets `default_expiry` (the campaign's code TTL).
+    """
     if not rows:
         return 0
     async with in_transaction() as conn, conn.acquire_connection() as raw:
@@ -316,21 +356,72 @@ async def _insert_batch(campaign_pk: int, upload_pk: int, rows: list[Row]) -> in
                 + (escape(r.platform) if r.platform else "''")
                 + ","
                 + (escape(r.metadata) if r.metadata is not None else "NULL")
+                + ","
+                + _sql_time(r.expires_at or default_expiry)
                 + fixed_tail
                 for r in rows
             )
             async with raw.cursor() as cur:
                 await cur.execute(
                     "INSERT IGNORE INTO promo_codes"
-                    " (campaign_id, code, platform, metadata, status, upload_id) VALUES " + values
+                    " (campaign_id, code, platform, metadata, expires_at, status, upload_id)"
+                    " VALUES " + values
                 )
                 return int(cur.rowcount)
         before = raw.total_changes
         await raw.executemany(
             "INSERT OR IGNORE INTO promo_codes"
-            " (campaign_id, code, platform, metadata, status, upload_id)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(campaign_pk, r.code, r.platform, r.metadata, AVAILABLE, upload_pk) for r in rows],
+            " (campaign_id, code, platform, metadata, expires_at, status, upload_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    campaign_pk,
+                    r.code,
+                    r.platform,
+                    r.metadata,
+                    _sqlite_time(r.expires_at or default_expiry),
+                    AVAILABLE,
+                    upload_pk,
+                )
+                for r in rows
+            ],
+        )
+        return int(raw.total_changes - before)
+
+
+async def insert_codes(
+    campaign_pk: int, upload_pk: int, codes: list[str], expires_at: datetime | None
+) -> int:
+    """Insert bare codes (generated ones: no platform, no metadata) with the upload's multi-row
+    INSERT IGNORE; returns how many went in (the others were already in the campaign).
+
+    The codes are checked as one string against CODE_RE (letters, digits, '-', '_': nothing
+    to escape), so the VALUES list is one `str.join` instead of a Python loop per row.
+    """
+    if not codes:
+        return 0
+    lengths = list(map(len, codes))
+    if not CODE_RE.match("".join(codes)) or min(lengths) < MIN_LEN or max(lengths) > MAX_LEN:
+        raise ValueError("insert_codes takes well-formed codes only")
+    async with in_transaction() as conn, conn.acquire_connection() as raw:
+        if is_mysql_connection(conn):
+            head = f"({int(campaign_pk)},'"
+            tail = f"','',NULL,{_sql_time(expires_at)},'{AVAILABLE}',{int(upload_pk)})"
+            values = head + (tail + "," + head).join(codes) + tail
+            async with raw.cursor() as cur:
+                await cur.execute(
+                    "INSERT IGNORE INTO promo_codes"
+                    " (campaign_id, code, platform, metadata, expires_at, status, upload_id)"
+                    " VALUES " + values
+                )
+                return int(cur.rowcount)
+        before = raw.total_changes
+        when = _sqlite_time(expires_at)
+        await raw.executemany(
+            "INSERT OR IGNORE INTO promo_codes"
+            " (campaign_id, code, platform, metadata, expires_at, status, upload_id)"
+            " VALUES (?, ?, '', NULL, ?, ?, ?)",
+            [(campaign_pk, code, when, AVAILABLE, upload_pk) for code in codes],
         )
         return int(raw.total_changes - before)
 
@@ -339,6 +430,7 @@ class _Report:
     def __init__(self, upload: Upload) -> None:
         self.upload = upload
         self.rows = self.imported = self.duplicates = self.invalid = 0
+        self.started = clock.now()
         self.problems: list[ImportProblem] = []
 
     def problem(self, line: int, reason: str, value: str | None = None) -> None:
@@ -393,7 +485,9 @@ async def _flush(c: Campaign, rep: _Report, batch: dict[str, Row]) -> None:
         rep.problem(
             batch[code].line, DUPLICATE_IN_FILE if same_file else DUPLICATE_IN_CAMPAIGN, code
         )
-    inserted = await _insert_batch(c.id, rep.upload.id, fresh)
+    inserted = await _insert_batch(
+        c.id, rep.upload.id, fresh, ttl_expiry(c.code_ttl_days, rep.started)
+    )
     rep.imported += inserted
     # a concurrent upload of the same codes: INSERT IGNORE skipped them
     rep.duplicates += len(fresh) - inserted
@@ -446,7 +540,7 @@ async def import_file(
     if batch:
         await _flush(campaign, rep, batch)
     report = await _save_progress(rep, "done", finished=True)
-    await _after_import(campaign, report, events_bus)
+    await after_import(campaign, report, events_bus)
     return report
 
 
@@ -468,7 +562,7 @@ async def _save_progress(rep: _Report, status: str, *, finished: bool = False) -
     return rep.to_report(status)
 
 
-async def _after_import(c: Campaign, report: ImportReport, events_bus: EventBus | None) -> None:
+async def after_import(c: Campaign, report: ImportReport, events_bus: EventBus | None) -> None:
     """Reopen a sold-out campaign, re-arm the low-stock alert, tell listeners."""
     forget_card(c.public_id)
     if report.imported:

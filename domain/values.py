@@ -127,6 +127,7 @@ class CodeStatus(StrEnum):
     AVAILABLE = "available"
     CLAIMED = "claimed"
     USED = "used"
+    EXPIRED = "expired"  # past its `expires_at` while still available (domain.expiry)
 
 
 class IdentityMode(StrEnum):

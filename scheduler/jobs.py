@@ -16,6 +16,7 @@ from typing import Any
 from domain.archive import archive_used_codes
 from domain.bootstrap import Services
 from domain.cleanup import run_cleanup
+from domain.expiry import run_expiry
 from domain.large_uploads import process_waiting_uploads
 from domain.leases import Leases
 from domain.lifecycle import advance_campaigns, check_low_stock
@@ -36,7 +37,7 @@ class JobContext:
 
 
 async def archive(ctx: JobContext) -> dict[str, Any]:
-    """Move codes used more than `archive_after_days` ago to `archived_codes`; export them."""
+    """Move codes used or expired over `archive_after_days` ago to `archived_codes`; export."""
     s = ctx.services.settings
     result = await archive_used_codes(
         store=ctx.services.store,
@@ -56,6 +57,11 @@ async def reports(ctx: JobContext) -> dict[str, Any]:
 async def lifecycle(ctx: JobContext) -> dict[str, Any]:
     """Start scheduled campaigns, end expired ones, complete sold-out ones."""
     return (await advance_campaigns(events_bus=ctx.services.events)).as_dict()
+
+
+async def expiry(ctx: JobContext) -> dict[str, Any]:
+    """Move expired available codes to `expired`; tell owners of codes expiring soon (daily)."""
+    return (await run_expiry(events_bus=ctx.services.events)).as_dict()
 
 
 async def low_stock(ctx: JobContext) -> dict[str, Any]:

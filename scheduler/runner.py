@@ -44,6 +44,7 @@ JOBS: dict[str, JobFunction] = {
     "reports": jobs.reports,
     "lifecycle": jobs.lifecycle,
     "low_stock": jobs.low_stock,
+    "expiry": jobs.expiry,
     "cleanup": jobs.cleanup,
     "process_uploads": jobs.process_uploads,
 }
@@ -94,6 +95,7 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
         ),
         "lifecycle": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
         "low_stock": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
+        "expiry": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
         "cleanup": Schedule(every(cleanup), cleanup, f"every {cleanup // 60} min"),
         "process_uploads": Schedule(every(uploads), uploads, f"every {uploads} s"),
     }

@@ -30,7 +30,7 @@ router = APIRouter(
     dependencies=[KnownQueryOnly],
 )
 
-CodeStatusName = Literal["available", "claimed", "used"]
+CodeStatusName = Literal["available", "claimed", "used", "expired"]
 api_limit = developer_limit("rate_limit_api", "API calls")
 
 
@@ -46,7 +46,8 @@ UPLOAD_BODY = {
                         "type": "string",
                         "format": "binary",
                         "description": "CSV with a `code` column (optional `platform`,"
-                        " `metadata`), or one code per line",
+                        " `metadata`, `expires_at` as an ISO 8601 date or date-time), or one"
+                        " code per line",
                     }
                 },
             }

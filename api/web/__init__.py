@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web.claim_page import router as claim_router
 from api.web.dashboard import router as dashboard_router
+from api.web.generate import router as generate_router
 from api.web.live import router as live_router
 from api.web.pages import install_handlers
 from api.web.signin import router as signin_router
@@ -21,7 +22,7 @@ from api.web.signin import router as signin_router
 STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _part in (claim_router, signin_router, dashboard_router, live_router):
+for _part in (claim_router, signin_router, dashboard_router, generate_router, live_router):
     router.include_router(_part)
 
 

@@ -273,6 +273,9 @@ def campaign_values(form: FormData, *, creating: bool) -> tuple[dict[str, Any], 
         ),
         "waitlist_enabled": text.get("waitlist_enabled") == "on",
         "identity": text.get("identity") or "anonymous",
+        "code_ttl_days": _parse_int(
+            text.get("code_ttl_days", ""), "code_ttl_days", errors, low=1, high=3650, default=None
+        ),
     }
     if not values["name"]:
         errors["name"] = "Give the campaign a name."
@@ -349,6 +352,7 @@ def _view_values(view: CampaignView) -> dict[str, Any]:
         "waitlist_enabled": view.waitlist_enabled,
         "identity": view.identity,
         "eligibility": view.eligibility,
+        "code_ttl_days": view.code_ttl_days,
     }
 
 

@@ -1,4 +1,4 @@
-"""The developer side: /campaign create|list|pause|resume|end|stats|identity, /codes upload,
+"""The developer side: /campaign create|list|pause|resume|end|stats|identity, /codes upload|generate,
 /drop, /link and /register.
 
 Managing a campaign needs its owner: the Discord account must be linked to a developer
@@ -28,7 +28,7 @@ from bots.discord.render import (
 )
 from bots.discord.replies import Answer, Refusal, respond
 from bots.texts import t
-from domain import analytics, campaigns, developers, posts, uploads
+from domain import analytics, campaigns, developers, generate, posts, uploads
 from domain.campaigns import STATE_LABELS
 from domain.developers import DeveloperView
 from domain.errors import CampaignNotFound, FileTooLarge
@@ -235,6 +235,52 @@ class Manage(commands.Cog):
                 events_bus=self.bot.services.events,
             )
             return Answer(upload_message(report))
+
+        await respond(interaction, action)
+
+    @codes.command(name="generate", description="Generate random codes from a pattern")
+    @app_commands.describe(
+        campaign="Campaign to add the codes to",
+        count="How many codes (1 to 1,000,000)",
+        pattern="# a digit, ? a letter, * either; e.g. PROMO-####-????",
+        prefix="Put before every code",
+        suffix="Put after every code",
+        exclude_lookalikes="Leave out 0 O 1 I L (default: yes)",
+    )
+    @app_commands.autocomplete(campaign=owned_choices)
+    async def generate(
+        self,
+        interaction: discord.Interaction,
+        campaign: str,
+        count: app_commands.Range[int, 1, 1_000_000],
+        pattern: str,
+        prefix: str = "",
+        suffix: str = "",
+        exclude_lookalikes: bool = True,
+    ) -> None:
+        async def action() -> Answer:
+            dev = await developer_of(interaction.user)
+            view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=campaign)
+            report = await generate.generate_codes(
+                owner_id=dev.id,
+                campaign_id=campaign,
+                request=generate.GenerateRequest(
+                    count=count,
+                    pattern=pattern,
+                    prefix=prefix,
+                    suffix=suffix,
+                    exclude_lookalikes=exclude_lookalikes,
+                ),
+                events_bus=self.bot.services.events,
+            )
+            return Answer(
+                t(
+                    "owner.generated",
+                    generated=report.imported,
+                    pattern=f"{prefix}{pattern}{suffix}",
+                    campaign=view.name,
+                )
+            )
 
         await respond(interaction, action)
 

@@ -20,7 +20,7 @@ import discord
 from bots.discord.mapping import CHANNEL, NAMESPACE
 from bots.discord.render import drop_embed
 from bots.discord.sender import send_dm
-from bots.texts import t
+from bots.texts import expiring_text, t
 from domain import campaigns, developers, events, posts, waitlist
 from domain.errors import CampaignNotFound
 from domain.events import Event
@@ -77,6 +77,8 @@ class Notices:
                     threshold=event.data.get("threshold", "?"),
                 ),
             )
+        elif event.name == events.EXPIRING_SOON:
+            await self._tell_owner(event, expiring_text(event))
         elif event.name == events.SOLD_OUT:
             await self._tell_owner(
                 event, t("owner.sold_out", campaign=event.data.get("name", event.campaign_id))

@@ -80,7 +80,8 @@ def stats_message(a: Analytics, name: str) -> str:
     channels = ", ".join(f"{k} {v}" for k, v in sorted(a.by_channel.items())) or "none yet"
     return (
         f"**{name}** `{a.campaign_id}`\n"
-        f"Available {a.available} · claimed {a.claimed} · used {a.used} · total {a.total}\n"
+        f"Available {a.available} · claimed {a.claimed} · used {a.used} · expired {a.expired}"
+        f" · total {a.total}\n"
         f"Claims: {a.claims_total} (last 24 h: {a.last_24h}); by channel: {channels}"
     )
 

@@ -56,6 +56,7 @@ DEVELOPER_COMMANDS = (
     "end",
     "identity",
     "post",
+    "generate",
     "cancel",
 )
 GROUP_COMMANDS = ("claim", "post", "help")

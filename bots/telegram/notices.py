@@ -18,6 +18,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from bots.telegram import mappers, views
 from bots.telegram.sender import TelegramNotifier
 from bots.telegram.texts import label, plain
+from bots.texts import expiring_text
 from domain import campaigns, developers, events, posts, waitlist
 from domain.errors import CampaignNotFound
 from domain.events import Event
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 WANTED = {
     events.LOW_STOCK,
+    events.EXPIRING_SOON,
     events.SOLD_OUT,
     events.CODES_RESTOCKED,
     events.CAMPAIGN_STATUS_CHANGED,
@@ -42,7 +44,7 @@ class Notices:
 
     async def handle(self, event: Event) -> None:
         """React to one event (ignores the ones the bot has nothing to say about)."""
-        if event.name in (events.LOW_STOCK, events.SOLD_OUT):
+        if event.name in (events.LOW_STOCK, events.SOLD_OUT, events.EXPIRING_SOON):
             await self.tell_owner(event)
         if await waitlist.due_for_notice(event=event):
             await self.tell_waitlist(event.campaign_id)
@@ -59,6 +61,8 @@ class Notices:
                 available=event.data.get("available", 0),
                 threshold=event.data.get("threshold", 0),
             )
+        elif event.name == events.EXPIRING_SOON:
+            body = expiring_text(event)
         else:
             body = plain("owner.sold_out", campaign=name)
         sent = 0

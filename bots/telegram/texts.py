@@ -31,6 +31,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "/new - create a campaign step by step\n"
             "/campaigns - your campaigns and their ids\n"
             "/upload &lt;id&gt; - then send a CSV or TXT file of codes as a document\n"
+            "/generate &lt;id&gt; &lt;count&gt; &lt;pattern&gt; - random codes, e.g."
+            " PROMO-####-???? (# digit, ? letter, * either)\n"
             "/stats &lt;id&gt; - codes left, claims per channel, last 24 h\n"
             "/pause &lt;id&gt;, /resume &lt;id&gt;, /end &lt;id&gt; - control a campaign\n"
             "/identity &lt;id&gt; anonymous|verified - who may claim\n"
@@ -38,7 +40,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "in this chat: /post &lt;id&gt; @channel posts it to a channel where I am admin\n"
             "/cancel - stop what we are doing\n\n"
             "Upload files: a CSV with a <code>code</code> column (optional <code>platform</code>, "
-            "<code>metadata</code>) or a plain text file with one code per line."
+            "<code>metadata</code>, <code>expires_at</code> as 2027-01-31) or a plain text file"
+            " with one code per line."
         ),
         "card.title": "<b>{name}</b>",
         "card.description": "{description}",
@@ -68,11 +71,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "campaigns.more": "…and {more} more (the API lists them all).",
         "stats": (
             "<b>{name}</b> ({status})\n"
-            "Codes: {available} available, {claimed} claimed, {used} used, {total} in all\n"
+            "Codes: {available} available, {claimed} claimed, {used} used, {expired} expired,"
+            " {total} in all\n"
             "Claims: {claims_total}, {last_24h} in the last 24 h\n"
             "By channel: {by_channel}"
         ),
         "stats.none": "none yet",
+        "generate.usage": (
+            "Send /generate &lt;campaign id&gt; &lt;count&gt; &lt;pattern&gt;, e.g."
+            " <code>/generate abc123 1000 PROMO-####-????</code> (# digit, ? letter, * either;"
+            " look-alikes 0 O 1 I L left out)."
+        ),
+        "generate.done": "Generated {generated} codes ({pattern}) for <b>{name}</b>.",
         "status.changed": "<b>{name}</b> is now {status}.",
         "manage.usage": "Send /{command} &lt;campaign id&gt;. /campaigns lists your ids.",
         "identity.usage": (
@@ -131,6 +141,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "command.end": "End a campaign: /end <id>",
         "command.identity": "Who may claim: /identity <id> verified",
         "command.post": "Post a campaign card here",
+        "command.generate": "Generate codes: /generate <id> <count> <pattern>",
         "command.cancel": "Stop the current step",
     }
 }

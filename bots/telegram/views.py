@@ -145,6 +145,7 @@ def stats_text(a: Analytics, name: str, status: str, lang: str | None) -> str:
         available=a.available,
         claimed=a.claimed,
         used=a.used,
+        expired=a.expired,
         total=a.total,
         claims_total=a.claims_total,
         last_24h=a.last_24h,

@@ -42,6 +42,7 @@ async def test_the_scheduler_holds_every_job_under_a_stable_id_in_utc(
             "reports",
             "lifecycle",
             "low_stock",
+            "expiry",
             "cleanup",
             "process_uploads",
         }

@@ -1,4 +1,4 @@
-"""Developers: /register, /link, /campaigns, /stats, /pause, /resume, /end, /post."""
+"""Developers: /register, /link, /campaigns, /stats, /pause, /resume, /end, /post, /generate."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiogram.types import Message
 
 from bots.telegram import claiming, mappers, owners, views
 from bots.telegram.texts import text
-from domain import analytics, campaigns, developers, posts
+from domain import analytics, campaigns, developers, generate, posts
 from domain.bootstrap import Services
 from domain.campaigns import STATE_LABELS
 from domain.errors import CampaignNotFound, ValidationFailed
@@ -181,6 +181,37 @@ async def post(message: Message, command: CommandObject, bot: Bot, lang: str | N
         await message.answer(text("post.done", lang, name=args[0], chat=str(target)))
 
 
+async def generate_codes(
+    message: Message, command: CommandObject, bot: Bot, services: Services, lang: str | None
+) -> None:
+    """/generate <id> <count> <pattern>: random codes, look-alikes left out (private only)."""
+    if not await owners.require_private(message, bot, lang):
+        return
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    args = _args(command)
+    if len(args) != 3 or not args[1].isdigit():
+        await message.answer(text("generate.usage", lang))
+        return
+    try:
+        view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=args[0])
+    except CampaignNotFound:
+        await message.answer(await owners.not_yours(args[0], lang))
+        return
+    report = await generate.generate_codes(
+        owner_id=dev.id,
+        campaign_id=args[0],
+        request=generate.GenerateRequest(
+            count=int(args[1]), pattern=args[2], exclude_lookalikes=True
+        ),
+        events_bus=services.events,
+    )
+    await message.answer(
+        text("generate.done", lang, generated=report.imported, pattern=args[2], name=view.name)
+    )
+
+
 def setup() -> Router:
     """The developers router (a new one per dispatcher)."""
     router = Router(name="developers")
@@ -191,4 +222,5 @@ def setup() -> Router:
     router.message.register(change_status, Command(*STATUS_COMMANDS))
     router.message.register(identity, Command("identity"))
     router.message.register(post, Command("post"))
+    router.message.register(generate_codes, Command("generate"))
     return router

@@ -5,7 +5,7 @@ from json import dumps, loads
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_web_sessions')]
+    dependencies = [('models', '0008_code_expiry')]
 
     initial = False
 
