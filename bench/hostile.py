@@ -9,7 +9,8 @@ each on its own connection from a raw socket client (no HTTP library buffering t
 2. the same body chunked (no length: counted while it arrives);
 3. a `--mb` MB multipart upload with no API key;
 4. a 10 MB header, and 5,000 headers;
-5. a body that stops arriving (the server's `http_body_timeout` is set to 2 s here).
+5. a body that stops arriving (the server's `http_body_timeout` is set to 2 s here);
+6. a request head sent a byte every 100 ms (`http_head_timeout` is set to 2 s here).
 For each: the status, the seconds until the answer's status line, the bytes the client got
 to send before it. Then every worker's RSS before and after (from /proc), and the slowest
 `/healthz` answer seen while the hostile requests ran.
@@ -80,9 +81,41 @@ async def exchange(
         status = int(line.split()[1]) if line.startswith(b"HTTP/") else 0
         return status, took, sent
     except (ConnectionError, TimeoutError):
-        return 0, time.perf_counter() - start, sent
+        # the server may have answered and closed while we were still writing: a reset then
+        # interrupts the write, but the status line may already be in
+        took = time.perf_counter() - start
+        if status_line.done() and not status_line.cancelled() and not status_line.exception():
+            line = status_line.result()
+            if line.startswith(b"HTTP/"):
+                return int(line.split()[1]), took, sent
+        return 0, took, sent
     finally:
         status_line.cancel()
+        writer.close()
+
+
+async def trickle(port: int, head: bytes, pause: float) -> tuple[int, float, int]:
+    """Send `head` a byte every `pause` seconds until the server answers or closes;
+    (status, seconds to the answer, head bytes sent)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    start = time.perf_counter()
+    sent = 0
+    try:
+        for byte in head:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            sent += 1
+            try:
+                line = await asyncio.wait_for(reader.readline(), pause)
+            except TimeoutError:
+                continue
+            status = int(line.split()[1]) if line.startswith(b"HTTP/") else 0
+            return status, time.perf_counter() - start, sent
+        line = await asyncio.wait_for(reader.readline(), 60)
+        return int(line.split()[1]), time.perf_counter() - start, sent
+    except (ConnectionError, TimeoutError, IndexError, ValueError):
+        return 0, time.perf_counter() - start, sent
+    finally:
         writer.close()
 
 
@@ -159,6 +192,9 @@ async def attack(api: ApiService, campaign: str, mb: int) -> tuple[list[Outcome]
     for what, head, body, options in cases:
         status, seconds, sent = await exchange(api.port, head, body, **options)
         outcomes.append(Outcome(what, status, seconds, sent))
+    slow_head = _head("GET", "/healthz", {"X-Slow": "a" * 100})
+    status, seconds, sent = await trickle(api.port, slow_head, pause=0.1)
+    outcomes.append(Outcome("head sent a byte every 100 ms", status, seconds, sent))
     stop.set()
     return outcomes, await watcher
 
@@ -178,6 +214,7 @@ def main() -> None:
             "CODEDROP_STORAGE_DIR": str(workdir / "objects"),
             "CODEDROP_LOG_LEVEL": "WARNING",
             "CODEDROP_HTTP_BODY_TIMEOUT": "2",
+            "CODEDROP_HTTP_HEAD_TIMEOUT": "2",
         }
     )
     api = ApiService(workdir, env, workers=2)

@@ -220,7 +220,7 @@ def api_command(host: str, port: int, workers: int) -> None:
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout) - 2),
-            **parts.uvicorn_limits(settings),
+            **parts.uvicorn_limits(settings, workers=workers),
         )
 
 

@@ -29,13 +29,17 @@ class _Server(uvicorn.Server):
         yield
 
 
-def uvicorn_limits(settings: Settings) -> dict[str, Any]:
-    """What uvicorn 0.54 itself can bound: idle keep-alive connections, and (with its h11
-    parser) the bytes of an unfinished request head. Header count and size, body size and
-    body pauses are enforced by api/edge.py whatever the parser."""
+def uvicorn_limits(settings: Settings, *, workers: int = 1) -> dict[str, Any]:
+    """What the HTTP server itself bounds: idle keep-alive connections, and the time a
+    request's line and headers may take (api/http_protocol.py). Header count and size, body
+    size and body pauses are enforced by api/edge.py. Worker processes import the protocol by
+    name (a class made here could not be sent to them) and read the deadline from the
+    environment, as they read every other setting."""
+    from api.http_protocol import IMPORT_PATH, with_head_timeout
+
     return {
         "timeout_keep_alive": settings.http_keep_alive_timeout,
-        "h11_max_incomplete_event_size": settings.http_max_header_bytes,
+        "http": IMPORT_PATH if workers > 1 else with_head_timeout(settings.http_head_timeout),
     }
 
 

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     http_max_header_bytes: int = Field(
         16 * 1024, ge=1024, description="most bytes of all request headers together (else 431)"
     )
+    http_head_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="seconds a client may take to send its request line and headers (else 408)",
+    )
     http_body_timeout: float = Field(
         30.0, gt=0, le=3600, description="seconds a client may pause inside its body (else 408)"
     )
