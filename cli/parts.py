@@ -109,6 +109,35 @@ class SchedulerPart:
         return self.jobs.healthy()
 
 
+class WebhooksPart:
+    """The webhook dispatcher (scheduler/webhooks.py); one process of a deployment sends, by
+    lease, so it runs wherever the scheduler runs."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._stop = asyncio.Event()
+        self._running = False
+
+    async def run(self) -> None:
+        from scheduler.webhooks import run_webhooks
+
+        self._running = True
+        try:
+            await run_webhooks(self.services, self._stop)
+        finally:
+            self._running = False
+
+    async def stop(self) -> None:
+        """Finish the pass in flight (each attempt is bounded by its timeout), then return."""
+        self._stop.set()
+
+    async def close(self) -> None:
+        return None
+
+    def healthy(self) -> bool:
+        return self._running and not self._stop.is_set()
+
+
 def build_notifiers(settings: Any) -> list[Notifier]:
     """The chat senders for which a bot token is configured."""
     notifiers: list[Notifier] = []
@@ -184,6 +213,7 @@ def choose(
             log.info("discord bot: starting")
         if scheduler and (settings.scheduler_enabled or scheduler_alone):
             parts["scheduler"] = SchedulerPart(services, build_notifiers(settings))
+            parts["webhooks"] = WebhooksPart(services)
         if api:
             parts["api"] = ApiPart(services, host=host, port=port, telegram=front)
         return parts

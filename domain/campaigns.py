@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.functions import Count
+from tortoise.transactions import in_transaction
 
-from domain import clock, events
+from domain import clock, events, outbox
 from domain.eligibility import parse_rules
 from domain.errors import CampaignNotFound, ValidationFailed
 from domain.events import Event, EventBus
@@ -352,7 +353,10 @@ async def update_campaign(
         row.completed_reason = None
     if "low_stock_threshold" in values:
         row.low_stock_alerted = False
-    await row.save()
+    async with in_transaction() as conn:
+        await row.save(using_db=conn)
+        if row.status != old_status:
+            await outbox.record_status(conn, row, old_status, row.status, "owner")
     forget_card(row.public_id)
     if events_bus is not None and row.status != old_status:
         await events_bus.publish(

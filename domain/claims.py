@@ -28,7 +28,7 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain import clock, events
+from domain import clock, events, outbox
 from domain.campaigns import forget_card, public_row, recent_public_row
 from domain.coalesce import Coalescer
 from domain.db import is_mysql_connection
@@ -293,6 +293,8 @@ async def _claim_batch(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome]:
 
 async def _claim_batch_once(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome]:
     now = clock.now()
+    # one cached look per batch; no query unless the owner's entry is older than a second
+    notify = await outbox.wanted(asks[0].campaign.owner_id, outbox.CLAIM_CREATED)  # type: ignore[attr-defined]
     outcomes: list[_Outcome] = [_ALONE] * len(asks)
     first: dict[str, int] = {}
     for i, ask in enumerate(asks):
@@ -345,10 +347,38 @@ async def _claim_batch_once(campaign_pk: int, asks: list[_Ask]) -> list[_Outcome
             await _record_many(
                 conn, campaign_pk, [(asks[i].claimant, *taken) for i, taken in new_rows.items()]
             )
+            if notify:
+                # the batch's events: one multi-row INSERT in the same transaction
+                await outbox.write(
+                    conn,
+                    asks[0].campaign.owner_id,  # type: ignore[attr-defined]
+                    [
+                        claim_event(asks[i].campaign, asks[i].claimant, row)
+                        for i, (_, row) in new_rows.items()
+                    ],
+                    now,
+                )
     batch = _Batch()
     for i, (_, row) in new_rows.items():
         outcomes[i] = (_Kind.TAKEN, row, batch)
     return outcomes
+
+
+def claim_event(c: Campaign, claimant: str, row: Held) -> outbox.OutboxEntry:
+    """The `claim.created` event of a new claim (the code masked, as in every listing)."""
+    return outbox.OutboxEntry(
+        outbox.CLAIM_CREATED,
+        c.public_id,
+        {
+            "campaign_id": c.public_id,
+            "claimant": claimant,
+            "slot": row.slot,
+            "channel": row.channel,
+            "platform": row.platform,
+            "code": mask_code(row.code),
+            "claimed_at": row.created_at.isoformat(),
+        },
+    )
 
 
 _Terms = tuple[str, datetime | None, datetime | None, int, str, Any, str]
@@ -619,6 +649,7 @@ async def _claim_new(
         if existing is not None:
             return _result(c, key, existing, repeated=True)
 
+    notify = await outbox.wanted(c.owner_id, outbox.CLAIM_CREATED)  # type: ignore[attr-defined]
     for _attempt in range(ATTEMPTS):
         try:
             async with in_transaction() as conn:
@@ -639,6 +670,8 @@ async def _claim_new(
                     created_at=now,
                 )
                 await _record(conn, c, key, code_id, mine)
+                if notify:
+                    await outbox.write(conn, c.owner_id, [claim_event(c, key, mine)], now)  # type: ignore[attr-defined]
         except IntegrityError:
             # The claimant already holds this slot (a repeat, or a concurrent request that
             # committed first); our transaction rolled back and the code returned to the pool.
@@ -692,9 +725,14 @@ async def _no_code_left(
 
 async def mark_sold_out(c: Campaign, events_bus: EventBus | None) -> bool:
     """Complete a campaign that has no code left; True for the one caller that did it."""
-    changed = await Campaign.filter(id=c.id, status=CampaignStatus.ACTIVE).update(
-        status=CampaignStatus.COMPLETED, completed_reason="sold_out"
-    )
+    async with in_transaction() as conn:
+        changed = (
+            await Campaign.filter(id=c.id, status=CampaignStatus.ACTIVE)
+            .using_db(conn)
+            .update(status=CampaignStatus.COMPLETED, completed_reason="sold_out")
+        )
+        if changed:
+            await outbox.record_sold_out(conn, c)
     forget_card(c.public_id)
     if changed and events_bus is not None:
         await events_bus.publish(
@@ -762,7 +800,25 @@ async def check_stock(c: Campaign, events_bus: EventBus) -> None:
 
 async def alert_low_stock(c: Campaign, left: int, events_bus: EventBus) -> bool:
     """One `low_stock` event per crossing: the flag flips once until stock is refilled."""
-    flipped = await Campaign.filter(id=c.id, low_stock_alerted=False).update(low_stock_alerted=True)
+    async with in_transaction() as conn:
+        flipped = (
+            await Campaign.filter(id=c.id, low_stock_alerted=False)
+            .using_db(conn)
+            .update(low_stock_alerted=True)
+        )
+        if flipped:
+            await outbox.record(
+                conn,
+                c.owner_id,  # type: ignore[attr-defined]
+                outbox.CAMPAIGN_LOW_STOCK,
+                c.public_id,
+                {
+                    "campaign_id": c.public_id,
+                    "name": c.name,
+                    "available": left,
+                    "threshold": c.low_stock_threshold,
+                },
+            )
     if flipped:
         await events_bus.publish(
             Event(

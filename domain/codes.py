@@ -16,7 +16,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from domain import clock
+from domain import clock, outbox
 from domain.campaigns import forget_card, owned, reopen_if_sold_out
 from domain.errors import CodeNotFound, ValidationFailed
 from domain.models import Campaign, Claim, PromoCode
@@ -114,13 +114,39 @@ async def mark_used(*, owner_id: int, campaign_id: str, codes: Sequence[str]) ->
     ids = [r.id for r in rows if r.status != CodeStatus.USED]
     updated = 0
     if ids:
-        updated = await PromoCode.filter(id__in=ids).update(
-            status=CodeStatus.USED, used_at=clock.now()
-        )
+        notify = await outbox.wanted(c.owner_id, outbox.CODE_USED)  # type: ignore[attr-defined]
+        now = clock.now()
+        async with in_transaction() as conn:
+            updated = (
+                await PromoCode.filter(id__in=ids, status__not=CodeStatus.USED)
+                .using_db(conn)
+                .update(status=CodeStatus.USED, used_at=now)
+            )
+            if notify and updated:
+                await outbox.write(
+                    conn,
+                    c.owner_id,  # type: ignore[attr-defined]
+                    [_used_event(c.public_id, r, now) for r in rows if r.id in ids],
+                    now,
+                )
     return BulkResult(
         updated=updated,
         not_found=[mask_code(x) for x in wanted if x not in found],
         skipped=[mask_code(x) for x in wanted if x in found and found[x].status == CodeStatus.USED],
+    )
+
+
+def _used_event(campaign_id: str, row: PromoCode, now: datetime) -> outbox.OutboxEntry:
+    return outbox.OutboxEntry(
+        outbox.CODE_USED,
+        campaign_id,
+        {
+            "campaign_id": campaign_id,
+            "code_id": row.id,
+            "code": mask_code(row.code),
+            "claimant": row.claimant,
+            "used_at": now.isoformat(),
+        },
     )
 
 
@@ -143,6 +169,18 @@ async def release(*, owner_id: int, campaign_id: str, code: str) -> CodeView:
                 Claim.filter(code_id=row.id, slot__isnull=False)
                 .using_db(conn)
                 .update(slot=None, released_at=clock.now())
+            )
+            await outbox.record(
+                conn,
+                c.owner_id,  # type: ignore[attr-defined]
+                outbox.CODE_RELEASED,
+                c.public_id,
+                {
+                    "campaign_id": c.public_id,
+                    "code_id": row.id,
+                    "code": mask_code(row.code),
+                    "claimant": row.claimant,
+                },
             )
     if changed:
         await reopen_if_sold_out(c, clock.now())

@@ -54,6 +54,16 @@ class DeveloperNotFound(NotFound):
     title = "Developer not found"
 
 
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    title = "Webhook not found"
+
+
+class DeliveryNotFound(NotFound):
+    code = "delivery_not_found"
+    title = "Delivery not found"
+
+
 class Unauthorized(DomainError):
     code = "unauthorized"
     status = 401
@@ -94,6 +104,13 @@ class ValidationFailed(DomainError):
     def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(detail, field=field, **extra)
         self.field = field
+
+
+class WebhookTargetRefused(ValidationFailed):
+    """A webhook URL that points where codedrop must not send (SSRF guard)."""
+
+    code = "webhook_target_refused"
+    title = "Webhook target refused"
 
 
 class UnknownPlatform(ValidationFailed):

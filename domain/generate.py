@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
 
+from tortoise.transactions import in_transaction
+
 from domain import clock
 from domain.campaigns import owned
 from domain.errors import UploadNotFound, ValidationFailed
@@ -39,6 +41,7 @@ from domain.uploads import (
     after_import,
     insert_codes,
     new_upload_id,
+    record_completed,
     report_of,
 )
 from domain.values import ImportReport
@@ -276,8 +279,12 @@ async def run_generation(
             {"line": 0, "reason": f"only {done:,} distinct codes could be made", "value": None}
         ]
     upload.finished_at = clock.now()
-    await upload.save(update_fields=["rows", "imported", "status", "errors", "finished_at"])
     report = report_of(upload)
+    async with in_transaction() as conn:
+        await upload.save(
+            update_fields=["rows", "imported", "status", "errors", "finished_at"], using_db=conn
+        )
+        await record_completed(conn, campaign, report)
     await after_import(campaign, report, events_bus)
     log.info(
         "generated %d codes campaign=%s upload=%s collisions=%d",

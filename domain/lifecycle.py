@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
-from domain import clock, events
+from domain import clock, events, outbox
 from domain.campaigns import forget_card
 from domain.claims import alert_low_stock, available_count, mark_sold_out
 from domain.db import is_mysql_connection
@@ -88,9 +89,16 @@ async def advance_campaigns(*, events_bus: EventBus | None = None) -> LifecycleR
         starts_at__lte=now,
     )
     for c in due:
-        changed = await Campaign.filter(id=c.id, status=CampaignStatus.DRAFT).update(
-            status=CampaignStatus.ACTIVE, completed_reason=None
-        )
+        async with in_transaction() as conn:
+            changed = (
+                await Campaign.filter(id=c.id, status=CampaignStatus.DRAFT)
+                .using_db(conn)
+                .update(status=CampaignStatus.ACTIVE, completed_reason=None)
+            )
+            if changed:
+                await outbox.record_status(
+                    conn, c, CampaignStatus.DRAFT, CampaignStatus.ACTIVE, "started"
+                )
         if changed:
             result.started.append(c.public_id)
             await _publish_status(
@@ -104,9 +112,14 @@ async def advance_campaigns(*, events_bus: EventBus | None = None) -> LifecycleR
         ends_at__lte=now,
     )
     for c in over:
-        changed = await Campaign.filter(id=c.id, status=c.status).update(
-            status=CampaignStatus.COMPLETED, completed_reason="ended"
-        )
+        async with in_transaction() as conn:
+            changed = (
+                await Campaign.filter(id=c.id, status=c.status)
+                .using_db(conn)
+                .update(status=CampaignStatus.COMPLETED, completed_reason="ended")
+            )
+            if changed:
+                await outbox.record_status(conn, c, c.status, CampaignStatus.COMPLETED, "ended")
         if changed:
             result.ended.append(c.public_id)
             await _publish_status(events_bus, c, c.status, CampaignStatus.COMPLETED, "ended")

@@ -328,3 +328,72 @@ class ChatPost(Model):
         table = "chat_posts"
         unique_together = (("provider", "channel_id", "message_id"),)
         indexes = (Index(fields=("provider", "guild_id"), name="chat_posts_by_guild"),)
+
+
+class Webhook(Model):
+    """A developer's endpoint for events. `events` maps each subscribed event name to the time
+    from which it is owed (domain/outbox.py explains why that time trails the change)."""
+
+    id = fields.IntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    owner: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
+        "models.Developer", related_name="webhooks", on_delete=fields.CASCADE
+    )
+    url = fields.CharField(max_length=2000)
+    description = fields.CharField(max_length=200, default="")
+    events: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
+    secret = fields.CharField(max_length=100, description="whsec_<base64>: signs deliveries")
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "webhooks"
+        indexes = (Index(fields=("owner_id", "active"), name="webhooks_by_owner"),)
+
+
+class OutboxEvent(Model):
+    """An event written in the transaction of the change it reports (the outbox).
+
+    `event_id` is the stable id receivers de-duplicate on (the `webhook-id` header).
+    `fanned_out` turns true once the dispatcher made its deliveries.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    event_id = fields.CharField(max_length=40, unique=True)
+    owner_id = fields.IntField()
+    name = fields.CharField(max_length=40)
+    campaign_id = fields.CharField(max_length=32, default="")
+    payload = fields.TextField(description="the event's `data`, JSON")
+    created_at = fields.DatetimeField()
+    fanned_out = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "webhook_events"
+        indexes = (Index(fields=("fanned_out", "id"), name="webhook_events_waiting"),)
+
+
+class WebhookDelivery(Model):
+    """One event owed to one webhook, and how its delivery attempts went."""
+
+    id = fields.BigIntField(primary_key=True)
+    webhook: fields.ForeignKeyRelation[Webhook] = fields.ForeignKeyField(
+        "models.Webhook", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    event: fields.ForeignKeyRelation[OutboxEvent] = fields.ForeignKeyField(
+        "models.OutboxEvent", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    status = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    last_attempt_at = fields.DatetimeField(null=True)
+    last_status_code = fields.IntField(null=True)
+    last_response = fields.CharField(max_length=500, default="")
+    last_error = fields.CharField(max_length=300, default="")
+    delivered_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "webhook_deliveries"
+        unique_together = (("webhook", "event"),)
+        indexes = (Index(fields=("status", "next_attempt_at"), name="webhook_deliveries_due"),)

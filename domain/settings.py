@@ -153,6 +153,19 @@ class Settings(BaseSettings):
         " Telegram needs TELEGRAM_BOT_TOKEN and TELEGRAM_BOT_USERNAME",
     )
 
+    # webhooks
+    webhook_allow_private: bool = Field(
+        False,
+        description="allow webhook targets on loopback, private and reserved addresses"
+        " (tests, a receiver on the same network)",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="time a webhook receiver has to answer"
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="how often the dispatcher looks for events when idle"
+    )
+
     # scheduler
     scheduler_enabled: bool = Field(True, description="run the jobs inside `codedrop run`")
     archive_after_days: int = Field(30, ge=1, description="archive codes used this long ago")

@@ -20,12 +20,12 @@ import warnings
 from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
 from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
-from domain import clock, events
+from domain import clock, events, outbox
 from domain.campaigns import forget_card, owned, reopen_if_sold_out
 from domain.db import is_mysql_connection
 from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFound
@@ -539,12 +539,14 @@ async def import_file(
                 await _save_progress(rep, "processing")
     if batch:
         await _flush(campaign, rep, batch)
-    report = await _save_progress(rep, "done", finished=True)
+    report = await _save_progress(rep, "done", finished=True, campaign=campaign)
     await after_import(campaign, report, events_bus)
     return report
 
 
-async def _save_progress(rep: _Report, status: str, *, finished: bool = False) -> ImportReport:
+async def _save_progress(
+    rep: _Report, status: str, *, finished: bool = False, campaign: Campaign | None = None
+) -> ImportReport:
     u = rep.upload
     u.status = status
     u.rows, u.imported, u.duplicates, u.invalid = (
@@ -558,8 +560,31 @@ async def _save_progress(rep: _Report, status: str, *, finished: bool = False) -
     if finished:
         u.finished_at = clock.now()
         fields.append("finished_at")
-    await u.save(update_fields=fields)
-    return rep.to_report(status)
+    report = rep.to_report(status)
+    async with in_transaction() as conn:
+        await u.save(update_fields=fields, using_db=conn)
+        if finished and campaign is not None:
+            await record_completed(conn, campaign, report)
+    return report
+
+
+async def record_completed(conn: Any, campaign: Campaign, report: ImportReport) -> None:
+    """`upload.completed` in `conn`'s transaction (the one that marks the upload finished)."""
+    await outbox.record(
+        conn,
+        campaign.owner_id,  # type: ignore[attr-defined]
+        outbox.UPLOAD_COMPLETED,
+        campaign.public_id,
+        {
+            "campaign_id": campaign.public_id,
+            "upload_id": report.upload_id,
+            "status": report.status,
+            "rows": report.rows,
+            "imported": report.imported,
+            "duplicates": report.duplicates,
+            "invalid": report.invalid,
+        },
+    )
 
 
 async def after_import(c: Campaign, report: ImportReport, events_bus: EventBus | None) -> None:

@@ -1,0 +1,32 @@
+"""The webhook dispatcher as a long-running task of `codedrop run` and `codedrop scheduler`.
+
+Every process that runs it competes for one lease, so a deployment sends from one process at
+a time; another takes over within the lease's life when that one stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from domain.adapters.leases import build_leases
+from domain.adapters.webhook_http import WebhookSender
+from domain.bootstrap import Services
+from domain.webhook_dispatch import run_dispatcher
+
+
+async def run_webhooks(services: Services, stop: asyncio.Event | None = None) -> None:
+    """Dispatch webhook events until cancelled or `stop` is set."""
+    s = services.settings
+    leases = build_leases(s)
+    sender = WebhookSender(timeout=s.webhook_timeout_seconds)
+    try:
+        await run_dispatcher(
+            leases=leases,
+            sender=sender,
+            allow_private=s.webhook_allow_private,
+            poll_seconds=s.webhook_poll_seconds,
+            stop=stop,
+        )
+    finally:
+        await sender.close()
+        await leases.close()
