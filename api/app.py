@@ -14,7 +14,16 @@ from api import errors, metrics, web
 from api.edge import EdgeLimits
 from api.fastlane import ClaimFastLane, claim_route
 from api.requests import RequestContext
-from api.routes import campaigns, codes, distribute, generate, health, reports, uploads
+from api.routes import (
+    campaigns,
+    codes,
+    distribute,
+    generate,
+    health,
+    reports,
+    uploads,
+    webhooks,
+)
 from domain import claims, db
 from domain.bootstrap import Services, bootstrap
 from domain.settings import Settings
@@ -73,13 +82,17 @@ def create_app(
         openapi_tags=[
             {"name": "campaigns", "description": "Your campaigns (API key required)."},
             {"name": "codes", "description": "Codes of your campaigns (API key required)."},
+            {
+                "name": "webhooks",
+                "description": "Signed event deliveries to your backend (API key required).",
+            },
             {"name": "distribution", "description": "Public campaign cards and claims."},
             {"name": "operations", "description": "Health, readiness and metrics."},
         ],
     )
     app.state.services = services or bootstrap(settings)
     errors.install(app)
-    for module in (distribute, campaigns, codes, generate, health, uploads, reports):
+    for module in (distribute, campaigns, codes, generate, health, uploads, reports, webhooks):
         app.include_router(module.router)
     # plain claims skip FastAPI's layers (api/fastlane.py); metrics wrap the lane
     if fast_lane:

@@ -34,6 +34,9 @@ MARIADB_USER = os.environ.get("CODEDROP_TEST_MARIADB_USER", "root")
 MARIADB_PASSWORD = os.environ.get("CODEDROP_TEST_MARIADB_PASSWORD", "")
 REDIS_URL = os.environ.get("CODEDROP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TABLES = (
+    "webhook_deliveries",
+    "webhook_events",
+    "webhooks",
     "chat_posts",
     "claims",
     "promo_codes",
@@ -125,6 +128,8 @@ def make_settings(database_url: str, tmp: Path, **overrides: object) -> Settings
         "storage_dir": tmp / "objects",
         "redis_url": None,
         "registration": "open",  # the bots' /register flows; tests of "closed" set it
+        # webhook receivers in tests listen on 127.0.0.1
+        "webhook_allow_private": True,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
