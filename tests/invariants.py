@@ -7,10 +7,12 @@ available + claimed + used equals what was uploaded; no acknowledged claim is mi
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from domain.models import Claim, PromoCode
+from domain.models import Claim, OutboxEvent, PromoCode
+from domain.values import mask_code
 
 
 async def violations(
@@ -82,3 +84,37 @@ def retry_violations(
         if n > sent.get(who, 0):
             problems.append(f"{who} holds {n} codes after {sent.get(who, 0)} claim requests")
     return problems
+
+
+async def outbox_violations(
+    *, campaign_pk: int, campaign_id: str, acknowledged: Iterable[tuple[str, str]]
+) -> tuple[list[str], int]:
+    """Each claim has exactly one `claim.created` outbox event and no event lacks its claim.
+
+    For a campaign whose owner had a webhook subscribed to `claim.created` all along: every
+    held claim (claimant, slot) has one event, an event without a claim row is one written
+    for a rolled-back change, and every acknowledged (claimant, code) is in some event.
+    Returns the broken rules in words and the number of events read.
+    """
+    problems: list[str] = []
+    payloads = await OutboxEvent.filter(campaign_id=campaign_id, name="claim.created").values_list(
+        "payload", flat=True
+    )
+    data = [json.loads(p) for p in payloads]
+    events = Counter((d["claimant"], d["slot"]) for d in data)
+    claims = await Claim.filter(campaign_id=campaign_pk, slot__isnull=False).values_list(
+        "claimant", "slot"
+    )
+    held = {(str(c), int(s)) for c, s in claims}
+    for key, n in events.items():
+        if n > 1:
+            problems.append(f"claim of {key[0]} (slot {key[1]}) has {n} events")
+    for who, slot in sorted(set(events) - held):
+        problems.append(f"event for a claim of {who} (slot {slot}) that is not in the database")
+    for who, slot in sorted(held - set(events)):
+        problems.append(f"claim of {who} (slot {slot}) has no claim.created event")
+    evented = {(d["claimant"], d["code"]) for d in data}
+    for who, code in acknowledged:
+        if (who, mask_code(code)) not in evented:
+            problems.append(f"acknowledged claim of {who} has no claim.created event")
+    return problems, len(data)

@@ -18,11 +18,20 @@ from api.web.generate import router as generate_router
 from api.web.live import router as live_router
 from api.web.pages import install_handlers
 from api.web.signin import router as signin_router
+from api.web.webhooks import router as webhooks_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _part in (claim_router, signin_router, dashboard_router, generate_router, live_router):
+# the webhooks pages first: their /dashboard/webhooks paths are not campaign paths
+for _part in (
+    claim_router,
+    signin_router,
+    webhooks_router,
+    dashboard_router,
+    generate_router,
+    live_router,
+):
     router.include_router(_part)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.chaos import scenarios
 from bench.chaos.scenarios import Result, Stack
 from bench.chaos.servers import ApiService, MariaDB, Redis
-from domain import db, developers
+from domain import db, developers, webhooks
 
 
 def service_env(mariadb: MariaDB, redis: Redis, workdir: Path) -> dict[str, str]:
@@ -52,6 +52,14 @@ async def make_developer(mariadb: MariaDB) -> tuple[int, str]:
     try:
         dev = await developers.create_developer(name="Chaos", email="chaos@example.com")
         key = await developers.issue_key(developer_id=dev.id)
+        # every claim's outbox event is checked against the acknowledged claims (nothing is
+        # delivered: no dispatcher runs in the harness, the receiver's address is closed)
+        await webhooks.create_webhook(
+            owner_id=dev.id,
+            url="http://127.0.0.1:9/chaos",
+            events=["claim.created"],
+            allow_private=True,
+        )
         return dev.id, key.key
     finally:
         await db.close_db()

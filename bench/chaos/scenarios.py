@@ -141,8 +141,11 @@ def settings_for(stack: Stack) -> Settings:
     )
 
 
-async def check(stack: Stack, cid: str, uploaded: int, limit: int, history: History) -> list[str]:
-    """The promise checker over the final database state and every acknowledged answer."""
+async def check(
+    stack: Stack, cid: str, uploaded: int, limit: int, history: History, notes: list[str]
+) -> list[str]:
+    """The promise checker over the final database state and every acknowledged answer,
+    and the outbox: one `claim.created` event per claim, none for a rolled-back one."""
     await db.init_db(settings_for(stack))
     try:
         pk = (await Campaign.get(public_id=cid)).id
@@ -152,6 +155,11 @@ async def check(stack: Stack, cid: str, uploaded: int, limit: int, history: Hist
             limit=limit,
             uploaded=uploaded,
         )
+        outbox, events = await invariants.outbox_violations(
+            campaign_pk=pk, campaign_id=cid, acknowledged=history.acknowledged(stack.developer_id)
+        )
+        found += outbox
+        notes.append(f"outbox: {events} claim.created events checked against the claims")
         claimants = await Claim.filter(campaign_id=pk, slot__isnull=False).values_list(
             "claimant", flat=True
         )
@@ -273,7 +281,7 @@ async def run(stack: Stack, scenario: Scenario) -> Result:
     replays = sum(1 for a in history.attempts if a.replayed)
     if replays:
         notes.append(f"{replays} answers replayed from a stored Idempotency-Key answer")
-    violations = await check(stack, cid, uploaded, scenario.limit, history)
+    violations = await check(stack, cid, uploaded, scenario.limit, history, notes)
     p50, p99 = driver.latency_quantiles(history)
     kinds = history.kinds()
     acknowledged_codes = {code for _, code in history.acknowledged(stack.developer_id)}

@@ -104,3 +104,16 @@ def test_a_mariadb_crash_answers_503s_and_loses_no_acknowledged_claim(
     assert any("mariadbd SIGKILLed" in n for n in r["notes"])
     assert any(k.startswith("503") for k in r["errors"]), r["errors"]  # the outage was seen
     assert r["violations"] == []
+
+
+def test_every_acknowledged_claim_has_its_outbox_event_through_faults(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    """The checker compared claim.created outbox rows with the claims and the answers (any
+    gap or extra row would be a violation above); here: it really read them."""
+    for name, r in results.items():
+        counted = [n for n in r["notes"] if n.startswith("outbox: ")]
+        assert counted, (name, r["notes"])
+        events = int(counted[0].split()[1])
+        assert events >= r["codes"] > 0, (name, counted, r["codes"])
+        assert not [v for v in r["violations"] if "event" in v], (name, r["violations"])
