@@ -74,7 +74,17 @@ async def test_every_developer_endpoint_is_a_404_with_another_developers_key(
     before = (await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).json()
     schema = (await client.get("/openapi.json")).json()
     listing = (await client.get(f"/api/campaigns/{cid}/codes", headers=dev.auth)).json()
+    hook = await client.post(
+        "/api/webhooks",
+        json={"url": "http://127.0.0.1:9/victim", "events": ["claim.created"]},
+        headers=dev.auth,
+    )
+    assert hook.status_code == 201, hook.text
+    webhook_id = hook.json()["id"]
+    pinged = await client.post(f"/api/webhooks/{webhook_id}/ping", headers=dev.auth)
     values = {
+        "webhook_id": webhook_id,
+        "delivery_id": pinged.json()["id"],
         "campaign_id": cid,
         "code": "VICT0001",
         "code_id": listing["items"][0]["id"],
@@ -122,3 +132,7 @@ async def test_every_developer_endpoint_is_a_404_with_another_developers_key(
     assert after == before
     uploads = (await client.get(f"/api/campaigns/{cid}/uploads", headers=dev.auth)).json()
     assert [u["upload_id"] for u in uploads] == [upload_id]
+    assert "DELETE /api/webhooks/{webhook_id}" in walked
+    assert (await client.get("/api/webhooks", headers=other_dev.auth)).json() == []
+    mine = (await client.get(f"/api/webhooks/{webhook_id}", headers=dev.auth)).json()
+    assert mine["active"] is True and mine["url"] == "http://127.0.0.1:9/victim"
