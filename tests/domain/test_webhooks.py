@@ -329,3 +329,76 @@ async def test_a_delivery_to_a_name_that_now_resolves_to_loopback_is_refused(
     row = await WebhookDelivery.get()
     assert row.last_error.startswith("refused:") and "loopback" in row.last_error
     assert receiver.received == []
+
+
+async def test_two_dispatchers_share_one_lease_and_send_each_event_once(
+    services: Services, receiver: WebhookReceiver
+) -> None:
+    """As in two `codedrop scheduler` replicas: both run, one sends, nothing goes twice."""
+    from domain.adapters.leases import DatabaseLeases
+    from domain.webhook_dispatch import run_dispatcher
+
+    dev, _ = await factories.developer()
+    issued = await _subscribe(dev.id, receiver.url, ["claim.created"])
+    receiver.secret = issued.secret
+    for _ in range(30):
+        await webhooks.ping(owner_id=dev.id, webhook_id=issued.webhook.id)
+    stop = asyncio.Event()
+    senders = [WebhookSender(timeout=5), WebhookSender(timeout=5)]
+    runners = [
+        asyncio.create_task(
+            run_dispatcher(
+                leases=DatabaseLeases(), sender=s, allow_private=True, poll_seconds=0.05, stop=stop
+            )
+        )
+        for s in senders
+    ]
+    try:
+        for _ in range(200):
+            if await WebhookDelivery.filter(status="delivered").count() == 30:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.gather(*runners)
+        for s in senders:
+            await s.close()
+    assert len(receiver.received) == 30
+    assert len(set(receiver.ids())) == 30
+    assert receiver.bad_signatures == 0
+
+
+async def test_the_fault_checker_finds_a_claim_without_its_event_and_an_event_without_its_claim(
+    services: Services,
+) -> None:
+    from tests.invariants import outbox_violations
+
+    dev, _ = await factories.developer()
+    issued = await _subscribe(dev.id, "http://127.0.0.1:9/x", ["claim.created"])
+    c = await factories.campaign(dev.id)
+    await factories.upload_codes(dev.id, c.id, factories.codes_csv(5))
+    await _claim(c.id, "a")
+    await _claim(c.id, "b")
+    row = await Campaign.get(public_id=c.id)
+    acknowledged = [
+        (str(w), str(k))
+        for w, k in await Claim.filter(campaign_id=row.id).values_list("claimant", "code")
+    ]
+    problems, events = await outbox_violations(
+        campaign_pk=row.id, campaign_id=c.id, acknowledged=acknowledged
+    )
+    assert (problems, events) == ([], 2)
+
+    await webhooks.update_webhook(
+        owner_id=dev.id, webhook_id=issued.webhook.id, changes={"active": False}
+    )
+    await _claim(c.id, "unheard")  # no subscription: no event row
+    code_b = dict(acknowledged)["web:b"]
+    await codes.release(owner_id=dev.id, campaign_id=c.id, code=code_b)  # b's claim is gone
+    problems, _ = await outbox_violations(
+        campaign_pk=row.id, campaign_id=c.id, acknowledged=[("web:a", dict(acknowledged)["web:a"])]
+    )
+    assert problems == [
+        "event for a claim of web:b (slot 1) that is not in the database",
+        "claim of web:unheard (slot 1) has no claim.created event",
+    ]
