@@ -153,7 +153,7 @@ def check_url(url: str) -> tuple[str, str, int]:
 async def resolve(host: str, port: int) -> list[IPAddress]:
     """The addresses `host` resolves to (an address literal is its own answer)."""
     try:
-        return [ipaddress.ip_address(host)]
+        return [ipaddress.ip_address(host.split("%")[0])]
     except ValueError:
         pass
     loop = asyncio.get_running_loop()
@@ -161,11 +161,11 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=5
         )
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError, ValueError):
         return []
     found: list[IPAddress] = []
     for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if ip not in found:
             found.append(ip)
     return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentDeveloper, Svc, developer_limit
@@ -28,6 +28,8 @@ EventName = Literal[
 ]
 assert set(get_args(EventName)) == set(EVENT_TYPES)
 DeliveryStatusName = Literal["pending", "delivered", "failed"]
+WebhookId = Annotated[str, Path(min_length=1, max_length=40, description="wh_…")]
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="from the deliveries list")]
 
 SIGNING = (
     "Each delivery is a POST with a JSON body `{type, timestamp, data}` and the Standard"
@@ -151,14 +153,14 @@ async def list_webhooks(dev: CurrentDeveloper) -> list[WebhookOut]:
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, dependencies=[api_limit])
-async def get_webhook(webhook_id: str, dev: CurrentDeveloper) -> WebhookOut:
+async def get_webhook(webhook_id: WebhookId, dev: CurrentDeveloper) -> WebhookOut:
     """One of your webhooks."""
     return WebhookOut.of(await webhooks.get_webhook(owner_id=dev.id, webhook_id=webhook_id))
 
 
 @router.patch("/{webhook_id}", response_model=WebhookOut, dependencies=[api_limit])
 async def update_webhook(
-    webhook_id: str, body: WebhookPatch, dev: CurrentDeveloper, services: Svc
+    webhook_id: WebhookId, body: WebhookPatch, dev: CurrentDeveloper, services: Svc
 ) -> WebhookOut:
     """Change the URL, events, description, or switch a webhook off and on."""
     view = await webhooks.update_webhook(
@@ -171,7 +173,7 @@ async def update_webhook(
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[api_limit])
-async def delete_webhook(webhook_id: str, dev: CurrentDeveloper) -> Response:
+async def delete_webhook(webhook_id: WebhookId, dev: CurrentDeveloper) -> Response:
     """Delete a webhook and its delivery history."""
     await webhooks.delete_webhook(owner_id=dev.id, webhook_id=webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -179,7 +181,7 @@ async def delete_webhook(webhook_id: str, dev: CurrentDeveloper) -> Response:
 
 @router.get("/{webhook_id}/deliveries", response_model=list[DeliveryOut], dependencies=[api_limit])
 async def list_deliveries(
-    webhook_id: str,
+    webhook_id: WebhookId,
     dev: CurrentDeveloper,
     status_: Annotated[DeliveryStatusName | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -197,7 +199,9 @@ async def list_deliveries(
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[api_limit],
 )
-async def retry_delivery(webhook_id: str, delivery_id: int, dev: CurrentDeveloper) -> DeliveryOut:
+async def retry_delivery(
+    webhook_id: WebhookId, delivery_id: DeliveryId, dev: CurrentDeveloper
+) -> DeliveryOut:
     """Send a delivery again now (the dispatcher's next pass); the event id stays the same."""
     view = await webhooks.retry_delivery(
         owner_id=dev.id, webhook_id=webhook_id, delivery_id=delivery_id
@@ -211,6 +215,6 @@ async def retry_delivery(webhook_id: str, delivery_id: int, dev: CurrentDevelope
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[api_limit],
 )
-async def ping_webhook(webhook_id: str, dev: CurrentDeveloper) -> DeliveryOut:
+async def ping_webhook(webhook_id: WebhookId, dev: CurrentDeveloper) -> DeliveryOut:
     """Queue a `webhook.ping` test event for this webhook; follow it in its deliveries."""
     return DeliveryOut.of(await webhooks.ping(owner_id=dev.id, webhook_id=webhook_id))

@@ -133,7 +133,7 @@ async def webhook_action(
     webhook_id: str,
     action: str,
     signed: Protected,
-    delivery_id: Annotated[int, Form(ge=1)] = 1,
+    delivery_id: Annotated[int, Form(ge=1, le=2**63 - 1)] = 1,
 ) -> Response:
     """ping, deactivate, activate, delete, or retry (a delivery)."""
     owner = signed.developer.id
