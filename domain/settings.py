@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         10.0, gt=0, le=60, description="time a webhook receiver has to answer"
     )
+    webhook_retention_days: int = Field(
+        30, ge=1, description="finished webhook deliveries and their events are kept this long"
+    )
     webhook_poll_seconds: float = Field(
         1.0, gt=0, le=60, description="how often the dispatcher looks for events when idle"
     )

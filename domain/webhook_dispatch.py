@@ -25,7 +25,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from standardwebhooks import Webhook as Signer
 from tortoise.transactions import in_transaction
@@ -47,6 +47,7 @@ FAN_OUT_BATCH = 500
 SEND_BATCH = 200
 SEND_CONCURRENCY = 16
 RESPONSE_KEPT = 500
+PRUNE_BATCH = 2_000
 LEASE = "webhooks:dispatcher"
 LEASE_TTL = 30.0
 
@@ -282,3 +283,40 @@ async def _dispatch_while_held(
                 busy = False
             if not busy:
                 await _pause(stop, poll_seconds)
+
+
+async def prune_history(*, older_than: timedelta) -> int:
+    """Delete deliveries that finished (delivered or failed) and were made before the cut-off,
+    then fanned-out events that old with no delivery left; pending ones stay. Rows deleted."""
+    cutoff = clock.now() - older_than
+    total = 0
+    while True:
+        ids = (
+            await WebhookDelivery.filter(
+                status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED],
+                created_at__lt=cutoff,
+            )
+            .limit(PRUNE_BATCH)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            break
+        total += await WebhookDelivery.filter(id__in=list(ids)).delete()
+    after = 0
+    while True:
+        rows = (
+            await OutboxEvent.filter(fanned_out=True, created_at__lt=cutoff, id__gt=after)
+            .order_by("id")
+            .limit(PRUNE_BATCH)
+            .values_list("id", flat=True)
+        )
+        events = cast(list[int], rows)  # flat values_list: the ids themselves
+        if not events:
+            return total
+        after = max(events)
+        owed = set(
+            await WebhookDelivery.filter(event_id__in=events).values_list("event_id", flat=True)
+        )
+        done = [e for e in events if e not in owed]
+        if done:
+            total += await OutboxEvent.filter(id__in=done).delete()

@@ -22,6 +22,7 @@ from domain.leases import Leases
 from domain.lifecycle import advance_campaigns, check_low_stock
 from domain.notify import Notifier
 from domain.reports import run_daily_reports
+from domain.webhook_dispatch import prune_history
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,8 @@ async def low_stock(ctx: JobContext) -> dict[str, Any]:
 
 
 async def cleanup(ctx: JobContext) -> dict[str, Any]:
-    """Delete processed upload files, expire stale sessions, idempotency records, leases."""
+    """Delete processed upload files, expire stale sessions, idempotency records, leases,
+    and webhook deliveries and events past their retention."""
     s = ctx.services.settings
     result = await run_cleanup(
         store=ctx.services.store,
@@ -78,7 +80,8 @@ async def cleanup(ctx: JobContext) -> dict[str, Any]:
         upload_session_ttl=timedelta(hours=s.upload_session_ttl_hours),
         idempotency_ttl=timedelta(hours=s.idempotency_ttl_hours),
     )
-    return result.as_dict()
+    pruned = await prune_history(older_than=timedelta(days=s.webhook_retention_days))
+    return result.as_dict() | {"webhook_rows_pruned": pruned}
 
 
 async def process_uploads(ctx: JobContext) -> dict[str, Any]:

@@ -402,3 +402,27 @@ async def test_the_fault_checker_finds_a_claim_without_its_event_and_an_event_wi
         "event for a claim of web:b (slot 1) that is not in the database",
         "claim of web:unheard (slot 1) has no claim.created event",
     ]
+
+
+async def test_finished_deliveries_and_their_events_are_pruned_after_retention_pending_ones_stay(
+    services: Services, receiver: WebhookReceiver, sender: WebhookSender
+) -> None:
+    from domain.webhook_dispatch import prune_history
+
+    dev, _ = await factories.developer()
+    issued = await _subscribe(dev.id, receiver.url, ["claim.created"])
+    receiver.secret = issued.secret
+    sent = await webhooks.ping(owner_id=dev.id, webhook_id=issued.webhook.id)
+    await _drain(sender)
+    await receiver.down()
+    waiting = await webhooks.ping(owner_id=dev.id, webhook_id=issued.webhook.id)
+    await dispatch_once(sender, allow_private=True)  # fails: stays pending
+
+    assert await prune_history(older_than=timedelta(days=30)) == 0
+    with clock.frozen_at(clock.now() + timedelta(days=31)):
+        pruned = await prune_history(older_than=timedelta(days=30))
+    assert pruned == 2  # the delivered delivery and its event
+    assert await WebhookDelivery.filter(id=sent.id).count() == 0
+    assert await WebhookDelivery.filter(id=waiting.id, status="pending").count() == 1
+    assert await OutboxEvent.filter(event_id=waiting.event_id).count() == 1
+    assert await OutboxEvent.filter(event_id=sent.event_id).count() == 0
