@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_campaign_identity')]
+    dependencies = [('models', '0007_web_sessions')]
 
     initial = False
 
