@@ -14,6 +14,8 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+from domain.fields import ExactCharField
+
 
 class Developer(Model):
     """A campaign owner."""
@@ -36,8 +38,8 @@ class ApiKey(Model):
         "models.Developer", related_name="api_keys", on_delete=fields.CASCADE
     )
     name = fields.CharField(max_length=100, default="default")
-    prefix = fields.CharField(max_length=32, description="public part shown in listings")
-    key_hash = fields.CharField(max_length=64, unique=True)
+    prefix = ExactCharField(max_length=32, description="public part shown in listings")
+    key_hash = ExactCharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
@@ -54,7 +56,7 @@ class Identity(Model):
         "models.Developer", related_name="identities", on_delete=fields.CASCADE
     )
     provider = fields.CharField(max_length=16)
-    external_id = fields.CharField(max_length=64)
+    external_id = ExactCharField(max_length=64)
     chat_id = fields.CharField(max_length=64, null=True, description="where notices go")
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -70,7 +72,7 @@ class LinkToken(Model):
     developer: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
         "models.Developer", related_name="link_tokens", on_delete=fields.CASCADE
     )
-    token_hash = fields.CharField(max_length=64, unique=True)
+    token_hash = ExactCharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
 
@@ -98,7 +100,7 @@ class Campaign(Model):
     """A pool of single-use codes and the rules for handing them out."""
 
     id = fields.IntField(primary_key=True)
-    public_id = fields.CharField(max_length=32, unique=True)
+    public_id = ExactCharField(max_length=32, unique=True)
     owner: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
         "models.Developer", related_name="campaigns", on_delete=fields.CASCADE
     )
@@ -133,11 +135,11 @@ class PromoCode(Model):
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="codes", on_delete=fields.CASCADE, db_index=False
     )
-    code = fields.CharField(max_length=64)
+    code = ExactCharField(max_length=64)
     platform = fields.CharField(max_length=16, default="")
     metadata = fields.CharField(max_length=1024, null=True)
     status = fields.CharField(max_length=16, default="available")
-    claimant = fields.CharField(max_length=100, null=True)
+    claimant = ExactCharField(max_length=100, null=True)
     claimed_at = fields.DatetimeField(null=True)
     used_at = fields.DatetimeField(null=True)
     upload_id = fields.IntField(null=True)
@@ -165,13 +167,13 @@ class Claim(Model):
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="claims", on_delete=fields.CASCADE, db_index=False
     )
-    claimant = fields.CharField(max_length=100)
+    claimant = ExactCharField(max_length=100)
     slot = fields.IntField(null=True)
     code_id = fields.BigIntField()
-    code = fields.CharField(max_length=64)
+    code = ExactCharField(max_length=64)
     channel = fields.CharField(max_length=16)
     platform = fields.CharField(max_length=16, default="")
-    idempotency_key = fields.CharField(max_length=128, null=True)
+    idempotency_key = ExactCharField(max_length=128, null=True)
     created_at = fields.DatetimeField()
     released_at = fields.DatetimeField(null=True)
 
@@ -188,7 +190,7 @@ class Upload(Model):
     """One CSV/TXT import and its report."""
 
     id = fields.IntField(primary_key=True)
-    public_id = fields.CharField(max_length=32, unique=True)
+    public_id = ExactCharField(max_length=32, unique=True)
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="uploads", on_delete=fields.CASCADE
     )
@@ -218,9 +220,9 @@ class ArchivedCode(Model):
     id = fields.BigIntField(primary_key=True)
     original_id = fields.BigIntField(unique=True, description="its id in promo_codes")
     campaign_id = fields.IntField()
-    code = fields.CharField(max_length=64)
+    code = ExactCharField(max_length=64)
     platform = fields.CharField(max_length=16, default="")
-    claimant = fields.CharField(max_length=100, null=True)
+    claimant = ExactCharField(max_length=100, null=True)
     claimed_at = fields.DatetimeField(null=True)
     used_at = fields.DatetimeField(null=True)
     archived_at = fields.DatetimeField()
@@ -239,7 +241,7 @@ class WaitlistEntry(Model):
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
         "models.Campaign", related_name="waitlist", on_delete=fields.CASCADE
     )
-    claimant = fields.CharField(max_length=100)
+    claimant = ExactCharField(max_length=100)
     channel = fields.CharField(max_length=16)
     contact = fields.CharField(max_length=254, description="chat id or e-mail address")
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -254,9 +256,9 @@ class IdempotencyRecord(Model):
     """The stored answer to a request made with an `Idempotency-Key`."""
 
     id = fields.BigIntField(primary_key=True)
-    scope = fields.CharField(max_length=100)
-    key = fields.CharField(max_length=128)
-    request_hash = fields.CharField(max_length=64)
+    scope = ExactCharField(max_length=100)
+    key = ExactCharField(max_length=128)
+    request_hash = ExactCharField(max_length=64)
     status_code = fields.IntField(null=True)
     response: fields.Field[Any] = fields.JSONField(null=True)
     created_at = fields.DatetimeField()
@@ -269,8 +271,8 @@ class IdempotencyRecord(Model):
 class JobLease(Model):
     """A lease that keeps each scheduled job run to one scheduler process."""
 
-    name = fields.CharField(max_length=100, primary_key=True)
-    owner = fields.CharField(max_length=100)
+    name = ExactCharField(max_length=100, primary_key=True)
+    owner = ExactCharField(max_length=100)
     expires_at = fields.DatetimeField()
 
     class Meta:
@@ -318,9 +320,9 @@ class ChatPost(Model):
         "models.Campaign", related_name="posts", on_delete=fields.CASCADE
     )
     provider = fields.CharField(max_length=16)
-    guild_id = fields.CharField(max_length=32, description="server or group the post is in")
-    channel_id = fields.CharField(max_length=32)
-    message_id = fields.CharField(max_length=32)
+    guild_id = ExactCharField(max_length=32, description="server or group the post is in")
+    channel_id = ExactCharField(max_length=32)
+    message_id = ExactCharField(max_length=32)
     posted_by = fields.CharField(max_length=64, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -1,0 +1,154 @@
+"""Identifiers compare byte for byte on MariaDB too (`utf8mb4_nopad_bin`), as on SQLite.
+
+MariaDB's default collation made `Alice`, `alice` and `alice ` one claimant, `KEY-Q` and
+`key-q` one Idempotency-Key, and `café` / `cafe` one value: two people shared a claim slot and
+the second was refused (or looped until a RecursionError). Each column below becomes an
+`ExactCharField` (domain/fields.py): on MySQL/MariaDB this migration rewrites the column with
+the binary, no-pad collation (`ALTER TABLE … MODIFY COLUMN`, which rebuilds the table: plan
+for it on large `promo_codes`/`claims` tables); on SQLite, which already compares bytes, it
+changes nothing but the recorded state (no table is rebuilt).
+
+Existing rows keep their values. A binary collation only tells apart values the old one
+folded together, so no unique key can be broken by the conversion.
+"""
+
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from domain.fields import ExactCharField
+
+
+class ExactColumn(ops.AlterField):
+    """AlterField whose SQL runs on MySQL/MariaDB only: one `MODIFY COLUMN` with the full
+    definition (type, collation, nullability, default, comment), indexes kept. SQLite would
+    rebuild the table for a type that is the same there. (tortoise's own MySQL alter_field
+    follows its MODIFY with an `ALTER … TYPE` MariaDB does not parse, for custom SQL types.)"""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
+        if state_editor is None or state_editor.DIALECT != "mysql":
+            return
+        model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
+        field = model._meta.fields_map[self.name]
+        table = state_editor._qualify_table_name(model._meta.db_table, model._meta.schema)
+        await state_editor._run_sql(state_editor._build_modify_column_sql(model, field, table))
+
+    async def database_backward(self, app_label, old_state, new_state, state_editor=None):
+        raise NotImplementedError("identifiers are not folded back to a case-insensitive collation")
+
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0005_used_at_index')]
+
+    initial = False
+
+    operations = [
+        ExactColumn(
+            model_name='ApiKey',
+            name='key_hash',
+            field=ExactCharField(unique=True, max_length=64),
+        ),
+        ExactColumn(
+            model_name='ApiKey',
+            name='prefix',
+            field=ExactCharField(description='public part shown in listings', max_length=32),
+        ),
+        ExactColumn(
+            model_name='ArchivedCode',
+            name='claimant',
+            field=ExactCharField(null=True, max_length=100),
+        ),
+        ExactColumn(
+            model_name='ArchivedCode',
+            name='code',
+            field=ExactCharField(max_length=64),
+        ),
+        ExactColumn(
+            model_name='Campaign',
+            name='public_id',
+            field=ExactCharField(unique=True, max_length=32),
+        ),
+        ExactColumn(
+            model_name='ChatPost',
+            name='channel_id',
+            field=ExactCharField(max_length=32),
+        ),
+        ExactColumn(
+            model_name='ChatPost',
+            name='guild_id',
+            field=ExactCharField(description='server or group the post is in', max_length=32),
+        ),
+        ExactColumn(
+            model_name='ChatPost',
+            name='message_id',
+            field=ExactCharField(max_length=32),
+        ),
+        ExactColumn(
+            model_name='Claim',
+            name='claimant',
+            field=ExactCharField(max_length=100),
+        ),
+        ExactColumn(
+            model_name='Claim',
+            name='code',
+            field=ExactCharField(max_length=64),
+        ),
+        ExactColumn(
+            model_name='Claim',
+            name='idempotency_key',
+            field=ExactCharField(null=True, max_length=128),
+        ),
+        ExactColumn(
+            model_name='IdempotencyRecord',
+            name='key',
+            field=ExactCharField(max_length=128),
+        ),
+        ExactColumn(
+            model_name='IdempotencyRecord',
+            name='request_hash',
+            field=ExactCharField(max_length=64),
+        ),
+        ExactColumn(
+            model_name='IdempotencyRecord',
+            name='scope',
+            field=ExactCharField(max_length=100),
+        ),
+        ExactColumn(
+            model_name='Identity',
+            name='external_id',
+            field=ExactCharField(max_length=64),
+        ),
+        ExactColumn(
+            model_name='JobLease',
+            name='name',
+            field=ExactCharField(primary_key=True, unique=True, db_index=True, max_length=100),
+        ),
+        ExactColumn(
+            model_name='JobLease',
+            name='owner',
+            field=ExactCharField(max_length=100),
+        ),
+        ExactColumn(
+            model_name='LinkToken',
+            name='token_hash',
+            field=ExactCharField(unique=True, max_length=64),
+        ),
+        ExactColumn(
+            model_name='PromoCode',
+            name='claimant',
+            field=ExactCharField(null=True, max_length=100),
+        ),
+        ExactColumn(
+            model_name='PromoCode',
+            name='code',
+            field=ExactCharField(max_length=64),
+        ),
+        ExactColumn(
+            model_name='Upload',
+            name='public_id',
+            field=ExactCharField(unique=True, max_length=32),
+        ),
+        ExactColumn(
+            model_name='WaitlistEntry',
+            name='claimant',
+            field=ExactCharField(max_length=100),
+        ),
+    ]
