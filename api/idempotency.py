@@ -5,8 +5,9 @@ Routes opt in with `@idempotent` under their decorator, on a router built with
 1. checks the key and fingerprints the request (method, path, canonical JSON body, or for a
    multipart upload each field's name, filename and content, since a retried multipart body
    carries a new boundary);
-2. replays the stored answer when there is one (`Idempotent-Replayed: true`), or answers a 422
-   `idempotency_key_reused` problem when the key was used for another request;
+2. takes the key for this request before running it: a 422 `idempotency_key_reused` problem
+   when the key belongs to another request (also one arriving at the same moment: that one
+   never runs), the stored answer replayed when there is one (`Idempotent-Replayed: true`);
 3. otherwise runs the route and stores a successful answer (domain/idempotency.py).
 Keys are scoped to the caller (a hash of its API key, or `anon`) and the operation, so two
 callers never see each other's answers.
@@ -180,8 +181,11 @@ async def answer_once(
     key = idempotency.check_key(raw_key)
     scope = idempotency.scope_of(_principal(request), f"{operation} {request.url.path}")
     request_hash = await request_fingerprint(request)
-    ttl = _ttl(request)
-    stored = await idempotency.lookup(scope=scope, key=key, request_hash=request_hash, ttl=ttl)
+    # the key is this request's from here on (another request with it is refused, never run)
+    held = await idempotency.begin(
+        scope=scope, key=key, request_hash=request_hash, ttl=_ttl(request)
+    )
+    stored = held.answer
     if stored is not None and not rerun:
         return _replay(stored)
     response = await run()
@@ -194,12 +198,9 @@ async def answer_once(
         response.headers[REPLAYED] = "true"
         return response
     answer = _stored(response)
-    if answer is None:
-        return response
-    kept = await idempotency.remember(
-        scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
-    )
-    return response if kept is answer else _replay(kept)
+    if answer is not None:
+        await idempotency.finish(scope=scope, key=key, request_hash=request_hash, answer=answer)
+    return response
 
 
 HEADER_DOC = {

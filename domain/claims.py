@@ -41,6 +41,7 @@ from domain.errors import (
     ClaimRefused,
     PlatformNotServed,
     PlatformRequired,
+    ServiceUnavailable,
     SoldOut,
     ValidationFailed,
 )
@@ -651,9 +652,9 @@ async def _claim_new(
 
     notify = await outbox.wanted(c.owner_id, outbox.CLAIM_CREATED)  # type: ignore[attr-defined]
     for _attempt in range(ATTEMPTS):
+        taken = None
         try:
             async with in_transaction() as conn:
-                taken = None
                 for stored_platform in candidates:
                     taken = await _take_code(conn, c.id, stored_platform, key, now)
                     if taken:
@@ -689,10 +690,11 @@ async def _claim_new(
             continue
         else:
             if taken is None:
-                break
+                await _no_code_left(c, requested, events_bus)
             return await _acknowledge(c, key, mine, events_bus, None)
-
-    await _no_code_left(c, requested, events_bus)
+    # every attempt met a claim row it could not see as this claimant's: never report that as
+    # "no code left" (codes remain); the client may retry
+    raise ServiceUnavailable("This claim met concurrent claims too often; try again.")
 
 
 async def _no_code_left(

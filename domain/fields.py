@@ -27,7 +27,7 @@ class ExactCharField(fields.CharField):
             self.field = field
 
         @property
-        def SQL_TYPE(self) -> str:  # noqa: N802 (tortoise's attribute name)
+        def SQL_TYPE(self) -> str:  # tortoise's attribute name
             return (
                 f"VARCHAR({self.field.max_length}) CHARACTER SET utf8mb4 COLLATE {EXACT_COLLATION}"
             )

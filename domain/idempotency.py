@@ -1,34 +1,41 @@
-"""Idempotency keys: the stored answer to a request, replayed when the same request comes again.
+"""Idempotency keys: a key belongs to the first request made with it; retries replay its answer.
 
 A client that did not hear the answer (a timeout, a dropped connection, a crashed proxy)
 retries with the same `Idempotency-Key`. Within the retention window (24 h by default):
 - the same key with the same request gets the first answer back, byte for byte;
-- the same key with a different request is refused (`IdempotencyMismatch`), never run.
+- the same key with a different request is refused (`IdempotencyMismatch`) and never runs,
+  also when the two arrive at the same moment.
 
-Only successful answers are stored: a refusal changed nothing, so running it again is safe and
-tells the client the current truth (a paused campaign may have resumed). The record is written
-AFTER the operation, never as an in-progress marker before it: a process killed mid-request or
-a database that drops mid-request cannot leave a marker behind that blocks the client's retries.
-Two concurrent first attempts both run (claims are idempotent per claimant and key by
-themselves, imports skip codes already present), the first record wins, and the second attempt
-answers with the winner's stored answer, so the client sees one answer whatever the timing.
+`begin` takes the key for the request BEFORE it runs: one row per (scope, key) holding the
+request's fingerprint, inserted under the unique key, so of several requests racing with one
+key exactly one row wins and a request with another fingerprint is refused before it runs.
+`finish` then stores a successful answer on that row. Only successful answers are stored: a
+refusal changed nothing, so a retry of the same request runs again and tells the current truth
+(a paused campaign may have resumed). A row without an answer (the request was refused, still
+running, or its process died) never blocks a retry of the same request: it runs again (claims
+are idempotent per claimant and key by themselves, imports skip codes already present); it
+only keeps the key from serving a different request until it expires.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
+from tortoise.connection import get_connection
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from domain import clock
+from domain.claims import ATTEMPTS, is_retryable
 from domain.coalesce import Coalescer
-from domain.errors import IdempotencyMismatch, ValidationFailed
+from domain.db import is_mysql_connection
+from domain.errors import IdempotencyMismatch, ServiceUnavailable, ValidationFailed
 from domain.models import IdempotencyRecord
 
 log = logging.getLogger(__name__)
@@ -87,70 +94,70 @@ def _answer(record: IdempotencyRecord) -> StoredAnswer:
     )
 
 
-async def lookup(*, scope: str, key: str, request_hash: str, ttl: timedelta) -> StoredAnswer | None:
-    """The stored answer for this key, None when there is none (or it expired).
+@dataclass(frozen=True, slots=True)
+class Held:
+    """The key is this request's: `answer` is the stored answer to replay, None when there is
+    none yet (a new key, or the same request refused, in flight or cut short)."""
 
-    Raises `IdempotencyMismatch` when the key was used for a different request.
+    answer: StoredAnswer | None
+
+
+# a key whose row expired and was swept while we looked goes round again; bounded, never deep
+BEGIN_ATTEMPTS = 3
+
+
+async def begin(*, scope: str, key: str, request_hash: str, ttl: timedelta) -> Held:
+    """Take `key` for this request before it runs (see the module docstring).
+
+    Raises `IdempotencyMismatch` when the key belongs to a different request, however close
+    in time the two came. Keys that arrive together are inserted together (one multi-row
+    INSERT, as claims are); a conflict in a batch sends each of its keys down the one-by-one
+    path, which reads the row that holds the key.
     """
-    record = await READS.submit(None, (scope, key))
-    if record is None:
-        return None
-    if record.created_at < clock.now() - ttl:
-        # expired: forget it so the key can serve a new request (the cleanup job sweeps the rest)
-        await IdempotencyRecord.filter(id=record.id, created_at=record.created_at).delete()
-        return None
-    if record.request_hash != request_hash:
-        raise IdempotencyMismatch(
-            "This Idempotency-Key was already used with a different request; use a new key"
-            " for a new request.",
-            field="Idempotency-Key",
-        )
-    return _answer(record)
+    if await TAKES.submit(None, _new_record(scope, key, request_hash)):
+        return Held(answer=None)
+    for _ in range(BEGIN_ATTEMPTS):
+        try:
+            await _new_record(scope, key, request_hash).save()
+            return Held(answer=None)
+        except IntegrityError:
+            pass
+        record = await IdempotencyRecord.get_or_none(scope=scope, key=key)
+        if record is None:
+            continue  # swept between our INSERT and our read: try to take it again
+        if record.created_at < clock.now() - ttl:
+            # expired: forget it so the key can serve a new request (the cleanup job sweeps
+            # the rest); the next round takes it
+            await IdempotencyRecord.filter(id=record.id, created_at=record.created_at).delete()
+            continue
+        if record.request_hash != request_hash:
+            raise IdempotencyMismatch(
+                "This Idempotency-Key was already used with a different request; use a new key"
+                " for a new request.",
+                field="Idempotency-Key",
+            )
+        return Held(answer=_answer(record) if record.status_code is not None else None)
+    raise ServiceUnavailable("The Idempotency-Key could not be taken; retry the request.")
 
 
-async def _read_together(_: None, wanted: list[tuple[str, str]]) -> list[IdempotencyRecord | None]:
-    """The records of several (scope, key) pairs in one query (lookups that arrive together)."""
-    rows = await IdempotencyRecord.filter(
-        scope__in=sorted({scope for scope, _ in wanted}), key__in=sorted({key for _, key in wanted})
-    )
-    found = {(r.scope, r.key): r for r in rows}
-    return [found.get(pair) for pair in wanted]
-
-
-READS: Coalescer[None, tuple[str, str], IdempotencyRecord | None] = Coalescer(
-    _read_together, max_batch=200
-)
-
-
-async def remember(
-    *, scope: str, key: str, request_hash: str, answer: StoredAnswer, ttl: timedelta
-) -> StoredAnswer:
-    """Store `answer` for the key; returns the answer to give (an earlier one if it won the race).
-
-    Records that arrive together are inserted together (one commit for the lot, as claims
-    are); a conflict in a batch sends each of its records down the one-by-one path.
-    Raises `IdempotencyMismatch` when a concurrent request stored a different request under
-    the same key first.
-    """
-    if await WRITES.submit(None, _new_record(scope, key, request_hash, answer)):
-        return answer
-    return await _remember_one(
-        scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
-    )
-
-
-def _new_record(scope: str, key: str, request_hash: str, answer: StoredAnswer) -> IdempotencyRecord:
+def _new_record(
+    scope: str, key: str, request_hash: str, answer: StoredAnswer | None = None
+) -> IdempotencyRecord:
     return IdempotencyRecord(
         scope=scope,
         key=key,
         request_hash=request_hash,
-        status_code=answer.status_code,
-        response={"body": answer.body, "media_type": answer.media_type, "headers": answer.headers},
+        status_code=answer.status_code if answer else None,
+        response=_payload(answer) if answer else None,
         created_at=clock.now(),
     )
 
 
-async def _write_together(_: None, records: list[IdempotencyRecord]) -> list[bool]:
+def _payload(answer: StoredAnswer) -> dict[str, Any]:
+    return {"body": answer.body, "media_type": answer.media_type, "headers": answer.headers}
+
+
+async def _take_together(_: None, records: list[IdempotencyRecord]) -> list[bool]:
     """Insert records in one multi-row INSERT and commit; all False if any key was taken."""
     try:
         async with in_transaction():
@@ -160,23 +167,71 @@ async def _write_together(_: None, records: list[IdempotencyRecord]) -> list[boo
     return [True] * len(records)
 
 
-WRITES: Coalescer[None, IdempotencyRecord, bool] = Coalescer(
-    _write_together, max_batch=200, linger=0.003
+TAKES: Coalescer[None, IdempotencyRecord, bool] = Coalescer(
+    _take_together, max_batch=200, linger=0.003
 )
 
 
-async def _remember_one(
-    *, scope: str, key: str, request_hash: str, answer: StoredAnswer, ttl: timedelta
-) -> StoredAnswer:
-    try:
-        await _new_record(scope, key, request_hash, answer).save()
-        return answer
-    except IntegrityError:
-        pass
-    winner = await lookup(scope=scope, key=key, request_hash=request_hash, ttl=ttl)
-    if winner is None:  # it expired in between: ours is the answer now
-        return await _remember_one(
-            scope=scope, key=key, request_hash=request_hash, answer=answer, ttl=ttl
+async def finish(*, scope: str, key: str, request_hash: str, answer: StoredAnswer) -> None:
+    """Store the successful answer of the request that holds `key` (the first answer stays).
+
+    Answers that arrive together are written with one statement: an upsert that fills the
+    row `begin` inserted, or inserts it again if the cleanup swept it meanwhile, and leaves
+    a row alone that already has an answer or belongs to another request.
+    """
+    await ANSWERS.submit(None, (scope, key, request_hash, answer))
+
+
+_Answer = tuple[str, str, str, StoredAnswer]
+
+
+async def _answer_together(_: None, answers: list[_Answer]) -> list[None]:
+    conn = get_connection("default")
+    mysql = is_mysql_connection(conn)
+    now = clock.now()
+    values: list[Any] = []
+    # one row per key (the first answer wins), in key order so concurrent batches lock alike
+    unique = {(scope, key): (scope, key, h, a) for scope, key, h, a in reversed(answers)}
+    for scope, key, request_hash, answer in sorted(unique.values(), key=lambda a: a[:2]):
+        values += [
+            scope,
+            key,
+            request_hash,
+            answer.status_code,
+            json.dumps(_payload(answer), separators=(",", ":")),
+            now.replace(tzinfo=None) if mysql else now,
+        ]
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(unique))
+    insert = (
+        "INSERT INTO idempotency_records (scope, `key`, request_hash, status_code, response,"
+        f" created_at) VALUES {rows}"
+    )
+    if mysql:
+        # MariaDB evaluates the assignments in order: `response` first, while status_code is
+        # still the old one
+        fill = "status_code IS NULL AND request_hash = VALUES(request_hash)"
+        query = (
+            insert.replace("?", "%s")
+            + f" ON DUPLICATE KEY UPDATE response = IF({fill}, VALUES(response), response),"
+            f" status_code = IF({fill}, VALUES(status_code), status_code)"
         )
-    log.info("idempotency key raced: answering with the first stored answer")
-    return winner
+    else:
+        query = insert.replace("`key`", '"key"') + (
+            ' ON CONFLICT (scope, "key") DO UPDATE SET status_code = excluded.status_code,'
+            " response = excluded.response WHERE idempotency_records.status_code IS NULL"
+            " AND idempotency_records.request_hash = excluded.request_hash"
+        )
+    for attempt in range(ATTEMPTS):
+        try:
+            async with in_transaction() as tx:
+                await tx.execute_query(query, values)
+            break
+        except OperationalError as exc:
+            if not is_retryable(exc) or attempt == ATTEMPTS - 1:
+                # the request ran and its answer stands; a retry of it will run again
+                log.warning("idempotency answers not stored: %s", type(exc).__name__)
+                break
+    return [None] * len(answers)
+
+
+ANSWERS: Coalescer[None, _Answer, None] = Coalescer(_answer_together, max_batch=200, linger=0.003)

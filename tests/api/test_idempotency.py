@@ -4,11 +4,15 @@ requests are refused."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
+import pytest
 
+from api.app import create_app
 from domain import clock
+from domain.bootstrap import Services
 from domain.models import Upload
 from tests.api.conftest import Dev, new_campaign, upload
 
@@ -282,3 +286,39 @@ async def test_a_retried_claim_never_replays_a_code_released_to_someone_else(
     # alice's claim was released: her retry runs again (sold out now), it never replays bob's code
     assert retry.status_code == 409 and retry.json()["code"] == "sold_out"
     assert "XXXX1111" not in retry.text
+
+
+@pytest.fixture
+async def route_only(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """The same service without the fast lane: keyed claims take the FastAPI route."""
+    app = create_app(services.settings, services, manage_database=False, fast_lane=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.mark.parametrize("road", ["fast lane", "route"])
+async def test_one_key_sent_with_eight_different_bodies_at_once_runs_exactly_one(
+    client: httpx.AsyncClient, route_only: httpx.AsyncClient, dev: Dev, road: str
+) -> None:
+    http = client if road == "fast lane" else route_only
+    cid = await new_campaign(client, dev, per_claimant_limit=2)
+    await upload(client, dev, cid, b"code\n" + b"".join(b"SAME%04d\n" % i for i in range(20)))
+    bodies = [{"user_identifier": f"racer-{n}"} for n in range(8)]
+    answers = await asyncio.gather(
+        *(http.post(f"/api/distribute/{cid}", json=b, headers=key("shared")) for b in bodies)
+    )
+    ran = [a for a in answers if a.status_code == 201]
+    refused = [a for a in answers if a.status_code == 422]
+    assert len(ran) == 1 and len(refused) == 7, [a.status_code for a in answers]
+    assert {r.json()["code"] for r in refused} == {"idempotency_key_reused"}
+    # nothing was claimed for the seven refused: one code out, held by the one that ran
+    assert (await stock(client, dev, cid))["claimed"] == 1
+    listing = await client.get(f"/api/campaigns/{cid}/codes?status=claimed", headers=dev.auth)
+    assert len(listing.json()["items"]) == 1
+    # each caller then sends a new request (a key of its own): with a limit of 2 every one gets
+    # one more code, so a refused caller holds one code in all, the one that ran holds two
+    for n, body in enumerate(bodies):
+        again = await http.post(f"/api/distribute/{cid}", json=body, headers=key(f"own-{n}"))
+        assert again.status_code == 201 and again.json()["repeated"] is False, again.text
+    assert (await stock(client, dev, cid))["claimed"] == 9
