@@ -355,8 +355,9 @@ class ClaimIn(Strict):
     user_identifier: str = Field(
         min_length=1,
         max_length=80,
-        pattern=r"^[A-Za-z0-9_.:@+\-]+$",
-        description="a stable id of the claimant in your app (use an unguessable one)",
+        pattern=r"^[\w.:@+\-]+$",
+        description="a stable id of the claimant in your app (use an unguessable one): letters"
+        " and digits of any script and . _ : @ + -, compared exactly (case and accents count)",
     )
 
 

@@ -30,6 +30,7 @@ from tortoise.transactions import in_transaction
 
 from domain import clock, events, outbox
 from domain.campaigns import forget_card, public_row, recent_public_row
+from domain.claimants import loggable
 from domain.coalesce import Coalescer
 from domain.db import is_mysql_connection
 from domain.eligibility import judge, parse_rules
@@ -767,7 +768,7 @@ async def _acknowledge(
     log.info(
         "claim campaign=%s claimant=%s channel=%s code=%s",
         c.public_id,
-        claimant,
+        loggable(claimant),
         row.channel,
         mask_code(row.code),
     )

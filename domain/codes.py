@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from domain import clock, outbox
 from domain.campaigns import forget_card, owned, reopen_if_sold_out
+from domain.claimants import pseudonym
 from domain.errors import CodeNotFound, ValidationFailed
 from domain.models import Campaign, Claim, PromoCode
 from domain.values import CodeStatus, Platform, is_row_id, mask_code
@@ -38,7 +39,7 @@ class CodeView:
     expires_at: datetime | None = None
 
 
-def _view(row: PromoCode, c: Campaign) -> CodeView:
+def _view(row: PromoCode, c: Campaign, claimant: str | None) -> CodeView:
     # a code without a platform of its own serves its campaign's platform (every code of an
     # iOS campaign is an iOS code); only a universal campaign's such codes are "any"
     campaign_platform = "" if c.platform == Platform.UNIVERSAL else str(c.platform)
@@ -47,7 +48,7 @@ def _view(row: PromoCode, c: Campaign) -> CodeView:
         code=mask_code(row.code),
         platform=row.platform or campaign_platform,
         status=row.status,
-        claimant=row.claimant,
+        claimant=claimant,
         claimed_at=row.claimed_at,
         used_at=row.used_at,
         expires_at=row.expires_at,
@@ -66,16 +67,25 @@ def _status(value: str | None) -> str | None:
 
 
 async def list_codes(
-    *, owner_id: int, campaign_id: str, status: str | None = None, offset: int = 0, limit: int = 50
+    *,
+    owner_id: int,
+    campaign_id: str,
+    secret_key: str,
+    status: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
 ) -> tuple[list[CodeView], int]:
-    """A page of a campaign's codes (masked) and the total matching count."""
+    """A page of a campaign's codes (masked) and the total matching count.
+
+    Web and anonymous claimants appear as pseudonyms keyed with `secret_key` (domain.claimants).
+    """
     c = await owned(owner_id=owner_id, campaign_id=campaign_id)
     query = PromoCode.filter(campaign_id=c.id)
     if wanted := _status(status):
         query = query.filter(status=wanted)
     total = await query.count()
     rows = await query.order_by("id").offset(offset).limit(limit)
-    return [_view(r, c) for r in rows], total
+    return [_view(r, c, pseudonym(secret_key, c.public_id, r.claimant)) for r in rows], total
 
 
 async def _find(campaign_pk: int, code: str) -> PromoCode:
@@ -186,7 +196,7 @@ async def release(*, owner_id: int, campaign_id: str, code: str) -> CodeView:
         await reopen_if_sold_out(c, clock.now())
     forget_card(campaign_id)
     await row.refresh_from_db()
-    return _view(row, c)
+    return _view(row, c, None if changed else row.claimant)
 
 
 def spreadsheet_safe(value: str | None) -> str:
@@ -201,9 +211,17 @@ def spreadsheet_safe(value: str | None) -> str:
 
 
 async def export_csv(
-    *, owner_id: int, campaign_id: str, status: str | None = None, batch: int = 5000
+    *,
+    owner_id: int,
+    campaign_id: str,
+    secret_key: str,
+    status: str | None = None,
+    batch: int = 5000,
 ) -> AsyncIterator[str]:
-    """The campaign's codes in full as CSV text chunks (owner only; streamed in batches)."""
+    """The campaign's codes in full as CSV text chunks (owner only; streamed in batches).
+
+    Web and anonymous claimants appear as pseudonyms, as in the listing.
+    """
     c = await owned(owner_id=owner_id, campaign_id=campaign_id)
     wanted = _status(status)
 
@@ -234,7 +252,7 @@ async def export_csv(
                         spreadsheet_safe(r.code),
                         r.platform,
                         r.status,
-                        spreadsheet_safe(r.claimant),
+                        spreadsheet_safe(pseudonym(secret_key, c.public_id, r.claimant)),
                         r.claimed_at.isoformat() if r.claimed_at else "",
                         r.used_at.isoformat() if r.used_at else "",
                         spreadsheet_safe(r.metadata),

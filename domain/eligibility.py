@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from domain import claimants
 from domain.errors import NotEligible, ValidationFailed
 from domain.values import Channel, Claimant
 
@@ -81,7 +82,11 @@ def judge(rules: EligibilityRules, claimant: Claimant, *, channel: str, now: dat
             + ".",
             rule="channels",
         )
-    if rules.web_signed_identity and channel == Channel.WEB and claimant.namespace == "web":
+    if (
+        rules.web_signed_identity
+        and channel == Channel.WEB
+        and claimant.namespace in claimants.BEARER
+    ):
         raise NotEligible(
             "This campaign is for signed-in users of the developer's site; open it from there.",
             rule="web_signed_identity",

@@ -156,7 +156,8 @@ class Channel(StrEnum):
     API = "api"
 
 
-_CLAIMANT_ID = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,80}$")
+# letters and digits of any script (`Renée` and `Renee` are two people), compared byte for byte
+_CLAIMANT_ID = re.compile(r"^[\w.:@+\-]{1,80}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,7 @@ class Claimant:
         ext = str(external_id).strip()
         if not _CLAIMANT_ID.match(ext) or not re.match(r"^[a-z]{2,16}$", namespace):
             raise ValidationFailed(
-                "The user identifier must be 1-80 letters, digits or . _ : @ + -",
+                "The user identifier must be 1-80 letters, digits or . _ : @ + - (no spaces).",
                 field="user_identifier",
             )
         return cls(namespace=namespace, external_id=ext, **facts)

@@ -88,13 +88,19 @@ async def upload_codes(
 async def list_codes(
     campaign_id: CampaignId,
     dev: CurrentDeveloper,
+    services: Svc,
     status_: Annotated[CodeStatusName | None, Query(alias="status")] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CodePage:
     """A page of the campaign's codes, masked."""
     items, total = await codes.list_codes(
-        owner_id=dev.id, campaign_id=campaign_id, status=status_, offset=offset, limit=limit
+        owner_id=dev.id,
+        campaign_id=campaign_id,
+        secret_key=services.settings.secret_key.get_secret_value(),
+        status=status_,
+        offset=offset,
+        limit=limit,
     )
     return CodePage(items=[CodeOut.of(v) for v in items], total=total, offset=offset, limit=limit)
 
@@ -142,10 +148,16 @@ async def release_code_by_id(
 async def export_codes(
     campaign_id: CampaignId,
     dev: CurrentDeveloper,
+    services: Svc,
     status_: Annotated[CodeStatusName | None, Query(alias="status")] = None,
 ) -> StreamingResponse:
     """Export the campaign's codes in full (owner only; safe to open in a spreadsheet)."""
-    stream = await codes.export_csv(owner_id=dev.id, campaign_id=campaign_id, status=status_)
+    stream = await codes.export_csv(
+        owner_id=dev.id,
+        campaign_id=campaign_id,
+        secret_key=services.settings.secret_key.get_secret_value(),
+        status=status_,
+    )
     return StreamingResponse(
         stream,
         media_type="text/csv; charset=utf-8",

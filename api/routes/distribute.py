@@ -1,8 +1,9 @@
 """Public distribution: the campaign card and the claim, for web and app clients.
 
-Anonymous callers are limited per IP and per claimant; a developer's backend that sends its
-API key claims for its own signed-in users (the identity it names is trusted, namespaced to
-that developer) and is limited per key instead.
+Anonymous callers are `anon:<user_identifier>`, limited per IP and per claimant; a
+developer's backend that sends its API key claims for its own signed-in users
+(`api:<developer>:<user>`: the identity it names is trusted, namespaced to that developer) and
+is limited per key instead. Neither can name a claim-page visitor or a chat account.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from api.deps import (
 )
 from api.idempotency import IdempotentRoute, idempotent_in_domain
 from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut, Problem
-from domain import campaigns, claims, idempotency
+from domain import campaigns, claimants, claims, idempotency
 from domain.bootstrap import Services
 from domain.values import Channel, Claimant
 
@@ -109,7 +110,7 @@ async def serve_claim(
     dev = await optional_developer(request, await bearer(request))
     s = services.settings
     if dev is not None:
-        claimant = Claimant.of("api", f"{dev.id}:{body.user_identifier}")
+        claimant = Claimant.of(claimants.API, f"{dev.id}:{body.user_identifier}")
         channel = Channel.API
         await limit(
             services,
@@ -120,7 +121,9 @@ async def serve_claim(
             what="claims",
         )
     else:
-        claimant = Claimant.of("web", body.user_identifier)
+        # its own namespace: an anonymous caller can never name a claim-page visitor
+        # (`web:`), a developer's user (`api:`) or a chat account (domain.claimants)
+        claimant = Claimant.of(claimants.ANON, body.user_identifier)
         channel = Channel.WEB
         await limit(
             services,

@@ -766,6 +766,7 @@ async def campaign_codes(
     items, total = await codes.list_codes(
         owner_id=signed.developer.id,
         campaign_id=campaign_id,
+        secret_key=pages.services_of(request).settings.secret_key.get_secret_value(),
         status=wanted,
         offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE,
@@ -897,6 +898,7 @@ async def codes_mark_used(
 
 @router.get("/c/{campaign_id}/export.csv", name="codes_export")
 async def codes_export(
+    request: Request,
     campaign_id: str,
     signed: SignedIn,
     status: Annotated[str, Query(max_length=20)] = "",
@@ -905,7 +907,10 @@ async def codes_export(
     await _campaign(signed.developer.id, campaign_id)
     wanted = status if status in {s.value for s in CodeStatus} else None
     stream = await codes.export_csv(
-        owner_id=signed.developer.id, campaign_id=campaign_id, status=wanted
+        owner_id=signed.developer.id,
+        campaign_id=campaign_id,
+        secret_key=pages.services_of(request).settings.secret_key.get_secret_value(),
+        status=wanted,
     )
     suffix = f"-{wanted}" if wanted else ""
     return StreamingResponse(

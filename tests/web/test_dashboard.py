@@ -12,6 +12,7 @@ import httpx
 
 from domain import campaigns, claims, codes
 from domain.bootstrap import Services
+from domain.claimants import pseudonym
 from domain.values import Claimant
 from tests import factories
 from tests.web.conftest import Dev, csrf_of, sign_in
@@ -247,7 +248,9 @@ async def test_an_upload_reports_imported_duplicates_and_problem_lines(dev: Dev)
     assert empty.status_code == 422 and empty.json()["code"] == "invalid_csv"
 
 
-async def test_the_codes_table_is_masked_filterable_and_paginated(dev: Dev) -> None:
+async def test_the_codes_table_is_masked_filterable_and_paginated(
+    dev: Dev, services: Services
+) -> None:
     c = await factories.campaign(dev.developer.id)
     await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(60, prefix="PAGE"))
     await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "member-1"), channel="web")
@@ -257,7 +260,11 @@ async def test_the_codes_table_is_masked_filterable_and_paginated(dev: Dev) -> N
     page2 = await dev.http.get(f"/dashboard/c/{c.id}/codes?page=2")
     assert "PAG***059" in page2.text
     claimed = await dev.http.get(f"/dashboard/c/{c.id}/codes?status=claimed")
-    assert "1 code · page 1 of 1" in claimed.text and "web:member-1" in claimed.text
+    assert "1 code · page 1 of 1" in claimed.text
+    # a visitor's id is a bearer secret: the owner sees a per-campaign pseudonym instead
+    secret = services.settings.secret_key.get_secret_value()
+    assert pseudonym(secret, c.id, "web:member-1") in claimed.text
+    assert "member-1" not in claimed.text
 
 
 async def test_the_codes_table_names_the_campaigns_platform_for_its_codes(dev: Dev) -> None:
@@ -279,13 +286,15 @@ async def test_codes_can_be_marked_used_released_and_exported_in_full(dev: Dev) 
     got = await claims.claim(
         campaign_id=c.id, claimant=Claimant.of("web", "member-1"), channel="web"
     )
-    items, _ = await codes.list_codes(owner_id=dev.developer.id, campaign_id=c.id, status="claimed")
+    items, _ = await codes.list_codes(
+        owner_id=dev.developer.id, campaign_id=c.id, secret_key="s", status="claimed"
+    )
     r = await dev.http.post(
         f"/dashboard/c/{c.id}/codes/{items[0].id}/release", data={"csrf_token": dev.csrf}
     )
     assert r.status_code == 303 and "Released" in (await dev.http.get(r.headers["location"])).text
     _, claimed = await codes.list_codes(
-        owner_id=dev.developer.id, campaign_id=c.id, status="claimed"
+        owner_id=dev.developer.id, campaign_id=c.id, secret_key="s", status="claimed"
     )
     assert claimed == 0
     r = await dev.http.post(
@@ -298,7 +307,9 @@ async def test_codes_can_be_marked_used_released_and_exported_in_full(dev: Dev) 
     )
     notice = (await dev.http.get(r.headers["location"])).text
     assert "1 marked used, 0 already used, 1 not in this campaign." in notice
-    _, used = await codes.list_codes(owner_id=dev.developer.id, campaign_id=c.id, status="used")
+    _, used = await codes.list_codes(
+        owner_id=dev.developer.id, campaign_id=c.id, secret_key="s", status="used"
+    )
     assert used == 2
     export = await dev.http.get(f"/dashboard/c/{c.id}/export.csv")
     assert export.status_code == 200 and export.headers["cache-control"].startswith("no-store")
