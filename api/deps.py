@@ -109,6 +109,19 @@ def is_trusted_proxy(address: str, trusted: list[str]) -> bool:
 ClientIP = Annotated[str, Depends(client_ip)]
 
 
+def client_country(request: Request) -> str | None:
+    """The caller's country (ISO alpha-2) as named by `CODEDROP_COUNTRY_HEADER`, believed only
+    when the request comes from a trusted proxy (anyone else could send the header)."""
+    settings = request.app.state.services.settings
+    if not settings.country_header:
+        return None
+    peer = request.client.host if request.client else ""
+    if not is_trusted_proxy(peer, settings.trusted_proxies):
+        return None
+    value = request.headers.get(settings.country_header, "").strip().upper()
+    return value if len(value) == 2 and value.isalpha() else None
+
+
 async def limit(
     services: Services, response: Response, rule: str, *key: str, what: str
 ) -> RateLimitState | None:

@@ -16,7 +16,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from domain import clock, events, outbox
-from domain.eligibility import parse_rules
+from domain.eligibility import FactSources, check_verifiable, parse_rules
 from domain.errors import CampaignNotFound, ValidationFailed
 from domain.events import Event, EventBus
 from domain.models import ArchivedCode, Campaign, PromoCode
@@ -296,8 +296,14 @@ async def create_campaign(
     waitlist_enabled: bool = True,
     identity: str = IdentityMode.ANONYMOUS,
     code_ttl_days: int | None = None,
+    fact_sources: FactSources | None = None,
 ) -> CampaignView:
-    """Create a campaign owned by `owner_id` (active unless told otherwise)."""
+    """Create a campaign owned by `owner_id` (active unless told otherwise).
+
+    `fact_sources` (`FactSources.of(settings)`) says which optional facts this deployment
+    gathers; rules that none of a channel's facts can check are refused
+    (`EligibilityUnverifiable`), whatever front creates the campaign.
+    """
     values = _check_fields(
         {
             "name": name,
@@ -315,6 +321,7 @@ async def create_campaign(
         }
     )
     _check_window(values["starts_at"], values["ends_at"])
+    check_verifiable(parse_rules(values["eligibility"]), fact_sources or FactSources())
     row = await Campaign.create(owner_id=owner_id, public_id=new_public_id(), **values)
     return _view(row, Stock())
 
@@ -338,11 +345,23 @@ async def list_campaigns(
 
 
 async def update_campaign(
-    *, owner_id: int, campaign_id: str, changes: dict[str, Any], events_bus: EventBus | None = None
+    *,
+    owner_id: int,
+    campaign_id: str,
+    changes: dict[str, Any],
+    events_bus: EventBus | None = None,
+    fact_sources: FactSources | None = None,
 ) -> CampaignView:
-    """Change editable fields; a status change is published as an event."""
+    """Change editable fields; a status change is published as an event.
+
+    New rules, and rules of a campaign being opened (status active), must be checkable on
+    its channels (`create_campaign`); pausing or ending is always allowed.
+    """
     row = await owned(owner_id=owner_id, campaign_id=campaign_id)
     values = _check_fields(changes)
+    if "eligibility" in values or values.get("status") == CampaignStatus.ACTIVE:
+        rules = values.get("eligibility", row.eligibility)
+        check_verifiable(parse_rules(rules), fact_sources or FactSources())
     if values.get("status") == CampaignStatus.DRAFT and row.status != CampaignStatus.DRAFT:
         raise ValidationFailed("A published campaign cannot go back to draft.", field="status")
     _check_window(values.get("starts_at", row.starts_at), values.get("ends_at", row.ends_at))
@@ -371,7 +390,12 @@ async def update_campaign(
 
 
 async def set_status(
-    *, owner_id: int, campaign_id: str, status: str, events_bus: EventBus | None = None
+    *,
+    owner_id: int,
+    campaign_id: str,
+    status: str,
+    events_bus: EventBus | None = None,
+    fact_sources: FactSources | None = None,
 ) -> CampaignView:
     """Pause, resume (active) or end (completed) a campaign."""
     return await update_campaign(
@@ -379,6 +403,7 @@ async def set_status(
         campaign_id=campaign_id,
         changes={"status": status},
         events_bus=events_bus,
+        fact_sources=fact_sources,
     )
 
 

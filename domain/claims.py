@@ -690,12 +690,12 @@ async def _claim_new(
             log.info("claim retried after %s", type(exc).__name__)
             continue
         else:
-            if taken is None:
-                await _no_code_left(c, requested, events_bus)
             return await _acknowledge(c, key, mine, events_bus, None)
-    # every attempt met a claim row it could not see as this claimant's: never report that as
-    # "no code left" (codes remain); the client may retry
-    raise ServiceUnavailable("This claim met concurrent claims too often; try again.")
+    if taken is not None:
+        # every attempt met a claim row it could not see as this claimant's: never report
+        # that as "no code left" (codes remain); the client may retry
+        raise ServiceUnavailable("This claim met concurrent claims too often; try again.")
+    await _no_code_left(c, requested, events_bus)
 
 
 async def _no_code_left(

@@ -1,18 +1,26 @@
 """Eligibility rules: data on the campaign, judged here from facts the fronts gather.
 
-A front collects facts (Discord roles and account age, Telegram chat memberships) into the
-`Claimant`; this module decides, and says which rule failed and when the member qualifies.
+A front collects facts (Discord roles and account age, Telegram chat memberships, the country
+a trusted proxy names) into the `Claimant`; this module decides, and says which rule failed
+and when the member qualifies.
+
+A rule needs a fact that only some fronts can gather: Telegram's Bot API tells no account
+age, the claim page knows no Discord roles. `CHECKABLE_ON` says where each rule can be
+checked, and `check_verifiable` refuses (422 `eligibility_unverifiable`) a campaign whose
+rules could not be checked on one of the channels it is open to, instead of letting it
+refuse every claimant there.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from domain import claimants
-from domain.errors import NotEligible, ValidationFailed
+from domain.errors import EligibilityUnverifiable, NotEligible, ValidationFailed
 from domain.values import Channel, Claimant
 
 
@@ -73,6 +81,87 @@ def parse_rules(raw: dict[str, Any] | None) -> EligibilityRules:
         ) from exc
 
 
+ALL_CHANNELS = (Channel.TELEGRAM, Channel.DISCORD, Channel.WEB, Channel.API)
+# where the facts each rule needs come from; rules not named here (channels,
+# web_signed_identity) need no fact and hold everywhere
+CHECKABLE_ON: dict[str, frozenset[Channel]] = {
+    # Discord's member object carries the account's creation (its snowflake); Telegram's Bot
+    # API gives no account age, the web and API none either
+    "min_account_age_days": frozenset({Channel.DISCORD}),
+    "min_member_days": frozenset({Channel.DISCORD}),
+    "required_roles": frozenset({Channel.DISCORD}),
+    # the bot asks Telegram (getChatMember)
+    "required_chats": frozenset({Channel.TELEGRAM}),
+    # the claim page and anonymous API calls, when a trusted proxy names the country
+    # (CODEDROP_COUNTRY_HEADER, see FactSources); nowhere otherwise. The Discord rules are
+    # also checkable on the claim page when "Sign in with Discord" is configured.
+    "allowed_countries": frozenset(),
+}
+
+
+# rules a member signed in with Discord on the claim page brings the facts for (domain.signin)
+DISCORD_MEMBER_RULES = frozenset({"min_account_age_days", "min_member_days", "required_roles"})
+
+
+class _FactSettings(Protocol):
+    country_header: str | None
+    trusted_proxies: list[str]
+
+    @property
+    def discord_signin(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FactSources:
+    """The optional facts this deployment gathers (settings decide; none by default)."""
+
+    web_country: bool = False
+    web_discord: bool = False
+
+    @classmethod
+    def of(cls, settings: _FactSettings) -> FactSources:
+        return cls(
+            # the header counts only from trusted proxies: without any, nobody supplies it
+            web_country=bool(settings.country_header and settings.trusted_proxies),
+            # "Sign in with Discord" on the claim page brings the member's Discord facts
+            web_discord=settings.discord_signin,
+        )
+
+
+def checkable_on(rule: str, sources: FactSources) -> frozenset[Channel]:
+    """The channels on which `rule` can be checked with these fact sources."""
+    where = CHECKABLE_ON.get(rule, frozenset(ALL_CHANNELS))
+    if rule == "allowed_countries" and sources.web_country:
+        where |= {Channel.WEB}
+    if rule in DISCORD_MEMBER_RULES and sources.web_discord:
+        where |= {Channel.WEB}
+    return where
+
+
+def check_verifiable(rules: EligibilityRules, sources: FactSources) -> None:
+    """Raise `EligibilityUnverifiable` when a rule cannot be checked on a channel the
+    campaign is open to (all channels unless `channels` narrows them)."""
+    open_to = [Channel(c) for c in rules.channels] if rules.channels else list(ALL_CHANNELS)
+    # a rule is on when it has a value (0 days, an empty list: off, as `judge` reads them)
+    for rule in (name for name in CHECKABLE_ON if getattr(rules, name)):
+        where = checkable_on(rule, sources)
+        for channel in open_to:
+            if channel not in where:
+                hint = (
+                    f"limit the campaign to {' or '.join(sorted(c.value for c in where))} with"
+                    " eligibility.channels"
+                    if where
+                    else "this deployment gathers no fact for it"
+                    + (" (set CODEDROP_COUNTRY_HEADER)" if rule == "allowed_countries" else "")
+                )
+                raise EligibilityUnverifiable(
+                    f"The rule {rule} cannot be checked on {channel.value}, so it would refuse"
+                    f" every claimant there; {hint}.",
+                    rule=rule,
+                    channel=channel.value,
+                )
+
+
 def judge(rules: EligibilityRules, claimant: Claimant, *, channel: str, now: datetime) -> None:
     """Raise `NotEligible` naming the first failed rule; return when every rule holds."""
     if rules.channels and channel not in rules.channels:
@@ -97,7 +186,7 @@ def judge(rules: EligibilityRules, claimant: Claimant, *, channel: str, now: dat
         if created is None:
             raise NotEligible(
                 f"This campaign needs an account at least {rules.min_account_age_days} days old,"
-                " which can only be checked in Telegram or Discord.",
+                " which can only be checked in Discord.",
                 rule="min_account_age_days",
             )
         if now - created < need:

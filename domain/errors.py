@@ -243,6 +243,18 @@ class RateLimited(DomainError):
         self.window = window
 
 
+class EligibilityUnverifiable(ValidationFailed):
+    """A campaign rule that cannot be checked on one of its channels (it would refuse all)."""
+
+    code = "eligibility_unverifiable"
+    title = "Eligibility rule cannot be checked"
+
+    def __init__(self, detail: str, *, rule: str, channel: str) -> None:
+        super().__init__(detail, field=f"eligibility.{rule}", rule=rule, channel=channel)
+        self.rule = rule
+        self.channel = channel
+
+
 class IdempotencyMismatch(ValidationFailed):
     code = "idempotency_key_reused"
     title = "Idempotency key reused with a different request"

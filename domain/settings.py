@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="proxy IPs whose X-Forwarded-For is believed"
     )
+    country_header: str | None = Field(
+        None,
+        description="header a trusted proxy sets to the client's country (e.g. CF-IPCountry);"
+        " makes allowed_countries checkable on the web",
+    )
 
     # bots
     registration: Literal["open", "closed"] | None = Field(

@@ -17,6 +17,7 @@ from api.schemas import (
     CampaignUpdate,
 )
 from domain import analytics, campaigns
+from domain.eligibility import FactSources
 
 router = APIRouter(
     prefix="/api/campaigns",
@@ -33,7 +34,9 @@ async def create_campaign(
     """Create a campaign (active unless `status` says otherwise)."""
     values = body.model_dump()
     values["eligibility"] = body.eligibility.model_dump(exclude_defaults=True)
-    view = await campaigns.create_campaign(owner_id=dev.id, **values)
+    view = await campaigns.create_campaign(
+        owner_id=dev.id, fact_sources=FactSources.of(services.settings), **values
+    )
     return CampaignOut.of(view, services.settings.public_url)
 
 
@@ -76,7 +79,11 @@ async def update_campaign(
     if "eligibility" in changes and body.eligibility is not None:
         changes["eligibility"] = body.eligibility.model_dump(exclude_defaults=True)
     view = await campaigns.update_campaign(
-        owner_id=dev.id, campaign_id=campaign_id, changes=changes, events_bus=services.events
+        owner_id=dev.id,
+        campaign_id=campaign_id,
+        changes=changes,
+        events_bus=services.events,
+        fact_sources=FactSources.of(services.settings),
     )
     return CampaignOut.of(view, services.settings.public_url)
 

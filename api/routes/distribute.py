@@ -18,6 +18,7 @@ from api.deps import (
     KnownQueryOnly,
     Svc,
     bearer,
+    client_country,
     client_ip,
     limit,
     optional_developer,
@@ -123,7 +124,9 @@ async def serve_claim(
     else:
         # its own namespace: an anonymous caller can never name a claim-page visitor
         # (`web:`), a developer's user (`api:`) or a chat account (domain.claimants)
-        claimant = Claimant.of(claimants.ANON, body.user_identifier)
+        claimant = Claimant.of(
+            claimants.ANON, body.user_identifier, country=client_country(request)
+        )
         channel = Channel.WEB
         await limit(
             services,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from api.deps import ClientIP, limit
+from api.deps import ClientIP, client_country, limit
 from api.web import pages, signin
 from api.web.pages import NO_STORE, WebError
 from api.web.platforms import detect_platform, preselect
@@ -60,13 +61,15 @@ def _visitor(request: Request) -> tuple[str, bool]:
 
 
 async def _claimant(request: Request, campaign_id: str, visitor: str, identity: str) -> Claimant:
+    country = client_country(request)
     if identity:
         secret = pages.services_of(request).settings.secret_key.get_secret_value()
-        return await signed_claimant(secret_key=secret, campaign_id=campaign_id, token=identity)
+        signed = await signed_claimant(secret_key=secret, campaign_id=campaign_id, token=identity)
+        return replace(signed, country=country)
     member = signin.member_of(request)
     if member is not None:
-        return await signin.member_claimant(request, member, campaign_id)
-    return Claimant.of("web", visitor)
+        return replace(await signin.member_claimant(request, member, campaign_id), country=country)
+    return Claimant.of("web", visitor, country=country)
 
 
 async def _held(claimant: Claimant, campaign_id: str) -> bool:

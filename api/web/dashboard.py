@@ -32,6 +32,7 @@ from domain import campaigns, codes, developers, large_uploads, uploads, waitlis
 from domain.bootstrap import Services
 from domain.campaigns import CampaignView
 from domain.claim_identity import campaign_secret
+from domain.eligibility import FactSources
 from domain.errors import (
     CampaignNotFound,
     DomainError,
@@ -410,7 +411,11 @@ async def campaign_create(request: Request, signed: Protected) -> Response:
     values, errors = campaign_values(await request.form(), creating=True)
     if not errors:
         try:
-            view = await campaigns.create_campaign(owner_id=signed.developer.id, **values)
+            view = await campaigns.create_campaign(
+                owner_id=signed.developer.id,
+                fact_sources=FactSources.of(pages.services_of(request).settings),
+                **values,
+            )
         except DomainError as exc:
             _domain_field_error(exc, errors)
         else:
@@ -477,6 +482,7 @@ async def campaign_update(request: Request, campaign_id: str, signed: Protected)
                 campaign_id=campaign_id,
                 changes=values,
                 events_bus=pages.services_of(request).events,
+                fact_sources=FactSources.of(pages.services_of(request).settings),
             )
         except DomainError as exc:
             _domain_field_error(exc, errors)
@@ -504,6 +510,7 @@ async def campaign_status(
             campaign_id=campaign_id,
             status=target,
             events_bus=pages.services_of(request).events,
+            fact_sources=FactSources.of(pages.services_of(request).settings),
         )
     except DomainError as exc:
         raise WebError(exc.status, exc.title, exc.detail, code=exc.code) from None

@@ -118,6 +118,9 @@ class Manage(commands.Cog):
                 rules["min_account_age_days"] = min_account_age_days
             if min_member_days:
                 rules["min_member_days"] = min_member_days
+            if rules:
+                # these rules can only be checked in Discord (domain.eligibility.CHECKABLE_ON)
+                rules["channels"] = ["discord"]
             view = await campaigns.create_campaign(
                 owner_id=dev.id,
                 name=name,

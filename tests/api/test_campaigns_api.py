@@ -20,7 +20,7 @@ async def test_a_campaign_is_created_read_listed_updated_and_deleted(
             "platform": "android",
             "per_claimant_limit": 2,
             "low_stock_threshold": 10,
-            "eligibility": {"required_chats": ["@mychannel"]},
+            "eligibility": {"required_chats": ["@mychannel"], "channels": ["telegram"]},
         },
         headers=dev.auth,
     )
@@ -28,7 +28,7 @@ async def test_a_campaign_is_created_read_listed_updated_and_deleted(
     body = r.json()
     cid = body["id"]
     assert len(cid) >= 16 and body["status"] == "active" and body["platform"] == "android"
-    assert body["eligibility"] == {"required_chats": ["@mychannel"]}
+    assert body["eligibility"] == {"required_chats": ["@mychannel"], "channels": ["telegram"]}
     assert body["claim_url"].endswith(f"/c/{cid}")
 
     for i in range(3):

@@ -149,7 +149,12 @@ async def test_a_limit_of_two_gives_two_codes_then_repeats(services: Services) -
 async def test_eligibility_refusals_name_the_rule_and_when(services: Services) -> None:
     dev, _ = await factories.developer()
     c = await factories.campaign(
-        dev.id, eligibility={"min_account_age_days": 30, "required_roles": ["111"]}
+        dev.id,
+        eligibility={
+            "min_account_age_days": 30,
+            "required_roles": ["111"],
+            "channels": ["discord"],
+        },
     )
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(2))
     young = Claimant.of(

@@ -27,12 +27,11 @@ FULL_FORM = {
     "per_claimant_limit": "2",
     "low_stock_threshold": "25",
     "waitlist_enabled": "on",
-    "channels": ["telegram", "web"],
+    # Discord's rules, checkable in Discord only (domain.eligibility.CHECKABLE_ON)
+    "channels": ["discord"],
     "min_account_age_days": "30",
     "min_member_days": "7",
     "required_roles": "111, 222",
-    "required_chats": "@mychannel",
-    "allowed_countries": "us, de",
     "web_signed_identity": "on",
 }
 
@@ -113,26 +112,52 @@ async def test_creating_a_campaign_sets_every_field_the_api_has(dev: Dev) -> Non
         True,
     )
     assert view.eligibility == {
-        "channels": ["telegram", "web"],
+        "channels": ["discord"],
         "min_account_age_days": 30,
         "min_member_days": 7,
         "required_roles": ["111", "222"],
-        "required_chats": ["@mychannel"],
-        "allowed_countries": ["US", "DE"],
         "web_signed_identity": True,
     }
     page = await dev.http.get(r.headers["location"])
     assert "Campaign created" in page.text and f"/c/{cid}" in page.text
 
     edit = await dev.http.get(f"/dashboard/c/{cid}/edit")
-    assert 'value="2030-04-01T10:00"' in edit.text and 'value="US, DE"' in edit.text
+    assert 'value="2030-04-01T10:00"' in edit.text and 'value="111, 222"' in edit.text
     r = await dev.http.post(
         f"/dashboard/c/{cid}/edit",
-        data={**FULL_FORM, "name": "Spring sale II", "channels": [], "csrf_token": dev.csrf},
+        data={
+            **FULL_FORM,
+            "name": "Spring sale II",
+            "channels": ["telegram"],
+            "min_account_age_days": "",
+            "min_member_days": "",
+            "required_roles": "",
+            "required_chats": "@mychannel",
+            "csrf_token": dev.csrf,
+        },
     )
-    assert r.status_code == 303
+    assert r.status_code == 303, r.text
     view = await campaigns.get_campaign(owner_id=dev.developer.id, campaign_id=cid)
-    assert view.name == "Spring sale II" and "channels" not in view.eligibility
+    assert view.name == "Spring sale II"
+    assert view.eligibility == {
+        "channels": ["telegram"],
+        "required_chats": ["@mychannel"],
+        "web_signed_identity": True,
+    }
+
+
+async def test_rules_a_channel_cannot_check_come_back_as_a_field_error(dev: Dev) -> None:
+    r = await dev.http.post(
+        "/dashboard/new",
+        data={
+            "name": "Everyone refused",
+            "min_account_age_days": "30",
+            "channels": ["telegram"],
+            "csrf_token": dev.csrf,
+        },
+    )
+    assert r.status_code == 422 and 'id="min_account_age_days-err"' in r.text
+    assert "cannot be checked on telegram" in r.text
 
 
 async def test_a_bad_campaign_form_comes_back_with_the_errors_by_field(dev: Dev) -> None:

@@ -16,7 +16,9 @@ async def test_a_member_without_the_required_role_is_refused_and_told_which_role
 ) -> None:
     verified = fake_discord.add_role("Verified")
     owner_id, owner = await owner_linked(fake_discord, member)
-    c = await factories.campaign(owner_id, eligibility={"required_roles": [str(verified)]})
+    c = await factories.campaign(
+        owner_id, eligibility={"required_roles": [str(verified)], "channels": ["discord"]}
+    )
     await factories.upload_codes(owner_id, c.id, factories.codes_csv(3))
     await bot.start()
     message = await dropped(fake_discord, owner, c.id)
@@ -40,7 +42,9 @@ async def test_a_too_young_account_is_refused_with_the_date_it_qualifies(
     bot: Running, fake_discord: FakeDiscord, member: MemberFactory
 ) -> None:
     owner_id, owner = await owner_linked(fake_discord, member)
-    c = await factories.campaign(owner_id, eligibility={"min_account_age_days": 30})
+    c = await factories.campaign(
+        owner_id, eligibility={"min_account_age_days": 30, "channels": ["discord"]}
+    )
     await factories.upload_codes(owner_id, c.id, factories.codes_csv(3))
     await bot.start()
     message = await dropped(fake_discord, owner, c.id)
@@ -62,7 +66,9 @@ async def test_a_member_new_to_the_server_is_refused_until_their_time_in_the_ser
     bot: Running, fake_discord: FakeDiscord, member: MemberFactory
 ) -> None:
     owner_id, owner = await owner_linked(fake_discord, member)
-    c = await factories.campaign(owner_id, eligibility={"min_member_days": 7})
+    c = await factories.campaign(
+        owner_id, eligibility={"min_member_days": 7, "channels": ["discord"]}
+    )
     await factories.upload_codes(owner_id, c.id, factories.codes_csv(3))
     await bot.start()
     message = await dropped(fake_discord, owner, c.id)

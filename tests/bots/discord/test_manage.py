@@ -47,7 +47,10 @@ async def test_a_developer_links_creates_a_campaign_and_manages_its_status(
     assert created.ephemeral and "Beta keys" in created.content
     views, _ = await campaigns.list_campaigns(owner_id=dev.id)
     (view,) = views
-    assert view.platform == "steam" and view.eligibility == {"min_account_age_days": 30}
+    assert view.platform == "steam" and view.eligibility == {
+        "min_account_age_days": 30,
+        "channels": ["discord"],
+    }
 
     listed = await fake_discord.interact(fake_discord.command(me, "campaign", sub("list")))
     assert view.id in listed.content and ": Active," in listed.content

@@ -165,7 +165,9 @@ async def test_a_required_channel_is_checked_and_check_again_claims_after_joinin
     bot: TelegramFront, tg: FakeTelegram
 ) -> None:
     dev, _ = await factories.developer()
-    c = await factories.campaign(dev.id, eligibility={"required_chats": ["@launchnews"]})
+    c = await factories.campaign(
+        dev.id, eligibility={"required_chats": ["@launchnews"], "channels": ["telegram"]}
+    )
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(2))
     tg.channel(-100500, "launchnews")
     fay = tg.user(1006, "Fay")
