@@ -10,6 +10,14 @@ changes nothing but the recorded state (no table is rebuilt).
 
 Existing rows keep their values. A binary collation only tells apart values the old one
 folded together, so no unique key can be broken by the conversion.
+
+Claimant namespaces changed in the same release: anonymous API callers are `anon:<id>` now,
+claim-page visitors stay `web:<cookie id>`. Rows written before by an anonymous API caller
+say `web:<id>` exactly as a visitor's do, and nothing stored tells the two apart, so this
+migration leaves every `web:` row as it is (rewriting them all to `anon:` would hand each
+visitor's code to whoever names the visitor's id through the API, the hole being closed).
+A visitor keeps the code their cookie names; an API caller from before is a new `anon:`
+claimant and may receive one more code in a campaign it had claimed from.
 """
 
 from tortoise import migrations
