@@ -34,7 +34,7 @@ class Intent:
     backend: bool  # sent with the developer's API key (claimant `api:<dev>:<user>`)
 
     def claimant(self, developer_id: int) -> str:
-        return f"api:{developer_id}:{self.user}" if self.backend else f"web:{self.user}"
+        return f"api:{developer_id}:{self.user}" if self.backend else f"anon:{self.user}"
 
     def body(self) -> dict[str, str]:
         body = {"user_identifier": self.user}
