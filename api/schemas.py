@@ -187,7 +187,10 @@ class CodeOut(BaseModel):
     code: str = Field(description="masked, e.g. ABC***XYZ")
     platform: str
     status: str
-    claimant: str | None
+    claimant: str | None = Field(
+        description="who holds it: `api:<you>:<user>`, `telegram:<id>`, `discord:<id>`, or for"
+        " claim-page visitors and anonymous callers a per-campaign pseudonym (`web~…`, `anon~…`)"
+    )
     claimed_at: datetime | None
     used_at: datetime | None
     expires_at: datetime | None = Field(description="not handed out from then on (null: never)")
