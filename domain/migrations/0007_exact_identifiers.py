@@ -44,7 +44,7 @@ class ExactColumn(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0005_used_at_index')]
+    dependencies = [('models', '0006_campaign_identity')]
 
     initial = False
 
