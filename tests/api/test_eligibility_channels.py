@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from domain import campaigns
 from domain.bootstrap import Services
@@ -144,3 +145,25 @@ async def test_every_front_gets_the_refusal_from_the_domain(services: Services) 
         fact_sources=FactSources(web_country=True),
     )
     assert resumed.status == "active"
+
+
+async def test_discord_rules_are_checkable_on_the_page_when_sign_in_with_discord_is_set_up(
+    client: httpx.AsyncClient, dev: Dev, services: Services
+) -> None:
+    body = {
+        "name": "Members",
+        "eligibility": {"required_roles": ["42"], "channels": ["discord", "web"]},
+    }
+    refused = await client.post("/api/campaigns", json=body, headers=dev.auth)
+    assert refused.status_code == 422 and refused.json()["channel"] == "web"
+    s = services.settings
+    s.discord_client_id, s.discord_client_secret = "1234", SecretStr("app-secret")
+    try:
+        accepted = await client.post("/api/campaigns", json=body, headers=dev.auth)
+        assert accepted.status_code == 201, accepted.text
+        # Telegram still has no way to know a Discord role
+        body["eligibility"]["channels"] = ["telegram"]  # type: ignore[index]
+        telegram = await client.post("/api/campaigns", json=body, headers=dev.auth)
+        assert telegram.status_code == 422 and telegram.json()["channel"] == "telegram"
+    finally:
+        s.discord_client_id, s.discord_client_secret = None, None

@@ -24,6 +24,7 @@ from bots.discord.mapping import NAMESPACE as DISCORD_NAMESPACE
 from bots.telegram.mappers import claimant_of as telegram_claimant_of
 from domain import campaigns, claims, posts
 from domain.bootstrap import Services
+from domain.eligibility import FactSources
 from domain.models import Claim
 from domain.values import Channel, Claimant
 from tests import factories
@@ -273,7 +274,13 @@ async def test_discord_rules_are_judged_from_the_member_object_of_the_drop_serve
 ) -> None:
     role = fake_discord.add_role("Supporter")
     _, cid, codes = await campaign_with_codes(
-        eligibility={"required_roles": [str(role)], "min_member_days": 30}
+        # Discord's rules are checkable in Discord and, with Discord sign-in, on the page
+        eligibility={
+            "required_roles": [str(role)],
+            "min_member_days": 30,
+            "channels": ["discord", "web"],
+        },
+        fact_sources=FactSources(web_discord=True),
     )
     await posts.record_post(
         campaign_id=cid,
@@ -467,9 +474,10 @@ async def test_server_roles_proved_in_one_server_do_not_count_for_a_campaign_of_
     member_browser: httpx.AsyncClient, fake_discord: FakeDiscord
 ) -> None:
     role = fake_discord.add_role("Supporter")
-    rules = {"required_roles": [str(role)]}
-    _, here, codes = await campaign_with_codes(eligibility=rules)
-    _, elsewhere, _ = await campaign_with_codes(eligibility=rules)
+    rules = {"required_roles": [str(role)], "channels": ["discord", "web"]}
+    sources = FactSources(web_discord=True)
+    _, here, codes = await campaign_with_codes(eligibility=rules, fact_sources=sources)
+    _, elsewhere, _ = await campaign_with_codes(eligibility=rules, fact_sources=sources)
     for cid, guild in ((here, fake_discord.guild_id), (elsewhere, 999)):
         await posts.record_post(
             campaign_id=cid, provider="discord", guild_id=str(guild), channel_id="1", message_id=cid

@@ -18,6 +18,7 @@ import uvicorn
 
 from api.app import create_app
 from domain.bootstrap import Services
+from domain.eligibility import FactSources
 from domain.models import Claim
 from tests import factories
 from tests.bots.discord import conftest as discord_fixtures
@@ -67,7 +68,11 @@ async def test_a_member_signs_in_with_discord_claims_and_the_bot_gives_them_the_
     dev_id, owner = await owner_linked(fake_discord, member)
     role = fake_discord.add_role("Early access")
     c = await factories.campaign(
-        dev_id, name="Guild drop", identity="verified", eligibility={"required_roles": [str(role)]}
+        dev_id,
+        name="Guild drop",
+        identity="verified",
+        eligibility={"required_roles": [str(role)], "channels": ["discord", "web"]},
+        fact_sources=FactSources(web_discord=True),
     )
     await factories.upload_codes(dev_id, c.id, factories.codes_csv(5, prefix="GUILD"))
     await bot.start()
