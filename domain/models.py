@@ -85,7 +85,7 @@ class WebSession(Model):
     is stored. Signing out deletes the row, so the old cookie stops working at once."""
 
     id = fields.IntField(primary_key=True)
-    token_hash = fields.CharField(max_length=64, unique=True)
+    token_hash = ExactCharField(max_length=64, unique=True)
     api_key: fields.ForeignKeyRelation[ApiKey] = fields.ForeignKeyField(
         "models.ApiKey", related_name="web_sessions", on_delete=fields.CASCADE
     )

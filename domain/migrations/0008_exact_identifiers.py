@@ -44,7 +44,7 @@ class ExactColumn(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_campaign_identity')]
+    dependencies = [('models', '0007_web_sessions')]
 
     initial = False
 
@@ -158,5 +158,10 @@ class Migration(migrations.Migration):
             model_name='WaitlistEntry',
             name='claimant',
             field=ExactCharField(max_length=100),
+        ),
+        ExactColumn(
+            model_name='WebSession',
+            name='token_hash',
+            field=ExactCharField(unique=True, max_length=64),
         ),
     ]
