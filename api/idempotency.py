@@ -188,7 +188,12 @@ async def answer_once(
     stored = held.answer
     if stored is not None and not rerun:
         return _replay(stored)
-    response = await run()
+    try:
+        response = await run()
+    except Exception:
+        if stored is None:  # a refusal changed nothing: the key is free again
+            await idempotency.release(scope=scope, key=key, request_hash=request_hash)
+        raise
     if stored is not None:
         # run again (rerun mode): the first answer is given back only while it is still
         # true, i.e. the domain handed back the same code; otherwise the fresh answer
@@ -200,6 +205,8 @@ async def answer_once(
     answer = _stored(response)
     if answer is not None:
         await idempotency.finish(scope=scope, key=key, request_hash=request_hash, answer=answer)
+    else:
+        await idempotency.release(scope=scope, key=key, request_hash=request_hash)
     return response
 
 

@@ -10,11 +10,12 @@ retries with the same `Idempotency-Key`. Within the retention window (24 h by de
 request's fingerprint, inserted under the unique key, so of several requests racing with one
 key exactly one row wins and a request with another fingerprint is refused before it runs.
 `finish` then stores a successful answer on that row. Only successful answers are stored: a
-refusal changed nothing, so a retry of the same request runs again and tells the current truth
-(a paused campaign may have resumed). A row without an answer (the request was refused, still
-running, or its process died) never blocks a retry of the same request: it runs again (claims
-are idempotent per claimant and key by themselves, imports skip codes already present); it
-only keeps the key from serving a different request until it expires.
+refusal changed nothing, so `release` frees the key again, and a retry runs again and tells
+the current truth (a paused campaign may have resumed). A row without an answer (the request
+is still running, or its process died before it could answer or release) never blocks a
+retry of the same request: it runs again (claims are idempotent per claimant and key by
+themselves, imports skip codes already present); it only keeps the key from serving a
+different request until it expires.
 """
 
 from __future__ import annotations
@@ -232,6 +233,33 @@ async def _answer_together(_: None, answers: list[_Answer]) -> list[None]:
                 log.warning("idempotency answers not stored: %s", type(exc).__name__)
                 break
     return [None] * len(answers)
+
+
+async def release(*, scope: str, key: str, request_hash: str) -> None:
+    """Free a key whose request was refused (a refusal changed nothing): the row goes unless
+    an answer was stored on it meanwhile. Releases that arrive together share one DELETE."""
+    await RELEASES.submit(None, (scope, key, request_hash))
+
+
+async def _release_together(_: None, keys: list[tuple[str, str, str]]) -> list[None]:
+    conn = get_connection("default")
+    quote = "`key`" if is_mysql_connection(conn) else '"key"'
+    unique = sorted(set(keys))
+    match = " OR ".join([f"(scope = ? AND {quote} = ? AND request_hash = ?)"] * len(unique))
+    query = f"DELETE FROM idempotency_records WHERE status_code IS NULL AND ({match})"
+    if is_mysql_connection(conn):
+        query = query.replace("?", "%s")
+    try:
+        await conn.execute_query(query, [value for triple in unique for value in triple])
+    except OperationalError as exc:
+        # the row stays bound to the refused request until it expires; retries of it still run
+        log.warning("idempotency keys not released: %s", type(exc).__name__)
+    return [None] * len(keys)
+
+
+RELEASES: Coalescer[None, tuple[str, str, str], None] = Coalescer(
+    _release_together, max_batch=200, linger=0.003
+)
 
 
 ANSWERS: Coalescer[None, _Answer, None] = Coalescer(_answer_together, max_batch=200, linger=0.003)

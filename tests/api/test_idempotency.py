@@ -322,3 +322,28 @@ async def test_one_key_sent_with_eight_different_bodies_at_once_runs_exactly_one
         again = await http.post(f"/api/distribute/{cid}", json=body, headers=key(f"own-{n}"))
         assert again.status_code == 201 and again.json()["repeated"] is False, again.text
     assert (await stock(client, dev, cid))["claimed"] == 9
+
+
+async def test_a_refused_request_frees_its_key_for_another_request(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev, status="paused")
+    await upload(client, dev, cid, b"code\nFREE0001\n")
+    first = await client.post(
+        f"/api/distribute/{cid}", json={"user_identifier": "a"}, headers=key("k")
+    )
+    assert first.status_code == 409  # paused: nothing happened, so the key holds nothing
+    other = await client.post(
+        f"/api/distribute/{cid}", json={"user_identifier": "b"}, headers=key("k")
+    )
+    assert other.status_code == 409 and other.json()["code"] == "campaign_not_active"
+    await client.patch(f"/api/campaigns/{cid}", json={"status": "active"}, headers=dev.auth)
+    served = await client.post(
+        f"/api/distribute/{cid}", json={"user_identifier": "b"}, headers=key("k")
+    )
+    assert served.status_code == 201
+    # from now on the key is b's request
+    taken = await client.post(
+        f"/api/distribute/{cid}", json={"user_identifier": "a"}, headers=key("k")
+    )
+    assert taken.status_code == 422 and taken.json()["code"] == "idempotency_key_reused"
