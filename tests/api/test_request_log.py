@@ -111,7 +111,8 @@ async def test_claims_batched_together_each_log_under_their_own_request_id(
             client.post(
                 f"/api/distribute/{cid}",
                 json={"user_identifier": f"b{i}"},
-                headers={"X-Request-ID": f"req-{i}"},
+                # a developer's own users are logged by name (anonymous ids never are)
+                headers={"X-Request-ID": f"req-{i}", **dev.auth},
             )
             for i in range(20)
         )
