@@ -44,7 +44,7 @@ class ExactColumn(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_web_sessions')]
+    dependencies = [('models', '0009_job_runs')]
 
     initial = False
 
