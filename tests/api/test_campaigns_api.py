@@ -163,7 +163,8 @@ async def test_analytics_count_stock_channels_platforms_and_time(
     assert used.json()["updated"] == 1
     a = (await client.get(f"/api/campaigns/{cid}/analytics?bucket=minute", headers=dev.auth)).json()
     assert (a["available"], a["claimed"], a["used"], a["total"]) == (1, 2, 1, 4)
-    assert a["by_channel"] == {"web": 2, "api": 1}
+    # anonymous API claims (`anon:` claimants) are told apart from the claim page
+    assert a["by_channel"] == {"api_anonymous": 2, "api": 1}
     assert a["by_platform"] == {"ios": 2, "android": 1}
     assert sum(p["claims"] for p in a["over_time"]) == 3
     assert a["claims_last_24h"] == 3
