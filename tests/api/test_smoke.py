@@ -44,4 +44,4 @@ async def test_a_developer_creates_a_campaign_uploads_codes_and_a_member_claims(
     assert r.status_code == 200
     a = r.json()
     assert (a["available"], a["claimed"], a["used"]) == (1, 1, 0)
-    assert a["by_channel"] == {"web": 1}
+    assert a["by_channel"] == {"api_anonymous": 1}  # an anonymous API claim (`anon:`)

@@ -151,7 +151,9 @@ async def test_the_sweep_moves_expired_codes_apart_and_every_count_shows_them(
         again = await expiry.run_expiry(events_bus=None)
         view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=c.id)
         stats = await analytics.campaign_analytics(owner_id=dev.id, campaign_id=c.id)
-        listed, total = await codes.list_codes(owner_id=dev.id, campaign_id=c.id, status="expired")
+        listed, total = await codes.list_codes(
+            owner_id=dev.id, campaign_id=c.id, secret_key="s", status="expired"
+        )
     assert result.expired == {c.id: 1} and again.expired == {}
     assert (view.stock.available, view.stock.claimed, view.stock.expired) == (1, 1, 1)
     assert view.stock.total == 3
