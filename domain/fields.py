@@ -18,7 +18,7 @@ class ExactCharField(fields.CharField):
     """A VARCHAR compared byte for byte: binary, no-pad collation on MySQL/MariaDB.
 
     SQLite already compares text byte for byte, so the column is a plain VARCHAR there; fresh
-    schemas and migrated ones come out the same (`domain/migrations/0010_exact_identifiers.py`
+    schemas and migrated ones come out the same (`domain/migrations/0011_exact_identifiers.py`
     converts existing MariaDB columns).
     """
 

@@ -2,7 +2,7 @@
 
 MariaDB's `utf8mb4_general_ci` folds case, accents and trailing spaces, and even
 `utf8mb4_bin` pads trailing spaces; every identifying column is `utf8mb4_nopad_bin`
-(domain/fields.py), in fresh schemas and, through migration 0010, in existing databases.
+(domain/fields.py), in fresh schemas and, through migration 0011, in existing databases.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def _migrate(url: str, target: str | None = None) -> None:
     subprocess.run(args, cwd=ROOT, check=True, timeout=300, capture_output=True)
 
 
-def test_migration_0010_converts_an_existing_mariadb_database(mariadb_database: str) -> None:
+def test_migration_0011_converts_an_existing_mariadb_database(mariadb_database: str) -> None:
     name = mariadb_database + "_m6"
     mariadb_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     conn = pymysql.connect(
@@ -122,7 +122,7 @@ def test_migration_0010_converts_an_existing_mariadb_database(mariadb_database: 
         autocommit=True,
     )
     try:
-        _migrate(mariadb_url(name), "models.0009_job_runs")
+        _migrate(mariadb_url(name), "models.0010_webhooks")
         with conn.cursor() as cur:
             cur.execute(
                 "INSERT INTO developers (name, email, is_active, created_at)"

@@ -44,7 +44,7 @@ class ExactColumn(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0009_job_runs')]
+    dependencies = [('models', '0010_webhooks')]
 
     initial = False
 
