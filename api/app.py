@@ -15,12 +15,14 @@ from api.edge import EdgeLimits
 from api.fastlane import ClaimFastLane, claim_route
 from api.requests import RequestContext
 from api.routes import (
+    audit,
     campaigns,
     codes,
     distribute,
     generate,
     health,
     reports,
+    teams,
     uploads,
     webhooks,
 )
@@ -87,12 +89,25 @@ def create_app(
                 "description": "Signed event deliveries to your backend (API key required).",
             },
             {"name": "distribution", "description": "Public campaign cards and claims."},
+            {"name": "members", "description": "Campaign members, roles and invitations."},
+            {"name": "audit", "description": "The audit log of developer actions."},
             {"name": "operations", "description": "Health, readiness and metrics."},
         ],
     )
     app.state.services = services or bootstrap(settings)
     errors.install(app)
-    for module in (distribute, campaigns, codes, generate, health, uploads, reports, webhooks):
+    for module in (
+        distribute,
+        campaigns,
+        codes,
+        generate,
+        health,
+        uploads,
+        reports,
+        webhooks,
+        teams,
+        audit,
+    ):
         app.include_router(module.router)
     # plain claims skip FastAPI's layers (api/fastlane.py); metrics wrap the lane
     if fast_lane:

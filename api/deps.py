@@ -16,7 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import UploadFile
 
 from api.errors import rate_limit_headers
-from domain import developers
+from domain import audit, developers
+from domain.audit import AuditChannel
 from domain.bootstrap import Services
 from domain.developers import DeveloperView
 from domain.errors import Unauthorized, ValidationFailed
@@ -59,6 +60,7 @@ async def current_developer(
         raise Unauthorized("Send your API key as `Authorization: Bearer cdk_…`.")
     dev = await developers.authenticate(api_key=credentials.credentials)
     request.state.developer = dev
+    audit.set_channel(AuditChannel.API)
     return dev
 
 

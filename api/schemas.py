@@ -92,8 +92,8 @@ class CampaignUpdate(Strict):
 
     name: str = Field(None, min_length=1, max_length=120)  # type: ignore[assignment]
     description: str = Field(None, max_length=4000)  # type: ignore[assignment]
-    platform: PlatformName = Field(None)  # type: ignore[arg-type]
-    status: StatusName = Field(None)  # type: ignore[arg-type]
+    platform: PlatformName = Field(None)
+    status: StatusName = Field(None)
     starts_at: datetime | None = Field(None, description="null clears the start time")
     ends_at: datetime | None = Field(None, description="null clears the end time")
     per_claimant_limit: int = Field(None, ge=1, le=100)  # type: ignore[assignment]
@@ -139,6 +139,9 @@ class CampaignOut(BaseModel):
     updated_at: datetime
     stock: StockOut
     claim_url: str
+    role: Literal["viewer", "manager", "owner"] = Field(
+        "owner", description="your role on it: viewer, manager or owner"
+    )
 
     @classmethod
     def of(cls, view: CampaignView, public_url: str) -> CampaignOut:
@@ -169,6 +172,7 @@ class CampaignOut(BaseModel):
                 available_by_platform=s.available_by_platform,
             ),
             claim_url=f"{public_url.rstrip('/')}/c/{view.id}",
+            role=view.role,
         )
 
 
@@ -407,4 +411,5 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 # what any operation may answer: refusals of the edge (408 slow body, 413 body too large, 431
 # headers too large), a database that is down (503), and the usual refusals
-PROBLEMS = problems(400, 401, 404, 408, 409, 413, 422, 429, 431, 503)
+# (403 `role_forbidden`: a campaign member whose role does not allow the operation)
+PROBLEMS = problems(400, 401, 403, 404, 408, 409, 413, 422, 429, 431, 503)

@@ -9,7 +9,8 @@ from tortoise.connection import get_connection
 from tortoise.functions import Count
 
 from domain import clock
-from domain.campaigns import owned, stock_of
+from domain.access import Role, require
+from domain.campaigns import stock_of
 from domain.db import is_mysql_connection
 from domain.errors import ValidationFailed
 from domain.models import Claim
@@ -48,7 +49,7 @@ async def campaign_analytics(
     """Counts for one campaign; `over_time` holds claims per bucket since `since`."""
     if bucket not in BUCKETS:
         raise ValidationFailed("bucket must be minute, hour or day.", field="bucket")
-    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    c = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
     now = clock.now()
     mysql_fmt, sqlite_fmt, step = BUCKETS[bucket]
     since = clock.checked_utc(since, field="since") or now - step * 48

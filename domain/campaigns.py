@@ -1,7 +1,8 @@
 """Campaigns: create, read, change, delete; stock counts; the public card.
 
-Every owner-facing function takes `owner_id` and treats another developer's campaign exactly
-like a missing one (`CampaignNotFound`), so ids cannot be probed across tenants.
+Every owner-facing function takes `owner_id`, the acting developer, and asks
+`domain.access.require` for the role it needs: a campaign the developer is no member of is
+exactly like a missing one (`CampaignNotFound`), so ids cannot be probed across tenants.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from domain import clock, events, outbox
+from domain import audit, clock, events, outbox
+from domain.access import Role, require, roles_of
+from domain.audit import Action
 from domain.eligibility import FactSources, check_verifiable, parse_rules
 from domain.errors import CampaignNotFound, ValidationFailed
 from domain.events import Event, EventBus
@@ -96,6 +100,7 @@ class CampaignView:
     state: str  # one of STATE_LABELS: what the owner and every front call the campaign now
     identity: str = IdentityMode.ANONYMOUS
     code_ttl_days: int | None = None
+    role: str = "owner"  # the caller's role on it (viewer, manager, owner)
 
 
 @dataclass(slots=True)
@@ -188,7 +193,7 @@ def owner_state(c: Campaign, stock: Stock, now: datetime) -> str:
     return "active"
 
 
-def _view(c: Campaign, stock: Stock) -> CampaignView:
+def _view(c: Campaign, stock: Stock, role: Role = Role.OWNER) -> CampaignView:
     return CampaignView(
         id=c.public_id,
         name=c.name,
@@ -208,17 +213,29 @@ def _view(c: Campaign, stock: Stock) -> CampaignView:
         state=owner_state(c, stock, clock.now()),
         identity=c.identity,
         code_ttl_days=c.code_ttl_days,
+        role=role.label,
     )
 
 
 async def owned(*, owner_id: int, campaign_id: str) -> Campaign:
-    """The campaign row if this developer owns it; `CampaignNotFound` otherwise."""
-    if not is_public_id(campaign_id):
-        raise CampaignNotFound()
-    row = await Campaign.get_or_none(public_id=campaign_id, owner_id=owner_id)
-    if row is None:
-        raise CampaignNotFound(campaign_id)
-    return row
+    """Shorthand for `access.require(..., role=Role.OWNER)` (code written before roles)."""
+    return await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.OWNER)
+
+
+async def _role_view(row: Campaign, developer_id: int) -> CampaignView:
+    role = Role.OWNER
+    if row.owner_id != developer_id:  # type: ignore[attr-defined]
+        role = (await roles_of(developer_id)).get(row.id, Role.VIEWER)
+    return _view(row, (await stock_of([row.id]))[row.id], role)
+
+
+async def _visible(developer_id: int) -> tuple[Q, dict[int, Role]]:
+    """The filter for campaigns a developer owns or is a member of, and the member roles."""
+    roles = await roles_of(developer_id)
+    visible = Q(owner_id=developer_id)
+    if roles:
+        visible = visible | Q(id__in=list(roles))
+    return visible, roles
 
 
 def _check_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -322,26 +339,39 @@ async def create_campaign(
     )
     _check_window(values["starts_at"], values["ends_at"])
     check_verifiable(parse_rules(values["eligibility"]), fact_sources or FactSources())
-    row = await Campaign.create(owner_id=owner_id, public_id=new_public_id(), **values)
+    async with in_transaction() as conn:
+        row = await Campaign.create(
+            owner_id=owner_id, public_id=new_public_id(), using_db=conn, **values
+        )
+        await audit.record(
+            Action.CAMPAIGN_CREATE,
+            actor_id=owner_id,
+            campaign=row,
+            target=f"campaign:{row.public_id}",
+            detail={"name": row.name, "status": row.status},
+            using_db=conn,
+        )
     return _view(row, Stock())
 
 
 async def get_campaign(*, owner_id: int, campaign_id: str) -> CampaignView:
-    row = await owned(owner_id=owner_id, campaign_id=campaign_id)
-    return _view(row, (await stock_of([row.id]))[row.id])
+    row = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
+    return await _role_view(row, owner_id)
 
 
 async def list_campaigns(
     *, owner_id: int, status: str | None = None, offset: int = 0, limit: int = 50
 ) -> tuple[list[CampaignView], int]:
-    """A page of the owner's campaigns, newest first, and the total count."""
-    query = Campaign.filter(owner_id=owner_id)
+    """A page of the campaigns the developer owns or is a member of, newest first, and the
+    total count."""
+    visible, roles = await _visible(owner_id)
+    query = Campaign.filter(visible)
     if status:
         query = query.filter(status=status)
     total = await query.count()
     rows = await query.order_by("-id").offset(offset).limit(limit)
     stocks = await stock_of([r.id for r in rows])
-    return [_view(r, stocks[r.id]) for r in rows], total
+    return [_view(r, stocks[r.id], roles.get(r.id, Role.OWNER)) for r in rows], total
 
 
 async def update_campaign(
@@ -352,12 +382,12 @@ async def update_campaign(
     events_bus: EventBus | None = None,
     fact_sources: FactSources | None = None,
 ) -> CampaignView:
-    """Change editable fields; a status change is published as an event.
+    """Change editable fields (managers and owners); a status change is published as an event.
 
     New rules, and rules of a campaign being opened (status active), must be checkable on
     its channels (`create_campaign`); pausing or ending is always allowed.
     """
-    row = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    row = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
     values = _check_fields(changes)
     if "eligibility" in values or values.get("status") == CampaignStatus.ACTIVE:
         rules = values.get("eligibility", row.eligibility)
@@ -376,6 +406,14 @@ async def update_campaign(
         await row.save(using_db=conn)
         if row.status != old_status:
             await outbox.record_status(conn, row, old_status, row.status, "owner")
+        await audit.record(
+            Action.CAMPAIGN_UPDATE,
+            actor_id=owner_id,
+            campaign=row,
+            target=f"campaign:{row.public_id}",
+            detail={"fields": sorted(values), "status": row.status},
+            using_db=conn,
+        )
     forget_card(row.public_id)
     if events_bus is not None and row.status != old_status:
         await events_bus.publish(
@@ -386,7 +424,7 @@ async def update_campaign(
                 {"from": old_status, "to": row.status},
             )
         )
-    return _view(row, (await stock_of([row.id]))[row.id])
+    return await _role_view(row, owner_id)
 
 
 async def set_status(
@@ -408,9 +446,18 @@ async def set_status(
 
 
 async def delete_campaign(*, owner_id: int, campaign_id: str) -> None:
-    """Delete a campaign with its codes, claims and uploads."""
-    row = await owned(owner_id=owner_id, campaign_id=campaign_id)
-    await row.delete()
+    """Delete a campaign with its codes, claims and uploads (owners only)."""
+    row = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.OWNER)
+    async with in_transaction() as conn:
+        await audit.record(
+            Action.CAMPAIGN_DELETE,
+            actor_id=owner_id,
+            campaign=row,
+            target=f"campaign:{row.public_id}",
+            detail={"name": row.name},
+            using_db=conn,
+        )
+        await row.delete(using_db=conn)
     forget_card(campaign_id)
 
 
@@ -521,9 +568,10 @@ async def public_card(*, campaign_id: str, fresh_within: float = 0.0) -> PublicC
 
 
 async def find_campaigns(*, owner_id: int, text: str = "", limit: int = 25) -> list[CampaignView]:
-    """Campaigns of an owner whose name contains `text` (for bot autocomplete)."""
-    query = Campaign.filter(owner_id=owner_id)
+    """Campaigns the developer may see whose name contains `text` (for bot autocomplete)."""
+    visible, roles = await _visible(owner_id)
+    query = Campaign.filter(visible)
     if text:
         query = query.filter(name__icontains=text)
     rows = await query.order_by("-id").limit(limit)
-    return [_view(r, Stock()) for r in rows]
+    return [_view(r, Stock(), roles.get(r.id, Role.OWNER)) for r in rows]

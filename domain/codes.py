@@ -16,8 +16,10 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from domain import clock, outbox
-from domain.campaigns import forget_card, owned, reopen_if_sold_out
+from domain import audit, clock, outbox
+from domain.access import Role, require
+from domain.audit import Action
+from domain.campaigns import forget_card, reopen_if_sold_out
 from domain.claimants import pseudonym
 from domain.errors import CodeNotFound, ValidationFailed
 from domain.models import Campaign, Claim, PromoCode
@@ -79,7 +81,7 @@ async def list_codes(
 
     Web and anonymous claimants appear as pseudonyms keyed with `secret_key` (domain.claimants).
     """
-    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    c = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
     query = PromoCode.filter(campaign_id=c.id)
     if wanted := _status(status):
         query = query.filter(status=wanted)
@@ -96,8 +98,8 @@ async def _find(campaign_pk: int, code: str) -> PromoCode:
 
 
 async def full_code(*, owner_id: int, campaign_id: str, code_id: int) -> str:
-    """The full text of one of the owner's codes, by id (row actions of the dashboard)."""
-    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    """The full text of one code, by id, for a row action (mark used, release): managers."""
+    c = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
     if not is_row_id(code_id):
         raise CodeNotFound(f"No code #{code_id} in this campaign.")
     row = await PromoCode.get_or_none(id=code_id, campaign_id=c.id)
@@ -117,16 +119,16 @@ async def mark_used(*, owner_id: int, campaign_id: str, codes: Sequence[str]) ->
     """Mark claimed (or available) codes used; unknown codes are listed, nothing else changes."""
     if not codes or len(codes) > MAX_BULK:
         raise ValidationFailed(f"Send 1-{MAX_BULK} codes.", field="codes")
-    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    c = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
     wanted = list(dict.fromkeys(x.strip() for x in codes))
     rows = await PromoCode.filter(campaign_id=c.id, code__in=wanted)
     found = {r.code: r for r in rows}
     ids = [r.id for r in rows if r.status != CodeStatus.USED]
     updated = 0
-    if ids:
-        notify = await outbox.wanted(c.owner_id, outbox.CODE_USED)  # type: ignore[attr-defined]
-        now = clock.now()
-        async with in_transaction() as conn:
+    notify = await outbox.wanted(c.owner_id, outbox.CODE_USED) if ids else False  # type: ignore[attr-defined]
+    now = clock.now()
+    async with in_transaction() as conn:
+        if ids:
             updated = (
                 await PromoCode.filter(id__in=ids, status__not=CodeStatus.USED)
                 .using_db(conn)
@@ -139,6 +141,14 @@ async def mark_used(*, owner_id: int, campaign_id: str, codes: Sequence[str]) ->
                     [_used_event(c.public_id, r, now) for r in rows if r.id in ids],
                     now,
                 )
+        await audit.record(
+            Action.CODES_MARK_USED,
+            actor_id=owner_id,
+            campaign=c,
+            target=f"codes:{len(wanted)}",
+            detail={"asked": len(wanted), "updated": updated, "code_ids": ids[:50]},
+            using_db=conn,
+        )
     return BulkResult(
         updated=updated,
         not_found=[mask_code(x) for x in wanted if x not in found],
@@ -162,7 +172,7 @@ def _used_event(campaign_id: str, row: PromoCode, now: datetime) -> outbox.Outbo
 
 async def release(*, owner_id: int, campaign_id: str, code: str) -> CodeView:
     """Return a claimed code to the pool; the claimant's claim is released with it."""
-    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    c = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
     row = await _find(c.id, code)
     if row.status != CodeStatus.CLAIMED:
         raise ValidationFailed(
@@ -192,6 +202,14 @@ async def release(*, owner_id: int, campaign_id: str, code: str) -> CodeView:
                     "claimant": row.claimant,
                 },
             )
+            await audit.record(
+                Action.CODE_RELEASE,
+                actor_id=owner_id,
+                campaign=c,
+                target=f"code:{row.id}",
+                detail={"masked": mask_code(row.code)},
+                using_db=conn,
+            )
     if changed:
         await reopen_if_sold_out(c, clock.now())
     forget_card(campaign_id)
@@ -218,12 +236,20 @@ async def export_csv(
     status: str | None = None,
     batch: int = 5000,
 ) -> AsyncIterator[str]:
-    """The campaign's codes in full as CSV text chunks (owner only; streamed in batches).
+    """The campaign's codes in full as CSV text chunks (owners only; streamed in batches).
 
-    Web and anonymous claimants appear as pseudonyms, as in the listing.
+    Web and anonymous claimants appear as pseudonyms, as in the listing. The export is
+    audited when it is asked for, before the first row leaves.
     """
-    c = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    c = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.OWNER)
     wanted = _status(status)
+    await audit.record(
+        Action.CODES_EXPORT,
+        actor_id=owner_id,
+        campaign=c,
+        target=f"campaign:{c.public_id}",
+        detail={"status": wanted or "all"},
+    )
 
     async def rows() -> AsyncIterator[str]:
         out = io.StringIO()

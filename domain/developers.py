@@ -15,8 +15,10 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
+from tortoise.transactions import in_transaction
 
-from domain import clock
+from domain import audit, clock
+from domain.audit import Action
 from domain.errors import (
     Conflict,
     DeveloperNotFound,
@@ -106,12 +108,22 @@ async def issue_key(*, developer_id: int, name: str = "default") -> IssuedKey:
         raise DeveloperNotFound(f"No developer with id {developer_id}.")
     public = secrets.token_hex(4)
     key = f"{KEY_PREFIX}{public}_{secrets.token_urlsafe(32)}"
-    row = await ApiKey.create(
-        developer_id=developer_id,
-        name=name[:100],
-        prefix=f"{KEY_PREFIX}{public}",
-        key_hash=_hash(key),
-    )
+    async with in_transaction() as conn:
+        row = await ApiKey.create(
+            developer_id=developer_id,
+            name=name[:100],
+            prefix=f"{KEY_PREFIX}{public}",
+            key_hash=_hash(key),
+            using_db=conn,
+        )
+        await audit.record(
+            Action.KEY_CREATE,
+            actor_id=developer_id,
+            owner_id=developer_id,
+            target=f"key:{row.prefix}",
+            detail={"name": row.name},
+            using_db=conn,
+        )
     return IssuedKey(id=row.id, developer_id=developer_id, prefix=row.prefix, key=key)
 
 
@@ -187,7 +199,15 @@ async def revoke_key(*, prefix: str, developer_id: int | None = None) -> KeyView
         raise NotFound(f"No API key {prefix[:16]!r}.")
     if row.revoked_at is None:
         row.revoked_at = clock.now()
-        await row.save(update_fields=["revoked_at"])
+        async with in_transaction() as conn:
+            await row.save(update_fields=["revoked_at"], using_db=conn)
+            await audit.record(
+                Action.KEY_REVOKE,
+                actor_id=developer_id,  # None: an operator at the command line
+                owner_id=row.developer_id,  # type: ignore[attr-defined]
+                target=f"key:{row.prefix}",
+                using_db=conn,
+            )
     return KeyView(row.id, row.name, row.prefix, row.created_at, row.last_used_at, row.revoked_at)
 
 

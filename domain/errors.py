@@ -88,6 +88,42 @@ class RegistrationClosed(Forbidden):
         )
 
 
+class RoleForbidden(Forbidden):
+    """A member of the campaign whose role does not allow this (a viewer trying to write)."""
+
+    code = "role_forbidden"
+    title = "Your role does not allow this"
+
+    def __init__(self, *, needed: str, role: str) -> None:
+        super().__init__(
+            f"This needs the {needed} role on the campaign; you are a {role}.",
+            required_role=needed,
+            role=role,
+        )
+        self.needed = needed
+        self.role = role
+
+
+class InviteRefused(DomainError):
+    """An invitation token that cannot be accepted; `code` says why."""
+
+    code = "invite_not_found"
+    status = 404
+    title = "Invitation not found"
+
+
+class InviteUsed(InviteRefused):
+    code = "invite_used"
+    status = 409
+    title = "Invitation already used"
+
+
+class InviteExpired(InviteRefused):
+    code = "invite_expired"
+    status = 410
+    title = "Invitation expired"
+
+
 class Conflict(DomainError):
     code = "conflict"
     status = 409

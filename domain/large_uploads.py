@@ -26,10 +26,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from domain import clock
+from tortoise.transactions import in_transaction
+
+from domain import audit, clock
+from domain.access import Role, require
 from domain.adapters.leases import build_leases
+from domain.audit import Action
 from domain.bootstrap import Services
-from domain.campaigns import owned
 from domain.errors import (
     Conflict,
     FileTooLarge,
@@ -143,17 +146,27 @@ async def start_upload(
 ) -> UploadTicket:
     """Create a pending upload and say where to PUT its file (S3 directly, or our API)."""
     settings = services.settings
-    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
     filename = check_filename(filename)
     upload_id = new_upload_id()
     key = object_key_for(campaign, upload_id)
-    await Upload.create(
-        public_id=upload_id,
-        campaign_id=campaign.id,
-        filename=filename,
-        object_key=key,
-        status=PENDING,
-    )
+    async with in_transaction() as conn:
+        await Upload.create(
+            public_id=upload_id,
+            campaign_id=campaign.id,
+            filename=filename,
+            object_key=key,
+            status=PENDING,
+            using_db=conn,
+        )
+        await audit.record(
+            Action.UPLOAD_START,
+            actor_id=owner_id,
+            campaign=campaign,
+            target=f"upload:{upload_id}",
+            detail={"filename": filename},
+            using_db=conn,
+        )
     expires_at = clock.now() + timedelta(seconds=settings.presign_expiry_seconds)
     url = await services.store.presigned_put_url(key, expires_in=settings.presign_expiry_seconds)
     direct = url is not None
@@ -193,8 +206,8 @@ async def receive_content(
     return size
 
 
-async def _owned_upload(owner_id: int, campaign_id: str, upload_id: str) -> Upload:
-    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+async def _owned_upload(owner_id: int, campaign_id: str, upload_id: str, role: Role) -> Upload:
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=role)
     if not is_public_id(upload_id):
         raise UploadNotFound("No such large upload in this campaign.")
     u = await Upload.get_or_none(public_id=upload_id, campaign_id=campaign.id)
@@ -207,7 +220,7 @@ async def complete_upload(
     *, owner_id: int, campaign_id: str, upload_id: str, services: Services
 ) -> UploadProgress:
     """Confirm the file arrived and queue it for import (a repeat call is harmless)."""
-    u = await _owned_upload(owner_id, campaign_id, upload_id)
+    u = await _owned_upload(owner_id, campaign_id, upload_id, Role.MANAGER)
     if u.status == EXPIRED:
         raise Conflict("This upload expired before its file arrived; start a new upload.")
     if u.status != PENDING:
@@ -232,7 +245,7 @@ async def complete_upload(
 
 async def upload_progress(*, owner_id: int, campaign_id: str, upload_id: str) -> UploadProgress:
     """Status, rows done / total, and (once done) the import report."""
-    return _progress(await _owned_upload(owner_id, campaign_id, upload_id))
+    return _progress(await _owned_upload(owner_id, campaign_id, upload_id, Role.VIEWER))
 
 
 async def _fail(u: Upload, reason: str, line: int = 0) -> None:

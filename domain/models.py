@@ -128,6 +128,70 @@ class Campaign(Model):
         table = "campaigns"
 
 
+class CampaignMember(Model):
+    """A developer who shares a campaign with its owner, with a role (viewer, manager, owner).
+
+    The campaign's `owner` is always an owner without a row here; `domain.access` decides.
+    """
+
+    id = fields.IntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="members", on_delete=fields.CASCADE
+    )
+    developer: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
+        "models.Developer", related_name="memberships", on_delete=fields.CASCADE
+    )
+    role = fields.CharField(max_length=16)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "campaign_members"
+        unique_together = (("campaign", "developer"),)
+
+
+class Invite(Model):
+    """A one-time invitation to a campaign with a role; only the token's SHA-256 is stored."""
+
+    id = fields.IntField(primary_key=True)
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
+        "models.Campaign", related_name="invites", on_delete=fields.CASCADE
+    )
+    role = fields.CharField(max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_by_id = fields.IntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    used_by_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "campaign_invites"
+
+
+class AuditEntry(Model):
+    """One developer action: who, through which channel, when, on what. Never a full code or a
+    secret. Ids are plain columns, not foreign keys: the log outlives deleted campaigns."""
+
+    id = fields.BigIntField(primary_key=True)
+    actor_id = fields.IntField(null=True, description="the acting developer")
+    channel = fields.CharField(max_length=16, description="api, dashboard, bot, cli or system")
+    action = fields.CharField(max_length=48)
+    campaign_pk = fields.IntField(null=True)
+    campaign_public_id = fields.CharField(max_length=32, default="")
+    owner_id = fields.IntField(null=True, description="the campaign's owner at the time")
+    target = fields.CharField(max_length=200, default="")
+    detail: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "audit_log"
+        indexes = (
+            Index(fields=("campaign_pk", "id"), name="audit_by_campaign"),
+            Index(fields=("actor_id", "id"), name="audit_by_actor"),
+            Index(fields=("owner_id", "id"), name="audit_by_owner"),
+        )
+
+
 class PromoCode(Model):
     """One single-use code. `platform` is '' when the code works on any platform."""
 

@@ -25,8 +25,10 @@ from typing import IO, Any
 from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
-from domain import clock, events, outbox
-from domain.campaigns import forget_card, owned, reopen_if_sold_out
+from domain import audit, clock, events, outbox
+from domain.access import Role, require
+from domain.audit import Action
+from domain.campaigns import forget_card, reopen_if_sold_out
 from domain.db import is_mysql_connection
 from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFound
 from domain.events import Event, EventBus
@@ -643,7 +645,7 @@ async def import_stream(
     Whole-file problems (empty, binary, no code column, too large) raise and import nothing;
     row problems are counted and reported with their line numbers.
     """
-    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
     with tempfile.TemporaryFile() as handle:
         size = await spool(chunks, max_bytes=max_bytes, into=handle)
         upload = await Upload.create(
@@ -669,7 +671,28 @@ async def import_stream(
             ]
             upload.finished_at = clock.now()
             await upload.save(update_fields=["status", "errors", "finished_at"])
+            await audit.record(
+                Action.UPLOAD,
+                actor_id=owner_id,
+                campaign=campaign,
+                target=f"upload:{upload.public_id}",
+                detail={"status": "failed", "filename": upload.filename},
+            )
             raise
+    # the import commits in batches (a million rows is not one transaction): the audit row
+    # follows the last batch
+    await audit.record(
+        Action.UPLOAD,
+        actor_id=owner_id,
+        campaign=campaign,
+        target=f"upload:{report.upload_id}",
+        detail={
+            "status": report.status,
+            "filename": upload.filename,
+            "rows": report.rows,
+            "imported": report.imported,
+        },
+    )
     log.info(
         "upload %s campaign=%s rows=%d imported=%d duplicates=%d invalid=%d",
         report.upload_id,
@@ -704,7 +727,7 @@ def report_of(u: Upload) -> ImportReport:
 
 
 async def get_upload(*, owner_id: int, campaign_id: str, upload_id: str) -> ImportReport:
-    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
     if not is_public_id(upload_id):
         raise UploadNotFound("No such upload in this campaign.")
     u = await Upload.get_or_none(public_id=upload_id, campaign_id=campaign.id)
@@ -714,6 +737,6 @@ async def get_upload(*, owner_id: int, campaign_id: str, upload_id: str) -> Impo
 
 
 async def list_uploads(*, owner_id: int, campaign_id: str, limit: int = 50) -> list[ImportReport]:
-    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
     rows = await Upload.filter(campaign_id=campaign.id).order_by("-id").limit(limit)
     return [report_of(u) for u in rows]

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 
 from api.web import pages
 from api.web.pages import Session, SignInRequired, WebError
-from domain import developers
+from domain import audit, developers
+from domain.audit import AuditChannel
 from domain.developers import DeveloperView
 from domain.errors import Unauthorized
 
@@ -29,6 +30,7 @@ async def signed_in(request: Request) -> Signed:
         dev = await developers.session_developer(token=session.token)
     except Unauthorized:
         raise SignInRequired() from None
+    audit.set_channel(AuditChannel.DASHBOARD)
     return Signed(developer=dev, session=session)
 
 

@@ -92,7 +92,8 @@ async def stats_stream(events: EventBus, owner_id: int, campaign_id: str) -> Asy
 
     async def listen() -> None:
         async for event in events.subscribe():
-            if event.campaign_id == campaign_id and event.owner_id == owner_id:
+            # access was checked when the stream opened (members see the owner's events)
+            if event.campaign_id == campaign_id:
                 changed.set()
 
     listener = asyncio.create_task(listen(), name=f"sse-{campaign_id}")

@@ -28,7 +28,9 @@ from bots.discord.render import (
 )
 from bots.discord.replies import Answer, Refusal, respond
 from bots.texts import t
-from domain import analytics, campaigns, developers, generate, posts, uploads
+from domain import access, analytics, audit, campaigns, developers, generate, posts, uploads
+from domain.access import Role
+from domain.audit import AuditChannel
 from domain.campaigns import STATE_LABELS
 from domain.developers import DeveloperView
 from domain.errors import CampaignNotFound, FileTooLarge
@@ -50,6 +52,7 @@ IDENTITY_CHOICES = [
 
 async def developer_of(user: discord.abc.User) -> DeveloperView:
     """The developer this Discord account acts for, or a refusal telling how to link."""
+    audit.set_channel(AuditChannel.BOT)
     dev = await developers.developer_for_identity(provider=NAMESPACE, external_id=str(user.id))
     if dev is None:
         raise Refusal(t("manage.not_linked"))
@@ -219,7 +222,7 @@ class Manage(commands.Cog):
 
         async def action() -> Answer:
             dev = await developer_of(interaction.user)
-            await campaigns.owned(owner_id=dev.id, campaign_id=campaign)
+            await access.require(campaign_id=campaign, developer_id=dev.id, role=Role.MANAGER)
             if file.size > settings.upload_max_bytes:
                 raise FileTooLarge(
                     f"The file is over the {settings.upload_max_bytes:,}-byte limit;"
@@ -332,7 +335,7 @@ class Manage(commands.Cog):
         mine = False
         if dev is not None:
             try:
-                await campaigns.owned(owner_id=dev.id, campaign_id=campaign)
+                await access.require(campaign_id=campaign, developer_id=dev.id, role=Role.MANAGER)
                 mine = True
             except CampaignNotFound:
                 pass
@@ -363,6 +366,16 @@ class Manage(commands.Cog):
                 f"Linked to developer **{dev.name}**. You can now manage your campaigns here,"
                 " and I'll DM you stock alerts."
             )
+
+        await respond(interaction, action)
+
+    @app_commands.command(name="join", description="Join a campaign with an invitation token")
+    @app_commands.describe(token="The one-time invitation token from the campaign's owner (cdi_…)")  # noqa: S106
+    async def join(self, interaction: discord.Interaction, token: str) -> None:
+        async def action() -> Answer:
+            dev = await developer_of(interaction.user)
+            joined = await access.accept(token=token, developer_id=dev.id)
+            return Answer(f"You joined **{joined.campaign_name}** as {joined.role}.")
 
         await respond(interaction, action)
 

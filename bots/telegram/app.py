@@ -47,6 +47,7 @@ MEMBER_COMMANDS = ("start", "claim", "mycodes", "help")
 DEVELOPER_COMMANDS = (
     "register",
     "link",
+    "join",
     "new",
     "campaigns",
     "upload",

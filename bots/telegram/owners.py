@@ -7,7 +7,8 @@ from aiogram.types import Message, User
 
 from bots.telegram import keyboards, mappers
 from bots.telegram.texts import label, refusal, text
-from domain import developers
+from domain import audit, developers
+from domain.audit import AuditChannel
 from domain.developers import DeveloperView
 from domain.errors import CampaignNotFound
 
@@ -16,6 +17,7 @@ async def developer_of(user: User | None) -> DeveloperView | None:
     """The developer this Telegram account is linked to, if any."""
     if user is None:
         return None
+    audit.set_channel(AuditChannel.BOT)
     return await developers.developer_for_identity(
         provider=mappers.PROVIDER, external_id=str(user.id)
     )

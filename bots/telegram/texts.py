@@ -65,6 +65,8 @@ TEXTS: dict[str, dict[str, str]] = {
             "(POST /api/me/link-tokens) or the codedrop CLI."
         ),
         "link.done": "This Telegram account now manages the campaigns of {name}.",
+        "join.usage": "Send /join &lt;token&gt; with the invitation token a campaign's owner gave you.",
+        "join.done": "You joined <b>{name}</b> as {role}. /campaigns lists it.",
         "campaigns.empty": "You have no campaigns yet. Create one with /new.",
         "campaigns.header": "<b>Your campaigns</b>",
         "campaigns.line": "<b>{name}</b> · {status} · {available} of {total} left\n<code>{id}</code>",
@@ -131,6 +133,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "command.mycodes": "The codes you received",
         "command.help": "What I can do",
         "command.register": "Create a developer account",
+        "command.join": "Join a campaign: /join <invitation token>",
         "command.link": "Link an existing developer account",
         "command.new": "Create a campaign",
         "command.campaigns": "Your campaigns",

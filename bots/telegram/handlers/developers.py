@@ -10,7 +10,8 @@ from aiogram.types import Message
 
 from bots.telegram import claiming, mappers, owners, views
 from bots.telegram.texts import text
-from domain import analytics, campaigns, developers, generate, posts
+from domain import access, analytics, campaigns, developers, generate, posts
+from domain.access import Role
 from domain.bootstrap import Services
 from domain.campaigns import STATE_LABELS
 from domain.errors import CampaignNotFound, ValidationFailed
@@ -60,6 +61,21 @@ async def link(message: Message, command: CommandObject, bot: Bot, lang: str | N
         chat_id=str(message.chat.id),
     )
     await message.answer(text("link.done", lang, name=dev.name))
+
+
+async def join(message: Message, command: CommandObject, bot: Bot, lang: str | None) -> None:
+    """Accept an invitation to a campaign with the linked developer account."""
+    if not await owners.require_private(message, bot, lang):
+        return
+    args = _args(command)
+    if not args:
+        await message.answer(text("join.usage", lang))
+        return
+    dev = await owners.require_developer(message, lang)
+    if dev is None:
+        return
+    joined = await access.accept(token=args[0], developer_id=dev.id)
+    await message.answer(text("join.done", lang, name=joined.campaign_name, role=joined.role))
 
 
 async def list_campaigns(message: Message, bot: Bot, lang: str | None) -> None:
@@ -157,7 +173,7 @@ async def post(message: Message, command: CommandObject, bot: Bot, lang: str | N
     if dev is None:
         return
     try:
-        await campaigns.get_campaign(owner_id=dev.id, campaign_id=args[0])
+        await access.require(campaign_id=args[0], developer_id=dev.id, role=Role.MANAGER)
     except CampaignNotFound:
         await message.answer(await owners.not_yours(args[0], lang))
         return
@@ -217,6 +233,7 @@ def setup() -> Router:
     router = Router(name="developers")
     router.message.register(register, Command("register"))
     router.message.register(link, Command("link"))
+    router.message.register(join, Command("join"))
     router.message.register(list_campaigns, Command("campaigns"))
     router.message.register(stats, Command("stats"))
     router.message.register(change_status, Command(*STATUS_COMMANDS))
