@@ -92,8 +92,8 @@ class CampaignUpdate(Strict):
 
     name: str = Field(None, min_length=1, max_length=120)  # type: ignore[assignment]
     description: str = Field(None, max_length=4000)  # type: ignore[assignment]
-    platform: PlatformName = Field(None)
-    status: StatusName = Field(None)
+    platform: PlatformName = Field(None)  # type: ignore[arg-type]
+    status: StatusName = Field(None)  # type: ignore[arg-type]
     starts_at: datetime | None = Field(None, description="null clears the start time")
     ends_at: datetime | None = Field(None, description="null clears the end time")
     per_claimant_limit: int = Field(None, ge=1, le=100)  # type: ignore[assignment]
