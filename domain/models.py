@@ -131,7 +131,7 @@ class Campaign(Model):
 class CampaignMember(Model):
     """A developer who shares a campaign with its owner, with a role (viewer, manager, owner).
 
-    The campaign's `owner` is always an owner without a row here; `domain.access` decides.
+    The `owner` of the campaign is always an owner without a row here: `domain.access` decides.
     """
 
     id = fields.IntField(primary_key=True)
@@ -150,7 +150,7 @@ class CampaignMember(Model):
 
 
 class Invite(Model):
-    """A one-time invitation to a campaign with a role; only the token's SHA-256 is stored."""
+    """A one-time invitation to a campaign with a role. Only the SHA-256 of the token is kept."""
 
     id = fields.IntField(primary_key=True)
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
@@ -178,7 +178,7 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=48)
     campaign_pk = fields.IntField(null=True)
     campaign_public_id = fields.CharField(max_length=32, default="")
-    owner_id = fields.IntField(null=True, description="the campaign's owner at the time")
+    owner_id = fields.IntField(null=True, description="owner of the campaign at the time")
     target = fields.CharField(max_length=200, default="")
     detail: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, developer_limit
 from api.schemas import PROBLEMS, Strict, problems
@@ -47,6 +47,10 @@ class MemberOut(BaseModel):
 
 
 class InviteIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"role": "manager", "expires_in_hours": 72}]},
+    )
     role: RoleName = Field(description="the role the invited developer gets")
     expires_in_hours: int = Field(DEFAULT_INVITE_HOURS, ge=1, le=MAX_INVITE_HOURS)
 
@@ -59,6 +63,9 @@ class InviteOut(BaseModel):
 
 
 class AcceptIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"token": "cdi_2b9Xq…"}]}
+    )
     token: str = Field(min_length=1, max_length=100)
 
 
@@ -69,6 +76,7 @@ class JoinedOut(BaseModel):
 
 
 class RoleIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "viewer"}]})
     role: RoleName
 
 

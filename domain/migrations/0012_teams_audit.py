@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('action', fields.CharField(max_length=48)),
                 ('campaign_pk', fields.IntField(null=True)),
                 ('campaign_public_id', fields.CharField(default='', max_length=32)),
-                ('owner_id', fields.IntField(null=True, description="the campaign's owner at the time")),
+                ('owner_id', fields.IntField(null=True, description='owner of the campaign at the time')),
                 ('target', fields.CharField(default='', max_length=200)),
                 ('detail', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
                 ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('used_by_id', fields.IntField(null=True)),
             ],
-            options={'table': 'campaign_invites', 'app': 'models', 'pk_attr': 'id', 'table_description': "A one-time invitation to a campaign with a role; only the token's SHA-256 is stored."},
+            options={'table': 'campaign_invites', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A one-time invitation to a campaign with a role. Only the SHA-256 of the token is kept.'},
             bases=['Model'],
         ),
     ]

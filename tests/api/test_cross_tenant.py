@@ -67,7 +67,9 @@ async def test_every_developer_endpoint_is_a_404_with_another_developers_key(
     cid = await new_campaign(client, dev)
     uploaded = await upload(client, dev, cid, b"code\nVICT0001\nVICT0002\n")
     upload_id = uploaded.json()["upload_id"]
-    claimed = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "member"})
+    claimed = await client.post(
+        f"/api/distribute/{cid}", json={"user_identifier": "victim-claimant"}
+    )
     assert claimed.status_code == 201
     await reports.run_daily_reports(store=services.store, notifiers=[], day=clock.now().date())
     report = await Report.get(developer_id=dev.id)
@@ -90,6 +92,7 @@ async def test_every_developer_endpoint_is_a_404_with_another_developers_key(
         "code_id": listing["items"][0]["id"],
         "upload_id": upload_id,
         "report_id": report.id,
+        "developer_id": dev.id,
     }
 
     routes = developer_routes(app)
@@ -112,7 +115,8 @@ async def test_every_developer_endpoint_is_a_404_with_another_developers_key(
         r = await client.request(method, url, **kwargs)
         assert r.status_code == 404, (method, url, r.status_code, r.text[:200])
         assert r.headers["content-type"] == PROBLEM, (method, url)
-        assert "VICT0002" not in r.text and "member" not in r.text  # nothing of the victim leaks
+        # nothing of the victim leaks
+        assert "VICT0002" not in r.text and "victim-claimant" not in r.text
         walked.append(f"{method} {path}")
 
     # the walk is not vacuous: every kind of developer resource was reached
@@ -132,7 +136,117 @@ async def test_every_developer_endpoint_is_a_404_with_another_developers_key(
     assert after == before
     uploads = (await client.get(f"/api/campaigns/{cid}/uploads", headers=dev.auth)).json()
     assert [u["upload_id"] for u in uploads] == [upload_id]
+<<<<<<< HEAD
     assert "DELETE /api/webhooks/{webhook_id}" in walked
     assert (await client.get("/api/webhooks", headers=other_dev.auth)).json() == []
     mine = (await client.get(f"/api/webhooks/{webhook_id}", headers=dev.auth)).json()
     assert mine["active"] is True and mine["url"] == "http://127.0.0.1:9/victim"
+=======
+
+
+# The least role each campaign route needs; None: a member never reaches it (the owner's own
+# reports). A new campaign route fails the walk below until it is placed here.
+ROLE_NEEDED: dict[str, str | None] = {
+    "GET /api/campaigns/{campaign_id}": "viewer",
+    "PATCH /api/campaigns/{campaign_id}": "manager",
+    "DELETE /api/campaigns/{campaign_id}": "owner",
+    "GET /api/campaigns/{campaign_id}/analytics": "viewer",
+    "POST /api/campaigns/{campaign_id}/codes": "manager",
+    "GET /api/campaigns/{campaign_id}/codes": "viewer",
+    "POST /api/campaigns/{campaign_id}/codes/used": "manager",
+    "POST /api/campaigns/{campaign_id}/codes/release": "manager",
+    "POST /api/campaigns/{campaign_id}/codes/{code_id}/used": "manager",
+    "POST /api/campaigns/{campaign_id}/codes/{code_id}/release": "manager",
+    "GET /api/campaigns/{campaign_id}/export.csv": "owner",
+    "GET /api/campaigns/{campaign_id}/uploads": "viewer",
+    "GET /api/campaigns/{campaign_id}/uploads/{upload_id}": "viewer",
+    "POST /api/campaigns/{campaign_id}/uploads": "manager",
+    "POST /api/campaigns/{campaign_id}/uploads/{upload_id}/complete": "manager",
+    "GET /api/campaigns/{campaign_id}/uploads/{upload_id}/progress": "viewer",
+    "GET /api/reports/{report_id}": None,
+    "GET /api/reports/{report_id}/csv": None,
+    "GET /api/campaigns/{campaign_id}/members": "viewer",
+    "POST /api/campaigns/{campaign_id}/members/invites": "owner",
+    "PATCH /api/campaigns/{campaign_id}/members/{developer_id}": "owner",
+    "DELETE /api/campaigns/{campaign_id}/members/{developer_id}": "owner",
+}
+RANK = {"viewer": 1, "manager": 2, "owner": 3}
+
+
+async def _member(client: httpx.AsyncClient, owner: Dev, member: Dev, cid: str, role: str) -> None:
+    invited = await client.post(
+        f"/api/campaigns/{cid}/members/invites", json={"role": role}, headers=owner.auth
+    )
+    assert invited.status_code == 201, invited.text
+    joined = await client.post(
+        "/api/invites/accept", json={"token": invited.json()["token"]}, headers=member.auth
+    )
+    assert joined.status_code == 200 and joined.json()["role"] == role, joined.text
+
+
+async def test_every_campaign_route_answers_each_role_as_the_role_matrix_says(
+    app: FastAPI, client: httpx.AsyncClient, dev: Dev, other_dev: Dev, services: Services
+) -> None:
+    """Viewer, manager and owner members walk every developer route: below the role a route
+    needs, a 403 `role_forbidden` naming that role (and nothing changes); at or above it, no
+    refusal of access; the owner's own reports stay a 404 for every member."""
+    schema = (await client.get("/openapi.json")).json()
+    walked: dict[str, list[str]] = {}
+    for role in ("viewer", "manager", "owner"):
+        cid = await new_campaign(client, dev)
+        uploaded = await upload(client, dev, cid, b"code\nVICT0001\nVICT0002\nVICT0003\n")
+        claimed = await client.post(
+            f"/api/distribute/{cid}", json={"user_identifier": "victim-claimant"}
+        )
+        assert claimed.status_code == 201
+        if role == "viewer":
+            day = clock.now().date()
+            await reports.run_daily_reports(store=services.store, notifiers=[], day=day)
+        await _member(client, dev, other_dev, cid, role)
+        listing = (await client.get(f"/api/campaigns/{cid}/codes", headers=dev.auth)).json()
+        values = {
+            "campaign_id": cid,
+            "code_id": listing["items"][0]["id"],
+            "upload_id": uploaded.json()["upload_id"],
+            "report_id": (await Report.get(developer_id=dev.id)).id,
+            "developer_id": dev.id,  # the owner: never demoted nor removed
+        }
+        routes = [(m, p, r) for m, p, r in developer_routes(app) if re.findall(r"{(\w+)}", p)]
+        # deleting the campaign goes last
+        routes.sort(key=lambda x: f"{x[0]} {x[1]}" == "DELETE /api/campaigns/{campaign_id}")
+        walked[role] = []
+        for method, path, _route in routes:
+            name = f"{method} {path}"
+            assert name in ROLE_NEEDED, f"{name}: say which role it needs in ROLE_NEEDED"
+            needed = ROLE_NEEDED[name]
+            kwargs: dict[str, Any] = {"headers": other_dev.auth}
+            op = schema["paths"][path][method.lower()]
+            if "multipart/form-data" in op.get("requestBody", {}).get("content", {}):
+                kwargs["files"] = {"file": ("c.csv", b"code\nMEMB0001\n", "text/csv")}
+            else:
+                body = _example_body(schema, method, path)
+                if body is not None:
+                    kwargs["json"] = body
+            before = (await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).json()
+            r = await client.request(method, path.format(**values), **kwargs)
+            if needed is None:
+                assert r.status_code == 404, (role, name, r.status_code, r.text[:200])
+            elif RANK[role] < RANK[needed]:
+                assert r.status_code == 403, (role, name, r.status_code, r.text[:200])
+                problem = r.json()
+                assert r.headers["content-type"] == PROBLEM
+                assert problem["code"] == "role_forbidden", problem
+                assert problem["required_role"] == needed and problem["role"] == role
+                after = (await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).json()
+                assert after == before, (role, name)  # a refused write changed nothing
+            else:
+                assert r.status_code not in (401, 403), (role, name, r.status_code, r.text)
+                # a 404 here is about the thing asked for (a small upload has no progress),
+                # never the campaign
+                assert "campaign_not_found" not in r.text, (role, name, r.text[:200])
+                assert r.status_code < 500, (role, name, r.status_code, r.text[:200])
+            walked[role].append(name)
+    assert all(len(names) == len(ROLE_NEEDED) for names in walked.values()), walked
+    # the campaign the owner-member deleted is gone for its owner too
+    assert (await client.get(f"/api/campaigns/{cid}", headers=dev.auth)).status_code == 404
+>>>>>>> 73e016b (Cross-tenant walk covers every role: below a route's role a 403 role_forbidden that changes nothing, at or above it no refusal; member and invite bodies documented with examples)
