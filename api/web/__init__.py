@@ -18,6 +18,7 @@ from api.web.generate import router as generate_router
 from api.web.live import router as live_router
 from api.web.pages import install_handlers
 from api.web.signin import router as signin_router
+from api.web.teams_pages import router as teams_router
 from api.web.webhooks import router as webhooks_router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -28,6 +29,7 @@ for _part in (
     claim_router,
     signin_router,
     webhooks_router,
+    teams_router,
     dashboard_router,
     generate_router,
     live_router,
