@@ -25,7 +25,8 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from cli import parts
 from cli.parts import build_notifiers, close_notifiers
 from cli.runtime import Part, Runtime
-from domain import db, developers, logs
+from domain import access, audit, db, developers, logs
+from domain.audit import AuditChannel
 from domain.bootstrap import Services, bootstrap
 from domain.errors import DomainError
 from domain.settings import PLACEHOLDER_SECRETS, Settings, value_sources
@@ -93,6 +94,7 @@ def database_problem(exc: Exception) -> str:
 async def with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     """Run `work` with the database open (the embedded SQLite file is migrated first)."""
     await db.init_db(settings, migrate=not settings.is_mysql)
+    audit.set_channel(AuditChannel.CLI)  # what this command changes is audited as `cli`
     try:
         return await work()
     finally:
@@ -530,6 +532,67 @@ def keys_revoke(prefix: str) -> None:
     settings = load_settings()
     view = run_async(lambda: with_database(settings, lambda: developers.revoke_key(prefix=prefix)))
     click.echo(f"revoked {view.prefix}")
+
+
+@cli.group(name="members")
+def members_group() -> None:
+    """Campaign members: invitations with a role (viewer, manager, owner)."""
+
+
+@members_group.command(name="invite")
+@click.option("--email", required=True, help="the e-mail of an owner of the campaign")
+@click.option("--campaign", required=True, help="the campaign's id")
+@click.option(
+    "--role", type=click.Choice(["viewer", "manager", "owner"]), default="viewer", show_default=True
+)
+@click.option("--hours", type=int, default=access.DEFAULT_INVITE_HOURS, show_default=True)
+def members_invite(email: str, campaign: str, role: str, hours: int) -> None:
+    """A one-time invitation token for a role on a campaign (printed once, on the last line)."""
+    settings = load_settings()
+
+    async def main() -> access.IssuedInvite:
+        dev = await developers.find_developer(email=email)
+        return await access.invite(
+            campaign_id=campaign, developer_id=dev.id, role=role, expires_in_hours=hours
+        )
+
+    issued = run_async(lambda: with_database(settings, main))
+    click.echo(
+        f"invitation for a {issued.role}, until {issued.expires_at:%Y-%m-%d %H:%M} UTC:", err=True
+    )
+    click.echo(issued.token)
+
+
+@members_group.command(name="accept")
+@click.option("--email", required=True, help="the e-mail of the developer who joins")
+@click.argument("token")
+def members_accept(email: str, token: str) -> None:
+    """Join a campaign with an invitation token (once, before it expires)."""
+    settings = load_settings()
+
+    async def main() -> access.Joined:
+        dev = await developers.find_developer(email=email)
+        return await access.accept(token=token, developer_id=dev.id)
+
+    joined = run_async(lambda: with_database(settings, main))
+    click.echo(f"joined {joined.campaign_id} ({joined.campaign_name}) as {joined.role}")
+
+
+@members_group.command(name="list")
+@click.option("--email", required=True, help="the e-mail of a member of the campaign")
+@click.option("--campaign", required=True, help="the campaign's id")
+def members_list(email: str, campaign: str) -> None:
+    """The campaign's owner and members with their roles."""
+    settings = load_settings()
+
+    async def main() -> list[access.MemberView]:
+        dev = await developers.find_developer(email=email)
+        return await access.list_members(campaign_id=campaign, developer_id=dev.id)
+
+    for m in run_async(lambda: with_database(settings, main)):
+        click.echo(
+            f"{m.developer_id:>8}  {m.role:<8} {m.name}{'  (campaign owner)' if m.is_owner else ''}"
+        )
 
 
 @cli.command(name="link-token")

@@ -28,6 +28,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "<b>For developers</b>\n"
             "/register - create a developer account (you get an API key once)\n"
             "/link &lt;token&gt; - link this Telegram account to an existing developer account\n"
+            "/join &lt;token&gt; - join a campaign you were invited to\n"
             "/new - create a campaign step by step\n"
             "/campaigns - your campaigns and their ids\n"
             "/upload &lt;id&gt; - then send a CSV or TXT file of codes as a document\n"
