@@ -27,8 +27,9 @@ from itertools import repeat
 
 from tortoise.transactions import in_transaction
 
-from domain import clock
-from domain.campaigns import owned
+from domain import audit, clock
+from domain.access import Role, require
+from domain.audit import Action
 from domain.errors import UploadNotFound, ValidationFailed
 from domain.events import EventBus
 from domain.expiry import ttl_expiry
@@ -185,7 +186,7 @@ async def start_generation(
     """Check the request against the campaign and open its `Upload` row (nothing inserted)."""
     if not 1 <= request.count <= MAX_COUNT:
         raise ValidationFailed(f"count must be 1 to {MAX_COUNT:,}.", field="count")
-    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
     p = parse_pattern(
         request.pattern,
         prefix=request.prefix,
@@ -197,13 +198,24 @@ async def start_generation(
         + await ArchivedCode.filter(campaign_id=campaign.id).count()
     )
     check_space(p, count=request.count, existing=existing)
-    upload = await Upload.create(
-        public_id=new_upload_id(),
-        campaign_id=campaign.id,
-        filename=f"{GENERATED}{p.prefix}{p.text}{p.suffix}"[:255],
-        status="processing",
-        expected_rows=request.count,
-    )
+    async with in_transaction() as conn:
+        upload = await Upload.create(
+            public_id=new_upload_id(),
+            campaign_id=campaign.id,
+            filename=f"{GENERATED}{p.prefix}{p.text}{p.suffix}"[:255],
+            status="processing",
+            expected_rows=request.count,
+            using_db=conn,
+        )
+        # audited when asked for, with the upload that reports it (the codes commit in batches)
+        await audit.record(
+            Action.CODES_GENERATE,
+            actor_id=owner_id,
+            campaign=campaign,
+            target=f"upload:{upload.public_id}",
+            detail={"count": request.count, "pattern": f"{p.prefix}{p.text}{p.suffix}"},
+            using_db=conn,
+        )
     return campaign, p, upload
 
 
@@ -323,7 +335,7 @@ GENERATED = "generated:"
 
 async def generation_progress(*, owner_id: int, campaign_id: str, upload_id: str) -> UploadProgress:
     """Status of a generation: codes in so far out of the count, and its report."""
-    campaign = await owned(owner_id=owner_id, campaign_id=campaign_id)
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
     u = await Upload.get_or_none(
         public_id=upload_id, campaign_id=campaign.id, filename__startswith=GENERATED
     )

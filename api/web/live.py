@@ -23,7 +23,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from api.web import pages
 from api.web.auth import SignedIn
 from api.web.pages import NO_STORE, WebError
-from domain import analytics, campaigns, clock
+from domain import access, analytics, campaigns, clock
+from domain.access import Role
 from domain.errors import CampaignNotFound
 from domain.events import EventBus
 from domain.values import Channel
@@ -74,7 +75,7 @@ def _minute(t: datetime) -> str:
 
 async def _owned(owner_id: int, campaign_id: str) -> None:
     try:
-        await campaigns.owned(owner_id=owner_id, campaign_id=campaign_id)
+        await access.require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
     except CampaignNotFound:
         raise WebError(404, "Campaign not found", "You have no campaign with this id.") from None
 

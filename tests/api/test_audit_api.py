@@ -167,3 +167,23 @@ async def test_the_audit_listing_is_scoped_filtered_and_paged(
 
     bad = await client.get("/api/audit", params={"since": "yesterday"}, headers=dev.auth)
     assert bad.status_code == 422
+
+
+async def test_code_generation_is_audited_with_count_and_pattern_but_no_code(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    r = await client.post(
+        f"/api/campaigns/{cid}/codes/generate",
+        json={"count": 20, "pattern": "GEN-####-????"},
+        headers=dev.auth,
+    )
+    assert r.status_code == 201, r.text
+    (row,) = await AuditEntry.filter(campaign_public_id=cid, action="codes.generate")
+    assert (row.channel, row.actor_id) == ("api", dev.id)
+    assert row.detail == {"count": 20, "pattern": "GEN-####-????"}
+    export = await client.get(f"/api/campaigns/{cid}/export.csv", headers=dev.auth)
+    generated = [line.split(",")[0] for line in export.text.splitlines()[1:]]
+    assert len(generated) == 20
+    stored = str(await AuditEntry.all().values())
+    assert not any(code in stored for code in generated)

@@ -158,6 +158,8 @@ ROLE_NEEDED: dict[str, str | None] = {
     "POST /api/campaigns/{campaign_id}/codes/{code_id}/used": "manager",
     "POST /api/campaigns/{campaign_id}/codes/{code_id}/release": "manager",
     "GET /api/campaigns/{campaign_id}/export.csv": "owner",
+    "POST /api/campaigns/{campaign_id}/codes/generate": "manager",
+    "GET /api/campaigns/{campaign_id}/codes/generate/{upload_id}": "viewer",
     "GET /api/campaigns/{campaign_id}/uploads": "viewer",
     "GET /api/campaigns/{campaign_id}/uploads/{upload_id}": "viewer",
     "POST /api/campaigns/{campaign_id}/uploads": "manager",

@@ -44,6 +44,9 @@ async def test_an_owner_invites_on_the_dashboard_and_the_guest_joins_once(
     members = await guest.http.get(f"/dashboard/c/{c.id}/members")
     assert members.status_code == 200 and 'data-testid="my-role">viewer<' in members.text
     assert "Shared" in (await guest.http.get("/dashboard")).text
+    # a viewer sees the live numbers
+    stats = await guest.http.get(f"/dashboard/c/{c.id}/stats.json")
+    assert stats.status_code == 200, stats.text
     # a viewer is not offered what they may not do
     assert "Delete campaign" not in (await guest.http.get(f"/dashboard/c/{c.id}")).text
     assert "Delete campaign" in (await dev.http.get(f"/dashboard/c/{c.id}")).text
