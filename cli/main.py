@@ -536,7 +536,7 @@ def keys_revoke(prefix: str) -> None:
 
 @cli.group(name="members")
 def members_group() -> None:
-    """Campaign members: invitations with a role (viewer, manager, owner)."""
+    """Campaign members and invitations with a role (invite, accept, list)."""
 
 
 @members_group.command(name="invite")
