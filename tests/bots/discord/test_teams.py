@@ -48,7 +48,7 @@ async def test_join_gives_the_invited_role_and_the_role_holds_on_manage_commands
     paused = await fake_discord.interact(
         fake_discord.command(me, "campaign", sub("pause", opt("campaign", c.id)))
     )
-    assert "paused" in paused.content
+    assert "Paused" in paused.content
     rows = await AuditEntry.filter(campaign_public_id=c.id, actor_id=helper.id).order_by("id")
     assert [(r.action, r.channel) for r in rows] == [
         ("member.join", "bot"),
