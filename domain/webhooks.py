@@ -21,9 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from domain import clock, outbox
+from domain import audit, clock, outbox
+from domain.audit import Action
 from domain.errors import (
     DeliveryNotFound,
     ValidationFailed,
@@ -233,6 +235,21 @@ async def _owned(owner_id: int, webhook_id: str) -> Webhook:
     return w
 
 
+async def _audit(
+    action: Action, owner_id: int, w: Webhook, conn: BaseDBAsyncClient, **detail: Any
+) -> None:
+    """The audit row of a webhook change: its id and host, never its secret."""
+    host = urlsplit(w.url).hostname or ""
+    await audit.record(
+        action,
+        actor_id=owner_id,
+        owner_id=owner_id,
+        target=f"webhook:{w.public_id}",
+        detail={"host": host, **detail},
+        using_db=conn,
+    )
+
+
 async def create_webhook(
     *,
     owner_id: int,
@@ -254,15 +271,18 @@ async def create_webhook(
         )
     since = _effective_from()
     secret = new_secret()
-    w = await Webhook.create(
-        public_id="wh_" + secrets.token_hex(10),
-        owner_id=owner_id,
-        url=url,
-        description=text,
-        events={name: since for name in names},
-        secret=secret,
-        active=active,
-    )
+    async with in_transaction() as conn:
+        w = await Webhook.create(
+            public_id="wh_" + secrets.token_hex(10),
+            owner_id=owner_id,
+            url=url,
+            description=text,
+            events={name: since for name in names},
+            secret=secret,
+            active=active,
+            using_db=conn,
+        )
+        await _audit(Action.WEBHOOK_CREATE, owner_id, w, conn, events=sorted(names))
     outbox.forget_subscriptions(owner_id)
     return IssuedWebhook(webhook=_view(w), secret=secret)
 
@@ -304,7 +324,9 @@ async def update_webhook(
         since = _effective_from()
         current = {name: since for name in current}
     w.events = current
-    await w.save()
+    async with in_transaction() as conn:
+        await w.save(using_db=conn)
+        await _audit(Action.WEBHOOK_UPDATE, owner_id, w, conn, fields=sorted(changes))
     outbox.forget_subscriptions(owner_id)
     return _view(w)
 
@@ -312,7 +334,9 @@ async def update_webhook(
 async def delete_webhook(*, owner_id: int, webhook_id: str) -> None:
     """Delete a webhook and its delivery history."""
     w = await _owned(owner_id, webhook_id)
-    await w.delete()
+    async with in_transaction() as conn:
+        await _audit(Action.WEBHOOK_DELETE, owner_id, w, conn)
+        await w.delete(using_db=conn)
     outbox.forget_subscriptions(owner_id)
 
 

@@ -187,3 +187,27 @@ async def test_code_generation_is_audited_with_count_and_pattern_but_no_code(
     assert len(generated) == 20
     stored = str(await AuditEntry.all().values())
     assert not any(code in stored for code in generated)
+
+
+async def test_webhook_changes_are_audited_with_the_host_and_never_the_secret(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    made = await client.post(
+        "/api/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["claim.created"]},
+        headers=dev.auth,
+    )
+    assert made.status_code == 201, made.text
+    wid, secret = made.json()["id"], made.json()["secret"]
+    r = await client.patch(f"/api/webhooks/{wid}", json={"active": False}, headers=dev.auth)
+    assert r.status_code == 200, r.text
+    assert (await client.delete(f"/api/webhooks/{wid}", headers=dev.auth)).status_code == 204
+    rows = await AuditEntry.filter(target=f"webhook:{wid}").order_by("id")
+    assert [(r.action, r.channel, r.actor_id) for r in rows] == [
+        ("webhook.create", "api", dev.id),
+        ("webhook.update", "api", dev.id),
+        ("webhook.delete", "api", dev.id),
+    ]
+    assert rows[0].detail == {"host": "127.0.0.1", "events": ["claim.created"]}
+    assert secret not in str([(r.target, r.detail) for r in rows])
+    assert "webhook.delete" in await _actions(client, dev)
