@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_webhooks')]
+    dependencies = [('models', '0011_exact_identifiers')]
 
     initial = False
 
