@@ -157,7 +157,7 @@ class Invite(Model):
         "models.Campaign", related_name="invites", on_delete=fields.CASCADE
     )
     role = fields.CharField(max_length=16)
-    token_hash = fields.CharField(max_length=64, unique=True)
+    token_hash = ExactCharField(max_length=64, unique=True)
     created_by_id = fields.IntField()
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
@@ -177,7 +177,7 @@ class AuditEntry(Model):
     channel = fields.CharField(max_length=16, description="api, dashboard, bot, cli or system")
     action = fields.CharField(max_length=48)
     campaign_pk = fields.IntField(null=True)
-    campaign_public_id = fields.CharField(max_length=32, default="")
+    campaign_public_id = ExactCharField(max_length=32, default="")
     owner_id = fields.IntField(null=True, description="owner of the campaign at the time")
     target = fields.CharField(max_length=200, default="")
     detail: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
@@ -401,7 +401,7 @@ class Webhook(Model):
     from which it is owed (domain/outbox.py explains why that time trails the change)."""
 
     id = fields.IntField(primary_key=True)
-    public_id = fields.CharField(max_length=32, unique=True)
+    public_id = ExactCharField(max_length=32, unique=True)
     owner: fields.ForeignKeyRelation[Developer] = fields.ForeignKeyField(
         "models.Developer", related_name="webhooks", on_delete=fields.CASCADE
     )
@@ -426,7 +426,7 @@ class OutboxEvent(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    event_id = fields.CharField(max_length=40, unique=True)
+    event_id = ExactCharField(max_length=40, unique=True)
     owner_id = fields.IntField()
     name = fields.CharField(max_length=40)
     campaign_id = fields.CharField(max_length=32, default="")

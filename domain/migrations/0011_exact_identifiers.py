@@ -22,25 +22,7 @@ claimant and may receive one more code in a campaign it had claimed from.
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from domain.fields import ExactCharField
-
-
-class ExactColumn(ops.AlterField):
-    """AlterField whose SQL runs on MySQL/MariaDB only: one `MODIFY COLUMN` with the full
-    definition (type, collation, nullability, default, comment), indexes kept. SQLite would
-    rebuild the table for a type that is the same there. (tortoise's own MySQL alter_field
-    follows its MODIFY with an `ALTER … TYPE` MariaDB does not parse, for custom SQL types.)"""
-
-    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
-        if state_editor is None or state_editor.DIALECT != "mysql":
-            return
-        model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
-        field = model._meta.fields_map[self.name]
-        table = state_editor._qualify_table_name(model._meta.db_table, model._meta.schema)
-        await state_editor._run_sql(state_editor._build_modify_column_sql(model, field, table))
-
-    async def database_backward(self, app_label, old_state, new_state, state_editor=None):
-        raise NotImplementedError("identifiers are not folded back to a case-insensitive collation")
+from domain.fields import ExactCharField, ExactColumn
 
 
 class Migration(migrations.Migration):

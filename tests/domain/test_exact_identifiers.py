@@ -78,7 +78,16 @@ async def test_every_identifying_column_is_binary_no_pad_in_the_migrated_schema(
     )
     collations = {(r["t"], r["c"]): r["coll"] for r in rows}
     expected = _exact_columns()
-    assert {"claims", "idempotency_records", "campaigns", "uploads"} <= {t for t, _ in expected}
+    assert {
+        "claims",
+        "idempotency_records",
+        "campaigns",
+        "uploads",
+        "webhooks",
+        "webhook_events",
+        "campaign_invites",
+        "audit_log",
+    } <= {t for t, _ in expected}
     assert {col: collations[col] for col in expected} == dict.fromkeys(expected, EXACT_COLLATION)
 
 
