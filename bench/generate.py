@@ -7,6 +7,12 @@ generates --count codes through `domain.generate.generate_codes` (the same call 
 `POST /api/campaigns/{id}/codes/generate` makes), --repeat times into new campaigns. Prints,
 per run, the seconds until every code is committed, the process's resident memory before and
 its peak after (`ru_maxrss`), and checks the stored count and that no code appears twice.
+
+The reference, measured in the same run against the same database: --repeat raw multi-row
+`INSERT IGNORE`s of --count codes written beforehand (pymysql, the batch size the generator
+uses, each batch committed), into campaigns of their own: what the database alone takes to
+store that many rows. They run after every generation, so the memory figures are the
+generator's alone.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import asyncio
 import resource
 import secrets
+import statistics
 import time
 
 import pymysql
@@ -45,15 +52,20 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run(url: str, count: int, pattern: str, repeat: int) -> list[str]:
+async def run(
+    url: str, count: int, pattern: str, repeat: int
+) -> tuple[list[float], list[str], list[str]]:
     from domain import campaigns, db, developers, generate
     from domain.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     await db.init_db(settings, migrate=True)
-    lines = []
+    lines, seconds_each, references = [], [], []
     try:
         dev = await developers.create_developer(name="Bench", email="bench@example.com")
+        for n in range(repeat):
+            ref = await campaigns.create_campaign(owner_id=dev.id, name=f"raw {n}", platform="ios")
+            references.append(ref.id)
         for n in range(repeat):
             c = await campaigns.create_campaign(owner_id=dev.id, name=f"gen {n}", platform="ios")
             before = rss_mib()
@@ -64,15 +76,39 @@ async def run(url: str, count: int, pattern: str, repeat: int) -> list[str]:
                 request=generate.GenerateRequest(count=count, pattern=pattern),
             )
             seconds = time.perf_counter() - started
+            seconds_each.append(seconds)
             lines.append(
                 f"| generate {count:,} codes `{pattern}` (committed) | {seconds:.2f} s,"
                 f" {count / seconds:,.0f} codes/s | RSS before {before:.0f} MiB, peak"
                 f" {peak_mib():.0f} MiB | imported {report.imported:,}, status {report.status} |"
             )
-            lines.append(f"| campaign | {c.id} |")
     finally:
         await db.close_db()
-    return lines
+    return seconds_each, lines, references
+
+
+def raw_insert(database: str, campaign_public_id: str, count: int, batch: int) -> float:
+    """Seconds to store `count` codes with multi-row INSERTs of `batch` rows, each committed."""
+    conn = pymysql.connect(host=HOST, port=PORT, user=USER, password="", database=database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id FROM campaigns WHERE public_id = %s", (campaign_public_id,))
+            (pk,) = cur.fetchone()  # type: ignore[misc]
+            started = time.perf_counter()
+            for first in range(0, count, batch):
+                rows = ",".join(
+                    f"({int(pk)},'RAW-{i:010d}','',NULL,NULL,'available',NULL)"
+                    for i in range(first, min(first + batch, count))
+                )
+                cur.execute(
+                    "INSERT IGNORE INTO promo_codes"
+                    " (campaign_id, code, platform, metadata, expires_at, status, upload_id)"
+                    " VALUES " + rows
+                )
+                conn.commit()
+            return time.perf_counter() - started
+    finally:
+        conn.close()
 
 
 def main() -> None:
@@ -86,15 +122,27 @@ def main() -> None:
     database = f"codedrop_genbench_{secrets.token_hex(3)}"
     admin(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
     try:
-        lines = asyncio.run(
+        from domain.generate import BATCH
+
+        seconds_each, lines, references = asyncio.run(
             run(f"mysql://{USER}:@{HOST}:{PORT}/{database}", args.count, args.pattern, args.repeat)
+        )
+        raw = [raw_insert(database, ref, args.count, BATCH) for ref in references]
+        for seconds in raw:
+            lines.append(
+                f"| reference: raw multi-row INSERT of {args.count:,} codes written beforehand,"
+                f" batches of {BATCH:,}, each committed | {seconds:.2f} s | | |"
+            )
+        lines.append(
+            f"| generation / reference, medians | {statistics.median(seconds_each):.2f} s /"
+            f" {statistics.median(raw):.2f} s = {statistics.median(seconds_each) / statistics.median(raw):.2f} | | |"
         )
         (rows, distinct) = admin(
             "SELECT COUNT(*), COUNT(DISTINCT campaign_id, code) FROM promo_codes", database
         )[0]
         print("\ncodedrop generation benchmark: MariaDB, one process (aiomysql)")
         print("| run | time | memory | result |\n|---|---|---|---|")
-        print("\n".join(line for line in lines if not line.startswith("| campaign")))
+        print("\n".join(lines))
         print(f"| stored rows | {rows:,}, distinct (campaign, code) {distinct:,} | | |")
     finally:
         admin(f"DROP DATABASE `{database}`")
