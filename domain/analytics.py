@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from tortoise.connection import get_connection
 from tortoise.functions import Count
 
-from domain import clock
+from domain import claimants, clock
 from domain.access import Role, require
 from domain.campaigns import stock_of
 from domain.db import is_mysql_connection
@@ -21,7 +21,6 @@ BUCKETS = {
     "day": ("%Y-%m-%d 00:00:00", "%Y-%m-%d 00:00:00", timedelta(days=1)),
 }
 MAX_POINTS = 2000
-ANONYMOUS_NAMESPACE = "anon"  # claimants of the public API without a developer's key
 ANONYMOUS_API = "api_anonymous"  # their key in `by_channel`
 
 
@@ -67,7 +66,7 @@ async def campaign_analytics(
     # anonymous callers of the public API (`anon:` claimants) are counted apart from the
     # channel they came through, so "web" means the claim page's visitors only
     anonymous = (
-        await claims.filter(claimant__startswith=ANONYMOUS_NAMESPACE + ":")
+        await claims.filter(claimant__startswith=claimants.ANON + ":")
         .annotate(n=Count("id"))
         .group_by("channel")
         .values("channel", "n")

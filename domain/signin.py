@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from domain import claimants
 from domain.adapters.discord_oauth import IDENTIFY, MEMBERS_READ, DiscordOAuth
 from domain.eligibility import EligibilityRules
 from domain.errors import IdentityRequired, SignInFailed
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 # claimants some party vouches for: the two chat platforms, and a developer's backend that
 # names its own users with its API key (`api:<developer>:<user>`); `web` (a cookie) and bare
 # identifiers from anonymous API callers are not
-VOUCHED_NAMESPACES = frozenset({"discord", "telegram", "api"})
+VOUCHED_NAMESPACES = frozenset({claimants.DISCORD, claimants.TELEGRAM, claimants.API})
 TELEGRAM_AUTH_MAX_AGE = timedelta(days=1)
 TELEGRAM_CLOCK_SKEW = timedelta(minutes=5)
 DISCORD_EPOCH_MS = 1_420_070_400_000
