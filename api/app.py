@@ -26,8 +26,9 @@ from api.routes import (
     uploads,
     webhooks,
 )
-from domain import claims, db
-from domain.bootstrap import Services, bootstrap
+from domain import claims
+from domain.adapters import db
+from domain.adapters.bootstrap import Services, bootstrap
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)

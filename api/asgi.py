@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.app import create_app
-from domain import logs
+from domain.adapters import logs
 from domain.settings import get_settings
 
 

@@ -17,8 +17,8 @@ from starlette.datastructures import UploadFile
 
 from api.errors import rate_limit_headers
 from domain import audit, developers
+from domain.adapters.bootstrap import Services
 from domain.audit import AuditChannel
-from domain.bootstrap import Services
 from domain.developers import DeveloperView
 from domain.errors import Unauthorized, ValidationFailed
 from domain.ratelimits import RateLimitState, enforce

@@ -3,7 +3,7 @@ log.
 
 The id comes from the client's or the proxy's `X-Request-ID` when it is a plain token
 (letters, digits, `.`, `_`, `-`, `:`; up to 64), else a new one; it is returned in the
-answer's `X-Request-ID` and put in `domain.logs.REQUEST_ID` for the log lines. The access log
+answer's `X-Request-ID` and put in `domain.adapters.logs.REQUEST_ID` for the log lines. The access log
 (`codedrop.access`, on with `CODEDROP_ACCESS_LOG`) has one line per request: method, path
 without its query string (signed upload URLs carry their token there), status, duration and
 the peer's address; never a header or a body, so never a key, a cookie or a code.
@@ -19,7 +19,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from domain.logs import REQUEST_ID
+from domain.adapters.logs import REQUEST_ID
 
 access = logging.getLogger("codedrop.access")
 HEADER = b"x-request-id"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pymysql
 
-from domain.db import close_db, init_db, run_migrations
+from domain.adapters.db import close_db, init_db, run_migrations
 from domain.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

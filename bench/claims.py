@@ -191,7 +191,8 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 async def domain_phase(url: str, campaign: str, claimants: int, pool: int) -> dict[str, float]:
     """Claims through the domain function alone: 1,000 concurrent tasks, no HTTP."""
-    from domain import claims, db
+    from domain import claims
+    from domain.adapters import db
     from domain.settings import Settings
     from domain.values import Claimant
 
@@ -410,7 +411,8 @@ def figures(median: dict[str, float], runs: list[dict[str, float]]) -> str:
 
 
 async def _new_campaign(url: str, codes: int) -> str:
-    from domain import campaigns, db, developers, uploads
+    from domain import campaigns, developers, uploads
+    from domain.adapters import db
     from domain.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]

@@ -27,7 +27,8 @@ KINDS = ("none", "future", "stale head", "swept")
 
 
 async def _campaign(url: str, codes: int, kind: str) -> str:
-    from domain import campaigns, clock, db, developers, expiry, uploads
+    from domain import campaigns, clock, developers, expiry, uploads
+    from domain.adapters import db
     from domain.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
@@ -72,7 +73,7 @@ def main() -> None:
     url = f"mysql://{USER}:@{HOST}:{PORT}/{database}"
     results: dict[str, list[dict[str, float]]] = {k: [] for k in KINDS}
     try:
-        from domain import db
+        from domain.adapters import db
         from domain.settings import Settings
 
         asyncio.run(db.run_migrations(Settings(_env_file=None, database_url=url)))  # type: ignore[call-arg]

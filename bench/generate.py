@@ -55,7 +55,8 @@ def peak_mib() -> float:
 async def run(
     url: str, count: int, pattern: str, repeat: int
 ) -> tuple[list[float], list[str], list[str]]:
-    from domain import campaigns, db, developers, generate
+    from domain import campaigns, developers, generate
+    from domain.adapters import db
     from domain.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]

@@ -26,7 +26,8 @@ from bench.claims import ROOT, admin, check_no_double, domain_phase
 
 async def _setup(url: str, codes: int, subscribe: bool) -> str:
     """A developer (with a webhook when `subscribe`) and a campaign of `codes` codes."""
-    from domain import campaigns, db, developers, uploads
+    from domain import campaigns, developers, uploads
+    from domain.adapters import db
     from domain.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]

@@ -29,7 +29,7 @@ import httpx
 import pymysql
 from pydantic import SecretStr
 
-from domain.db import close_db, init_db, run_migrations
+from domain.adapters.db import close_db, init_db, run_migrations
 from domain.settings import Settings
 
 
@@ -58,9 +58,9 @@ async def file_chunks(path: Path, size: int = 1 << 20) -> AsyncIterator[bytes]:
 
 async def run(settings: Settings, codes: int, csv_path: Path) -> None:
     from domain import campaigns, developers
+    from domain.adapters.bootstrap import bootstrap
     from domain.adapters.leases import DatabaseLeases
     from domain.adapters.s3 import S3ObjectStore
-    from domain.bootstrap import bootstrap
     from domain.large_uploads import complete_upload, process_upload, start_upload
 
     await run_migrations(settings)

@@ -25,9 +25,10 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from cli import parts
 from cli.parts import build_notifiers, close_notifiers
 from cli.runtime import Part, Runtime
-from domain import access, audit, db, developers, logs
+from domain import access, audit, developers
+from domain.adapters import db, logs
+from domain.adapters.bootstrap import Services, bootstrap
 from domain.audit import AuditChannel
-from domain.bootstrap import Services, bootstrap
 from domain.errors import DomainError
 from domain.settings import PLACEHOLDER_SECRETS, Settings, value_sources
 
@@ -60,7 +61,7 @@ def load_settings() -> Settings:
 
 
 def setup_logging(settings: Settings) -> None:
-    """codedrop's log handler (CODEDROP_LOG_FORMAT, request ids; domain/logs.py)."""
+    """codedrop's log handler (CODEDROP_LOG_FORMAT, request ids; domain/adapters/logs.py)."""
     logs.configure(settings)
 
 
@@ -218,7 +219,7 @@ def api_command(host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             log_level="warning",
-            log_config=None,  # our handler (domain/logs.py) formats uvicorn's lines too
+            log_config=None,  # our handler (domain/adapters/logs.py) formats uvicorn's lines too
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout) - 2),

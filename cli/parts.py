@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.notify import Notifier
 from domain.settings import Settings
 
@@ -58,7 +58,7 @@ class ApiPart:
             host=host,
             port=port,
             log_level="warning",
-            log_config=None,  # our handler (domain/logs.py) formats uvicorn's lines too
+            log_config=None,  # our handler (domain/adapters/logs.py) formats uvicorn's lines too
             access_log=False,
             proxy_headers=False,
             timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),

@@ -30,8 +30,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
-from domain import db
-from domain.bootstrap import Services, bootstrap
+from domain.adapters import db
+from domain.adapters.bootstrap import Services, bootstrap
 from domain.settings import Settings
 
 log = logging.getLogger("codedrop.runtime")

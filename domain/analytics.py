@@ -10,8 +10,8 @@ from tortoise.functions import Count
 
 from domain import claimants, clock
 from domain.access import Role, require
+from domain.adapters.db import is_mysql_connection
 from domain.campaigns import stock_of
-from domain.db import is_mysql_connection
 from domain.errors import ValidationFailed
 from domain.models import Claim
 

@@ -32,8 +32,8 @@ from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from domain import clock
+from domain.adapters.db import is_mysql_connection
 from domain.codes import spreadsheet_safe
-from domain.db import is_mysql_connection
 from domain.errors import DomainError
 from domain.models import ArchivedCode, Campaign
 from domain.storage import ObjectStore

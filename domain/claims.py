@@ -29,10 +29,10 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import clock, events, outbox
+from domain.adapters.db import is_mysql_connection
 from domain.campaigns import forget_card, public_row, recent_public_row
 from domain.claimants import loggable
 from domain.coalesce import Coalescer
-from domain.db import is_mysql_connection
 from domain.eligibility import judge, parse_rules
 from domain.errors import (
     CampaignEnded,

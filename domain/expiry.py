@@ -24,8 +24,8 @@ from tortoise.connection import get_connection
 from tortoise.expressions import Q
 
 from domain import clock, events
+from domain.adapters.db import is_mysql_connection
 from domain.campaigns import forget_card
-from domain.db import is_mysql_connection
 from domain.events import Event, EventBus
 from domain.models import Campaign
 from domain.values import CampaignStatus

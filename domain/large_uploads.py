@@ -30,9 +30,9 @@ from tortoise.transactions import in_transaction
 
 from domain import audit, clock
 from domain.access import Role, require
+from domain.adapters.bootstrap import Services
 from domain.adapters.leases import build_leases
 from domain.audit import Action
-from domain.bootstrap import Services
 from domain.errors import (
     Conflict,
     FileTooLarge,

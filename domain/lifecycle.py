@@ -16,9 +16,9 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import clock, events, outbox
+from domain.adapters.db import is_mysql_connection
 from domain.campaigns import forget_card
 from domain.claims import alert_low_stock, available_count, mark_sold_out
-from domain.db import is_mysql_connection
 from domain.events import Event, EventBus
 from domain.expiry import db_time
 from domain.models import Campaign

@@ -39,7 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import clock
-from domain.db import is_mysql_connection
+from domain.adapters.db import is_mysql_connection
 from domain.models import Webhook
 
 CLAIM_CREATED = "claim.created"

@@ -27,9 +27,9 @@ from tortoise.transactions import in_transaction
 
 from domain import audit, clock, events, outbox
 from domain.access import Role, require
+from domain.adapters.db import is_mysql_connection
 from domain.audit import Action
 from domain.campaigns import forget_card, reopen_if_sold_out
-from domain.db import is_mysql_connection
 from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFound
 from domain.events import Event, EventBus
 from domain.expiry import parse_expiry, ttl_expiry

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from domain.adapters.bootstrap import Services
 from domain.archive import archive_used_codes
-from domain.bootstrap import Services
 from domain.cleanup import run_cleanup
 from domain.expiry import run_expiry
 from domain.large_uploads import process_waiting_uploads

@@ -27,8 +27,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import Counter, Histogram
 
 from domain import clock, job_runs
+from domain.adapters.bootstrap import Services
 from domain.adapters.leases import build_leases
-from domain.bootstrap import Services
 from domain.leases import Leases, holding, new_owner
 from domain.notify import Notifier
 from domain.settings import Settings

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
+from domain.adapters.bootstrap import Services
 from domain.adapters.leases import build_leases
 from domain.adapters.webhook_http import WebhookSender
-from domain.bootstrap import Services
 from domain.webhook_dispatch import run_dispatcher
 
 

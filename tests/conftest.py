@@ -19,8 +19,8 @@ from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 
-from domain.bootstrap import Services, bootstrap
-from domain.db import init_db, run_migrations
+from domain.adapters.bootstrap import Services, bootstrap
+from domain.adapters.db import init_db, run_migrations
 from domain.settings import Settings
 
 # a developer's own .env must not leak into the tests or the processes they start

@@ -26,7 +26,7 @@ from api.deps import (
 from api.idempotency import IdempotentRoute, idempotent_in_domain
 from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut, Problem
 from domain import campaigns, claimants, claims, idempotency
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.values import Channel, Claimant
 
 router = APIRouter(

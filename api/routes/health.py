@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Svc
 from api.metrics import exposition
-from domain import db
+from domain.adapters import db
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])

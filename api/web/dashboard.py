@@ -29,7 +29,7 @@ from api.web import pages
 from api.web.auth import Protected, SignedIn, check_csrf
 from api.web.pages import NO_STORE, SECURITY_HEADERS, WebError
 from domain import campaigns, codes, developers, large_uploads, uploads, waitlist
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.campaigns import CampaignView
 from domain.claim_identity import campaign_secret
 from domain.eligibility import FactSources

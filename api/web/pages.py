@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import errors
 from api.deps import is_trusted_proxy
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.campaigns import STATE_LABELS
 from domain.values import mask_code
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from bench.chaos import scenarios
 from bench.chaos.scenarios import Result, Stack
 from bench.chaos.servers import ApiService, MariaDB, Redis
-from domain import db, developers, webhooks
+from domain import developers, webhooks
+from domain.adapters import db
 
 
 def service_env(mariadb: MariaDB, redis: Redis, workdir: Path) -> dict[str, str]:

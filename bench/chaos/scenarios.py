@@ -18,7 +18,7 @@ import httpx
 from bench.chaos import driver
 from bench.chaos.driver import History, Intent, Load
 from bench.chaos.servers import ApiService, MariaDB, Redis
-from domain import db
+from domain.adapters import db
 from domain.models import Campaign, Claim
 from domain.settings import Settings
 from tests import invariants

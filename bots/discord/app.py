@@ -9,7 +9,7 @@ import logging
 from bots.discord.bot import CodedropBot
 from bots.discord.notices import Notices
 from bots.discord.sender import use_api_url
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from bots.discord.manage import Manage
 from bots.inflight import InFlight
 
 if TYPE_CHECKING:
-    from domain.bootstrap import Services
+    from domain.adapters.bootstrap import Services
 
 log = logging.getLogger(__name__)
 

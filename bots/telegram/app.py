@@ -37,7 +37,7 @@ from bots.telegram.notices import WANTED, Notices
 from bots.telegram.sender import TelegramNotifier
 from bots.telegram.session import build_bot
 from bots.telegram.texts import label
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.events import Event
 from domain.settings import Settings
 

@@ -14,7 +14,7 @@ from aiogram.types import User
 from bots.telegram import keyboards, mappers, views
 from bots.telegram.texts import refusal, text
 from domain import campaigns, claims
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.errors import NotEligible, PlatformNotServed, PlatformRequired, SoldOut
 from domain.requirements import claim_requirements
 

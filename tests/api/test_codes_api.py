@@ -8,7 +8,7 @@ import io
 import httpx
 import pytest
 
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.claimants import pseudonym
 from tests.api.conftest import Dev, new_campaign, upload
 

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.deps import current_developer
 from domain import clock, reports
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.models import Report
 from tests.api.conftest import Dev, new_campaign, upload
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 
 from domain import clock
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.claimants import pseudonym
 from tests.api.conftest import Dev, new_campaign, upload
 

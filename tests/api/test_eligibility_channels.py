@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from domain import campaigns
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.eligibility import FactSources
 from domain.errors import EligibilityUnverifiable
 from tests import factories

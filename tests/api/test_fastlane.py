@@ -14,7 +14,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api.app import create_app
 from api.fastlane import ClaimFastLane
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from tests.api.conftest import Dev, new_campaign, upload
 
 PROBLEM = "application/problem+json"

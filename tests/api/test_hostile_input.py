@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from domain.bootstrap import Services, bootstrap
+from domain.adapters.bootstrap import Services, bootstrap
 from tests.api.conftest import Dev, new_campaign, upload
 
 JSON = {"content-type": "application/json"}

@@ -12,7 +12,7 @@ import pytest
 
 from api.app import create_app
 from domain import clock
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.models import Upload
 from tests.api.conftest import Dev, new_campaign, upload
 

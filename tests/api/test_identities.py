@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from domain import claims
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.claimants import pseudonym
 from domain.values import Claimant
 from tests.api.conftest import Dev, new_campaign, upload

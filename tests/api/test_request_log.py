@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from domain import logs
-from domain.bootstrap import Services
+from domain.adapters import logs
+from domain.adapters.bootstrap import Services
 from tests.api.conftest import Dev, new_campaign, upload
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from domain.adapters.bootstrap import Services
 from domain.adapters.webhook_http import WebhookSender
-from domain.bootstrap import Services
 from domain.webhook_dispatch import dispatch_once
 from tests.api.conftest import Dev
 from tests.fakes.webhook_receiver import WebhookReceiver

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from domain import developers
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.settings import Settings
 from scheduler.runner import JOBS, run_job
 from tests import factories

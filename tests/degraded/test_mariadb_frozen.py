@@ -1,7 +1,7 @@
 """A frozen MariaDB (SIGSTOP: the sockets stay open, nothing answers) is a bounded 503, not a
 hang, and the service heals by itself once it answers again.
 
-aiomysql has no read timeout, so without domain/mysql_client.py every request, and every
+aiomysql has no read timeout, so without domain/adapters/mysql_client.py every request, and every
 request queued behind the pool, would wait for ever. A private mariadbd is stopped here; the
 shared server is never touched. SQLite cannot freeze this way, so this test is MariaDB only.
 """

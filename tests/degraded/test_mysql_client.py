@@ -1,4 +1,4 @@
-"""domain/mysql_client.py on the shared MariaDB: a failed BEGIN gives its connection back, and
+"""domain/adapters/mysql_client.py on the shared MariaDB: a failed BEGIN gives its connection back, and
 closing a pool that still has a connection marked in use returns at once.
 
 Each test builds its own small client on the test database (the global one is left alone)
@@ -16,8 +16,8 @@ import pymysql
 import pytest
 from tortoise.exceptions import OperationalError
 
-from domain.db import connection_config
-from domain.mysql_client import BoundedMySQLClient
+from domain.adapters.db import connection_config
+from domain.adapters.mysql_client import BoundedMySQLClient
 from domain.settings import Settings
 from tests.conftest import mariadb_admin
 
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.mariadb, pytest.mark.parametrize("settings", ["mariadb
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[BoundedMySQLClient]:
     config = connection_config(settings)
-    assert isinstance(config, dict) and config["engine"] == "domain.mysql_client"
+    assert isinstance(config, dict) and config["engine"] == "domain.adapters.mysql_client"
     credentials: dict[str, Any] = {**config["credentials"], "minsize": 1, "maxsize": 1}
     credentials["round_trip_timeout"] = 2.0
     c = BoundedMySQLClient(connection_name="probe", **credentials)

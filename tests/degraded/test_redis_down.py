@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 
 from api.app import create_app
 from bench.chaos.servers import Redis
+from domain.adapters.bootstrap import Services, bootstrap
 from domain.adapters.events import RedisEventBus
-from domain.bootstrap import Services, bootstrap
 from domain.events import Event
 from domain.settings import Settings
 from tests import factories

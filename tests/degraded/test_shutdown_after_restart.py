@@ -1,6 +1,6 @@
 """`codedrop api` stops within seconds after a MariaDB restart.
 
-Before domain/mysql_client.py, a claim whose BEGIN met a connection the restart had broken
+Before domain/adapters/mysql_client.py, a claim whose BEGIN met a connection the restart had broken
 left that connection marked "in use" for ever, and the app's lifespan shutdown (closing the
 pool) waited for it for ever: SIGTERM left the uvicorn workers running. Here real uvicorn
 workers serve claims while a private mariadbd is SIGKILLed and started again, then the server

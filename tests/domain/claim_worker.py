@@ -9,7 +9,8 @@ import asyncio
 import json
 import sys
 
-from domain import claims, db
+from domain import claims
+from domain.adapters import db
 from domain.errors import DomainError
 from domain.settings import Settings
 from domain.values import Claimant

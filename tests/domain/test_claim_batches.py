@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain import campaigns, claims, clock
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.errors import CampaignNotActive
 from domain.models import Campaign, Claim, PromoCode
 from domain.values import Claimant, parse_platform

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from domain import campaigns, claims, clock, events
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.errors import (
     CampaignEnded,
     CampaignNotActive,

@@ -17,7 +17,7 @@ from tortoise.connection import get_connection
 from tortoise.utils import get_schema_sql
 
 from domain import claims, models
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.fields import EXACT_COLLATION, ExactCharField
 from domain.settings import Settings
 from domain.values import Claimant
@@ -104,7 +104,7 @@ MIGRATE = textwrap.dedent(
     """
     import asyncio, sys
     from tortoise.migrations.api.migrate import migrate
-    from domain.db import tortoise_config
+    from domain.adapters.db import tortoise_config
     from domain.settings import Settings
 
     settings = Settings(_env_file=None, environment="test", database_url=sys.argv[1])

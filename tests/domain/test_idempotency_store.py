@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from domain import idempotency
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.errors import IdempotencyMismatch
 from domain.idempotency import Held, StoredAnswer
 from domain.models import IdempotencyRecord

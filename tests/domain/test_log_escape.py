@@ -1,5 +1,5 @@
-"""Log lines input cannot forge: the escaping filter (domain/log_escape.py) on the handler
-every codedrop process logs through (domain/logs.py), in text and in JSON."""
+"""Log lines input cannot forge: the escaping filter (domain/adapters/log_escape.py) on the handler
+every codedrop process logs through (domain/adapters/logs.py), in text and in JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from domain import logs
+from domain.adapters import logs
 from domain.settings import Settings
 
 

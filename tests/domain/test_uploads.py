@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain import uploads
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from tests import factories
 
 

@@ -16,8 +16,8 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from domain import campaigns, claims, clock, codes, outbox, webhooks
+from domain.adapters.bootstrap import Services
 from domain.adapters.webhook_http import WebhookSender
-from domain.bootstrap import Services
 from domain.models import Campaign, Claim, OutboxEvent, WebhookDelivery
 from domain.values import Claimant
 from domain.webhook_dispatch import (

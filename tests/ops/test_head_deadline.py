@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from tests.ops.processes import environment, free_port, start, wait_http
 
 HEAD_TIMEOUT = 1.0

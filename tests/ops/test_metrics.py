@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from tests import factories
 from tests.ops.processes import ROOT, environment, free_port, start, wait_http
 

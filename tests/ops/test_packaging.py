@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PACKAGES = ("domain", "api", "bots", "scheduler", "cli")
-PROBED = {"asyncmy"}  # domain.db looks for it to name the MySQL driver; never installed
+PROBED = {"asyncmy"}  # domain.adapters.db looks for it to name the MySQL driver; never installed
 
 
 def declared() -> set[str]:

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from bots.telegram.app import TelegramFront
 from domain import developers
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.models import Developer
 from domain.settings import Settings
 from tests.bots.discord.conftest import MemberFactory, Running, fake_discord, member

@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from domain import codes
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.clock import frozen_at
 from domain.models import ArchivedCode, PromoCode
 from scheduler.runner import Scheduler, _fire

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.models import Claim
 from tests import factories
 from tests.fakes.discord import DEFERRED_MESSAGE, FakeDiscord, FakeMember, snowflake_at

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.adapters.bootstrap import Services, bootstrap
 from domain.adapters.ratelimits import MemoryRateLimiter
 from domain.adapters.storage import LocalObjectStore
-from domain.bootstrap import Services, bootstrap
 from domain.events import Event
 from domain.settings import Settings
 from tests.fakes.s3 import moto_endpoint, s3_store

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain import analytics, codes
+from domain.adapters.bootstrap import Services
 from domain.adapters.s3 import S3ObjectStore
 from domain.archive import (
     WATERMARK_KEY,
@@ -15,7 +16,6 @@ from domain.archive import (
     read_archive_csv,
     read_state,
 )
-from domain.bootstrap import Services
 from domain.clock import frozen_at
 from domain.models import ArchivedCode, PromoCode
 from domain.settings import Settings

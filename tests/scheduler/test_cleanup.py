@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from domain.adapters.bootstrap import Services
 from domain.adapters.leases import DatabaseLeases
-from domain.bootstrap import Services
 from domain.cleanup import run_cleanup
 from domain.clock import frozen_at, now
 from domain.large_uploads import complete_upload, process_upload, receive_content, start_upload

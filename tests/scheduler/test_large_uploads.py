@@ -10,9 +10,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from domain.adapters.bootstrap import Services, bootstrap
 from domain.adapters.leases import DatabaseLeases
 from domain.adapters.s3 import S3ObjectStore
-from domain.bootstrap import Services, bootstrap
 from domain.clock import now
 from domain.errors import Conflict, Unauthorized
 from domain.large_uploads import (

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain import claims, events
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.clock import frozen_at
 from domain.errors import CampaignEnded
 from domain.lifecycle import advance_campaigns

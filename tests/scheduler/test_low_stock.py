@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain import campaigns, claims, codes, events
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.lifecycle import check_low_stock
 from domain.values import Claimant
 from tests import factories

@@ -24,7 +24,7 @@ from bots.discord.sender import DiscordNotifier
 from bots.telegram.sender import TelegramNotifier
 from cli.main import build_notifiers, close_notifiers
 from domain import claims, developers
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.clock import frozen_at
 from domain.models import Report
 from domain.values import Claimant

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from domain import campaigns, claims, developers
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.clock import frozen_at
 from domain.reports import (
     ReportNotFound,

@@ -13,8 +13,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from domain import codes
+from domain.adapters.bootstrap import Services
 from domain.adapters.leases import DatabaseLeases, RedisLeases
-from domain.bootstrap import Services
 from domain.clock import frozen_at
 from domain.leases import Leases, holding
 from domain.models import ArchivedCode, PromoCode

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from domain import clock, outbox, webhooks
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.lifecycle import advance_campaigns
 from domain.models import WebhookDelivery
 from scheduler.webhooks import run_webhooks

@@ -7,8 +7,8 @@ import asyncio
 import json
 import sys
 
-from domain.bootstrap import bootstrap
-from domain.db import close_db, init_db
+from domain.adapters.bootstrap import bootstrap
+from domain.adapters.db import close_db, init_db
 from domain.settings import Settings
 from scheduler.runner import run_scheduled
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from domain import claims
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.values import Claimant
 from tests import factories
 from tests.conftest import IN_CI, ROOT

@@ -11,7 +11,7 @@ import time
 import httpx
 
 from domain import campaigns, claims, codes
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.claimants import pseudonym
 from domain.values import Claimant
 from tests import factories

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.adapters.bootstrap import Services, bootstrap
 from domain.adapters.s3 import S3ObjectStore
-from domain.bootstrap import Services, bootstrap
 from domain.models import Upload
 from tests import factories
 from tests.fakes.s3 import moto_endpoint, s3_settings_for

@@ -23,7 +23,7 @@ from api.app import create_app
 from bots.discord.mapping import NAMESPACE as DISCORD_NAMESPACE
 from bots.telegram.mappers import claimant_of as telegram_claimant_of
 from domain import campaigns, claims, posts
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.eligibility import FactSources
 from domain.models import Claim
 from domain.values import Channel, Claimant

@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from api.app import create_app
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.eligibility import FactSources
 from domain.models import Claim
 from tests import factories

@@ -12,7 +12,7 @@ from bots.telegram import claiming, mappers, owners, views
 from bots.telegram.texts import text
 from domain import access, analytics, campaigns, developers, generate, posts
 from domain.access import Role
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.campaigns import STATE_LABELS
 from domain.errors import CampaignNotFound, ValidationFailed
 from domain.values import CampaignStatus

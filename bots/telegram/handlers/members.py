@@ -11,7 +11,7 @@ from bots.telegram import claiming, keyboards, mappers, views
 from bots.telegram.keyboards import ClaimCb, WaitCb
 from bots.telegram.texts import label, text
 from domain import claims, waitlist
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 
 
 def _campaign_arg(command: CommandObject) -> str | None:

@@ -25,7 +25,7 @@ from bots.telegram.keyboards import UploadCb
 from bots.telegram.states import PENDING_FILE, UPLOAD_CAMPAIGN, UploadFlow
 from bots.telegram.texts import text
 from domain import campaigns, uploads
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.developers import DeveloperView
 from domain.errors import CampaignNotFound, ServiceUnavailable
 

@@ -13,7 +13,7 @@ from discord.http import Route
 from pydantic import SecretStr
 
 from bots.discord.app import DiscordFront
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.models import ChatPost
 from tests.fakes.discord import MANAGE_GUILD, FakeDiscord, FakeMember, new_id, snowflake_at
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, cast
 from bots.discord.notices import Notices
 from bots.discord.sender import DiscordNotifier
 from domain import waitlist
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from tests import factories
 from tests.bots.discord.conftest import MemberFactory, Running
 from tests.bots.discord.test_members import code_in, dropped, owner_linked

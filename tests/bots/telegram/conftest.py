@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from bots.telegram.app import TelegramFront
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from tests.fakes.telegram import FakeTelegram
 
 

@@ -7,7 +7,7 @@ import time
 
 from bots.telegram.app import TelegramFront
 from domain import campaigns, claims, uploads
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.models import Claim
 from tests import factories
 from tests.bots.telegram.support import buttons, callback, code_in

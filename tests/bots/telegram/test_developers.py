@@ -8,7 +8,7 @@ import pytest
 
 from bots.telegram.app import TelegramFront
 from domain import campaigns, claims, developers
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.values import Claimant
 from tests import factories
 from tests.bots.telegram.conftest import front_services, running

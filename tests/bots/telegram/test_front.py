@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from bots.telegram.app import TelegramFront, webhook_secret
 from bots.telegram.sender import TelegramNotifier
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from tests import factories
 from tests.bots.telegram.conftest import front_services, running
 from tests.bots.telegram.support import code_in

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bots.telegram.app import TelegramFront
 from domain import clock, expiry
-from domain.bootstrap import Services
+from domain.adapters.bootstrap import Services
 from domain.models import PromoCode
 from tests import factories
 from tests.bots.telegram.test_developers import register, say

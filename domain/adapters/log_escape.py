@@ -4,7 +4,7 @@ A campaign id, a file name or a user identifier may carry `\\n`, `\\r`, ANSI esc
 overrides; written raw, `%0A` in a URL became a second, made-up log line. `EscapeControls` is
 a `logging.Filter` that renders the record's message once, escapes every control character
 in it (`\\n` becomes the two characters `\\` `n`), and hands any formatter (plain text, JSON)
-the safe text. domain/logs.py puts it on the handler every process logs through.
+the safe text. domain/adapters/logs.py puts it on the handler every process logs through.
 """
 
 from __future__ import annotations

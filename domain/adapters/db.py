@@ -41,13 +41,13 @@ def database_url(settings: Settings) -> str:
 
 
 def connection_config(settings: Settings) -> str | dict[str, Any]:
-    """The default connection: a URL, or for MySQL our bounded client (domain/mysql_client.py)."""
+    """The default connection: a URL, or for MySQL our bounded client (domain/adapters/mysql_client.py)."""
     url = database_url(settings)
     if not settings.is_mysql:
         return url
     config = expand_db_url(url)
     # the module name must contain "mysql": tortoise picks the migration dialect by it
-    config["engine"] = "domain.mysql_client"
+    config["engine"] = "domain.adapters.mysql_client"
     config["credentials"]["round_trip_timeout"] = settings.database_timeout
     return config
 
@@ -69,7 +69,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
-    # `tortoise makemigrations` reads `domain.db.TORTOISE_ORM` (pyproject [tool.tortoise]);
+    # `tortoise makemigrations` reads `domain.adapters.db.TORTOISE_ORM` (pyproject [tool.tortoise]);
     # built lazily so importing this module never reads the environment.
     if name == "TORTOISE_ORM":
         return tortoise_config(get_settings())

@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from domain.log_escape import ESCAPING
+from domain.adapters.log_escape import ESCAPING
 from domain.settings import Settings
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("codedrop_request_id", default=None)
