@@ -131,13 +131,20 @@ async def limit(
     if not services.settings.rate_limit_enabled:
         return None
     state = await enforce(services.limiter, rule, *key, what=what)
+    show_rate_limit(response, state)
+    return state
+
+
+def show_rate_limit(response: Response, state: RateLimitState | None) -> None:
+    """Put a counted limit in the RateLimit headers (None: limits are off, nothing to show)."""
+    if state is None:
+        return
     shown = response.headers.get("RateLimit-Remaining")
     # several limits may apply; the headers describe the one closest to refusing
     if shown is None or state.remaining < int(shown):
         response.headers.update(
             rate_limit_headers(state.limit, state.remaining, state.reset_after, state.window)
         )
-    return state
 
 
 def developer_limit(setting: str, what: str) -> Any:

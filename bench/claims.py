@@ -413,6 +413,7 @@ def figures(median: dict[str, float], runs: list[dict[str, float]]) -> str:
 async def _new_campaign(url: str, codes: int) -> str:
     from domain import campaigns, developers, uploads
     from domain.adapters import db
+    from domain.adapters.bootstrap import bootstrap
     from domain.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
@@ -421,13 +422,13 @@ async def _new_campaign(url: str, codes: int) -> str:
         dev = await developers.find_developer(email="bench@example.com")
         c = await campaigns.create_campaign(owner_id=dev.id, name="domain bench", platform="ios")
         data = ("code\n" + "".join(f"DOM{i:08d}\n" for i in range(codes))).encode()
-        await uploads.import_stream(
-            owner_id=dev.id,
-            campaign_id=c.id,
-            chunks=uploads.bytes_chunks(data),
-            max_bytes=len(data) + 1,
-            max_codes=codes,
+        services = bootstrap(
+            settings.model_copy(
+                update={"upload_max_bytes": len(data) + 1, "upload_max_codes": codes}
+            )
         )
+        admitted = await uploads.admit_upload(services, developer_id=dev.id, campaign_id=c.id)
+        await uploads.import_stream(services, admitted, chunks=uploads.bytes_chunks(data))
         return c.id
     finally:
         await db.close_db()

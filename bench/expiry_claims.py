@@ -29,6 +29,7 @@ KINDS = ("none", "future", "stale head", "swept")
 async def _campaign(url: str, codes: int, kind: str) -> str:
     from domain import campaigns, clock, developers, expiry, uploads
     from domain.adapters import db
+    from domain.adapters.bootstrap import bootstrap
     from domain.settings import Settings
 
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
@@ -46,13 +47,13 @@ async def _campaign(url: str, codes: int, kind: str) -> str:
         past = "2020-01-01"  # expired, still `available` until a sweep
         rows = [f"X{i:08d},{past if i < stale else when}\n" for i in range(codes + stale)]
         data = ("code,expires_at\n" + "".join(rows)).encode()
-        await uploads.import_stream(
-            owner_id=dev.id,
-            campaign_id=c.id,
-            chunks=uploads.bytes_chunks(data),
-            max_bytes=len(data) + 1,
-            max_codes=codes + stale,
+        services = bootstrap(
+            settings.model_copy(
+                update={"upload_max_bytes": len(data) + 1, "upload_max_codes": codes + stale}
+            )
         )
+        admitted = await uploads.admit_upload(services, developer_id=dev.id, campaign_id=c.id)
+        await uploads.import_stream(services, admitted, chunks=uploads.bytes_chunks(data))
         if kind == "swept":
             await expiry.sweep_expired()
         return c.id

@@ -19,7 +19,8 @@ from tortoise.transactions import in_transaction
 
 from domain import audit, clock, events, outbox
 from domain.access import Role, require, roles_of
-from domain.audit import Action
+from domain.audit import Action as AuditAction
+from domain.campaign_state import Action, TransitionRefused, next_status
 from domain.eligibility import FactSources, check_verifiable, parse_rules
 from domain.errors import CampaignNotFound, ValidationFailed
 from domain.events import Event, EventBus
@@ -344,7 +345,7 @@ async def create_campaign(
             owner_id=owner_id, public_id=new_public_id(), using_db=conn, **values
         )
         await audit.record(
-            Action.CAMPAIGN_CREATE,
+            AuditAction.CAMPAIGN_CREATE,
             actor_id=owner_id,
             campaign=row,
             target=f"campaign:{row.public_id}",
@@ -407,7 +408,7 @@ async def update_campaign(
         if row.status != old_status:
             await outbox.record_status(conn, row, old_status, row.status, "owner")
         await audit.record(
-            Action.CAMPAIGN_UPDATE,
+            AuditAction.CAMPAIGN_UPDATE,
             actor_id=owner_id,
             campaign=row,
             target=f"campaign:{row.public_id}",
@@ -445,12 +446,38 @@ async def set_status(
     )
 
 
+async def act(
+    *,
+    developer_id: int,
+    campaign_id: str,
+    action: Action,
+    events_bus: EventBus,
+    fact_sources: FactSources | None = None,
+) -> CampaignView:
+    """Apply an owner's `Action` (domain.campaign_state decides the status it leads to)."""
+    row = await require(campaign_id=campaign_id, developer_id=developer_id, role=Role.MANAGER)
+    target = next_status(CampaignStatus(row.status), action)
+    if action is Action.REOPEN and row.ends_at and clock.now() >= row.ends_at:
+        raise TransitionRefused(
+            "This campaign's end time has passed; move its end time before reopening it.",
+            status=str(row.status),
+            action=action.value,
+        )
+    return await update_campaign(
+        owner_id=developer_id,
+        campaign_id=campaign_id,
+        changes={"status": target},
+        events_bus=events_bus,
+        fact_sources=fact_sources,
+    )
+
+
 async def delete_campaign(*, owner_id: int, campaign_id: str) -> None:
     """Delete a campaign with its codes, claims and uploads (owners only)."""
     row = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.OWNER)
     async with in_transaction() as conn:
         await audit.record(
-            Action.CAMPAIGN_DELETE,
+            AuditAction.CAMPAIGN_DELETE,
             actor_id=owner_id,
             campaign=row,
             target=f"campaign:{row.public_id}",

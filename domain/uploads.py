@@ -20,7 +20,7 @@ import warnings
 from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
@@ -34,6 +34,11 @@ from domain.errors import FileTooLarge, InvalidCSV, UnknownPlatform, UploadNotFo
 from domain.events import Event, EventBus
 from domain.expiry import parse_expiry, ttl_expiry
 from domain.models import Campaign, PromoCode, Upload
+from domain.ratelimits import RateLimitState, enforce
+
+if TYPE_CHECKING:
+    from domain.adapters.bootstrap import Services
+
 from domain.values import (
     CampaignStatus,
     CodeStatus,
@@ -629,25 +634,64 @@ def new_upload_id() -> str:
     return "upl_" + secrets.token_urlsafe(12)
 
 
+@dataclass(frozen=True, slots=True)
+class UploadPass:
+    """An upload admitted by `admit_upload`: counted against the developer's upload limit,
+    its campaign writable by them, its declared size (when the front knew it) within the
+    limit. `import_stream` takes nothing else, so no front can skip the checks."""
+
+    developer_id: int
+    campaign_id: str
+    rate: RateLimitState | None  # for the API's RateLimit headers; None when limits are off
+
+
+async def admit_upload(
+    services: Services, *, developer_id: int, campaign_id: str, declared_size: int | None = None
+) -> UploadPass:
+    """Admit one upload before its body is read (a bot before downloading, the API before
+    reading the request): the campaign must be theirs to manage, the file (when its size is
+    known up front) within `upload_max_bytes`, and the developer within `rate_limit_upload`."""
+    settings = services.settings
+    await require(campaign_id=campaign_id, developer_id=developer_id, role=Role.MANAGER)
+    if declared_size is not None and declared_size > settings.upload_max_bytes:
+        raise FileTooLarge(
+            f"The file is {declared_size:,} bytes, over the {settings.upload_max_bytes:,}-byte"
+            " limit; split it or use the large-upload flow.",
+            limit=settings.upload_max_bytes,
+        )
+    rate = None
+    if settings.rate_limit_enabled:
+        rate = await enforce(
+            services.limiter,
+            settings.rate_limit_upload,
+            "rate_limit_upload",
+            f"dev:{developer_id}",
+            what="uploads",
+        )
+    return UploadPass(developer_id=developer_id, campaign_id=campaign_id, rate=rate)
+
+
 async def import_stream(
+    services: Services,
+    admitted: UploadPass,
     *,
-    owner_id: int,
-    campaign_id: str,
     chunks: AsyncIterable[bytes],
     filename: str = "",
-    max_bytes: int,
-    max_codes: int,
-    batch_size: int = 1000,
-    events_bus: EventBus | None = None,
 ) -> ImportReport:
     """Import codes from an incoming stream (a multipart field, a bot's downloaded document).
 
     Whole-file problems (empty, binary, no code column, too large) raise and import nothing;
-    row problems are counted and reported with their line numbers.
+    row problems are counted and reported with their line numbers. The limits are the
+    domain's own (`upload_max_bytes`, `upload_max_codes`, `upload_batch_size`).
     """
-    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
+    settings = services.settings
+    owner_id, events_bus = admitted.developer_id, services.events
+    campaign = await require(
+        campaign_id=admitted.campaign_id, developer_id=owner_id, role=Role.MANAGER
+    )
+    max_codes, batch_size = settings.upload_max_codes, settings.upload_batch_size
     with tempfile.TemporaryFile() as handle:
-        size = await spool(chunks, max_bytes=max_bytes, into=handle)
+        size = await spool(chunks, max_bytes=settings.upload_max_bytes, into=handle)
         upload = await Upload.create(
             public_id=new_upload_id(),
             campaign_id=campaign.id,

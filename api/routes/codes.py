@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import (
@@ -16,6 +16,7 @@ from api.deps import (
     UploadId,
     developer_limit,
     file_chunks,
+    show_rate_limit,
     uploaded_file,
 )
 from api.idempotency import IdempotentRoute, idempotent
@@ -60,26 +61,23 @@ UPLOAD_BODY = {
     "/codes",
     status_code=status.HTTP_201_CREATED,
     response_model=ImportReportOut,
-    dependencies=[developer_limit("rate_limit_upload", "uploads")],
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
 @idempotent
 async def upload_codes(
-    campaign_id: CampaignId, request: Request, dev: CurrentDeveloper, services: Svc
+    campaign_id: CampaignId,
+    request: Request,
+    response: Response,
+    dev: CurrentDeveloper,
+    services: Svc,
 ) -> ImportReportOut:
     """Import codes from a CSV/TXT file; duplicates and invalid rows are reported by line."""
+    admitted = await uploads.admit_upload(services, developer_id=dev.id, campaign_id=campaign_id)
+    show_rate_limit(response, admitted.rate)
     # the body is read here, after the key and the upload limit were checked
     file = await uploaded_file(request)
-    s = services.settings
     report = await uploads.import_stream(
-        owner_id=dev.id,
-        campaign_id=campaign_id,
-        chunks=file_chunks(file),
-        filename=file.filename or "",
-        max_bytes=s.upload_max_bytes,
-        max_codes=s.upload_max_codes,
-        batch_size=s.upload_batch_size,
-        events_bus=services.events,
+        services, admitted, chunks=file_chunks(file), filename=file.filename or ""
     )
     return ImportReportOut.of(report)
 

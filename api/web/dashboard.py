@@ -548,21 +548,15 @@ async def campaign_upload(
 ) -> Response:
     """Import a CSV/TXT file; the browser shows upload progress, then the report."""
     services = pages.services_of(request)
-    s = services.settings
     dev = signed.developer
     await _campaign(dev.id, campaign_id)
     try:
-        await _count_upload(services, dev.id)
+        admitted = await uploads.admit_upload(
+            services, developer_id=dev.id, campaign_id=campaign_id
+        )
         file = await uploaded_file(request)  # the body is read after session and limit
         report = await uploads.import_stream(
-            owner_id=dev.id,
-            campaign_id=campaign_id,
-            chunks=file_chunks(file),
-            filename=file.filename or "",
-            max_bytes=s.upload_max_bytes,
-            max_codes=s.upload_max_codes,
-            batch_size=s.upload_batch_size,
-            events_bus=services.events,
+            services, admitted, chunks=file_chunks(file), filename=file.filename or ""
         )
     except DomainError as exc:
         if pages.wants_json(request):

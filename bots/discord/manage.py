@@ -33,7 +33,7 @@ from domain.access import Role
 from domain.audit import AuditChannel
 from domain.campaigns import STATE_LABELS
 from domain.developers import DeveloperView
-from domain.errors import CampaignNotFound, FileTooLarge
+from domain.errors import CampaignNotFound
 from domain.values import CampaignStatus, IdentityMode, Platform
 
 if TYPE_CHECKING:
@@ -218,27 +218,17 @@ class Manage(commands.Cog):
     async def upload(
         self, interaction: discord.Interaction, campaign: str, file: discord.Attachment
     ) -> None:
-        settings = self.bot.services.settings
+        services = self.bot.services
 
         async def action() -> Answer:
             dev = await developer_of(interaction.user)
-            await access.require(campaign_id=campaign, developer_id=dev.id, role=Role.MANAGER)
-            if file.size > settings.upload_max_bytes:
-                raise FileTooLarge(
-                    f"The file is over the {settings.upload_max_bytes:,}-byte limit;"
-                    " split it or use the API's large-upload flow.",
-                    limit=settings.upload_max_bytes,
-                )
+            # admitted before the download: the size Discord declares and the upload limit
+            admitted = await uploads.admit_upload(
+                services, developer_id=dev.id, campaign_id=campaign, declared_size=file.size
+            )
             data = await file.read()
             report = await uploads.import_stream(
-                owner_id=dev.id,
-                campaign_id=campaign,
-                chunks=uploads.bytes_chunks(data),
-                filename=file.filename,
-                max_bytes=settings.upload_max_bytes,
-                max_codes=settings.upload_max_codes,
-                batch_size=settings.upload_batch_size,
-                events_bus=self.bot.services.events,
+                services, admitted, chunks=uploads.bytes_chunks(data), filename=file.filename
             )
             return Answer(upload_message(report))
 

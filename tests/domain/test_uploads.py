@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from domain import uploads
 from domain.adapters.bootstrap import Services
 from tests import factories
 
@@ -14,13 +13,13 @@ async def test_duplicates_across_batches_are_found_without_keeping_every_code(
     c = await factories.campaign(dev.id)
     await factories.upload_codes(dev.id, c.id, "code\nOLD00001\n")
     text = "code\nAAAA0001\nAAAA0002\nAAAA0003\nAAAA0001\nOLD00001\nAAAA0003\nAAAA0004\n"
-    report = await uploads.import_stream(
-        owner_id=dev.id,
-        campaign_id=c.id,
-        chunks=uploads.bytes_chunks(text.encode()),
-        max_bytes=10_000,
-        max_codes=100,
-        batch_size=2,
+    report = await factories.import_bytes(
+        dev.id,
+        c.id,
+        text.encode(),
+        upload_max_bytes=10_000,
+        upload_max_codes=100,
+        upload_batch_size=2,
     )
     assert (report.rows, report.imported, report.duplicates, report.invalid) == (7, 4, 3, 0)
     reasons = {p.line: p.reason for p in report.errors}
@@ -34,12 +33,12 @@ async def test_duplicates_across_batches_are_found_without_keeping_every_code(
 async def test_codes_over_the_per_upload_limit_are_refused_by_line(services: Services) -> None:
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
-    report = await uploads.import_stream(
-        owner_id=dev.id,
-        campaign_id=c.id,
-        chunks=uploads.bytes_chunks(factories.codes_csv(5).encode()),
-        max_bytes=10_000,
-        max_codes=3,
+    report = await factories.import_bytes(
+        dev.id,
+        c.id,
+        factories.codes_csv(5).encode(),
+        upload_max_bytes=10_000,
+        upload_max_codes=3,
     )
     assert (report.imported, report.invalid) == (3, 2)
     assert [p.line for p in report.errors] == [5, 6]
@@ -103,12 +102,12 @@ async def _refusal(services: Services, data: bytes) -> tuple[str, int]:
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
     try:
-        await uploads.import_stream(
-            owner_id=dev.id,
-            campaign_id=c.id,
-            chunks=uploads.bytes_chunks(data),
-            max_bytes=16 * 1024 * 1024,
-            max_codes=100_000,
+        await factories.import_bytes(
+            dev.id,
+            c.id,
+            data,
+            upload_max_bytes=16 * 1024 * 1024,
+            upload_max_codes=100_000,
         )
     except InvalidCSV as exc:
         held = await PromoCode.filter(campaign__public_id=c.id).count()
@@ -146,12 +145,12 @@ async def test_an_overlong_line_among_good_ones_is_reported_and_the_rest_imports
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
     text = b"code\nAAAA-0001\n" + b"B" * 100_000 + b"\nAAAA-0002\n"
-    report = await uploads.import_stream(
-        owner_id=dev.id,
-        campaign_id=c.id,
-        chunks=uploads.bytes_chunks(text),
-        max_bytes=1_000_000,
-        max_codes=100,
+    report = await factories.import_bytes(
+        dev.id,
+        c.id,
+        text,
+        upload_max_bytes=1_000_000,
+        upload_max_codes=100,
     )
     assert (report.rows, report.imported, report.invalid) == (3, 2, 1)
     assert [(p.line, p.reason) for p in report.errors] == [

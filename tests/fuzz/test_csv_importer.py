@@ -19,7 +19,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain import uploads
 from domain.errors import FileTooLarge, InvalidCSV
 from domain.models import Campaign, PromoCode
 from domain.settings import Settings
@@ -122,14 +121,14 @@ def _draw_files(n: int) -> list[bytes]:
 
 
 async def _import(owner_id: int, cid: str, data: bytes, max_codes: int = 100_000) -> Any:
-    return await uploads.import_stream(
-        owner_id=owner_id,
-        campaign_id=cid,
-        chunks=uploads.bytes_chunks(data),
+    return await factories.import_bytes(
+        owner_id,
+        cid,
+        data,
         filename="fuzz.csv",
-        max_bytes=16 * 1024 * 1024,
-        max_codes=max_codes,
-        batch_size=7,  # small batches: many flushes, duplicates across batch boundaries
+        upload_max_bytes=16 * 1024 * 1024,
+        upload_max_codes=max_codes,
+        upload_batch_size=7,  # small batches: many flushes, duplicates across batch boundaries
     )
 
 
@@ -160,13 +159,13 @@ async def test_100001_rows_import_100000_and_report_the_one_over_the_limit(db: S
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
     data = ("code\n" + "".join(f"BULK{i:07d}\n" for i in range(100_001))).encode()
-    report = await uploads.import_stream(
-        owner_id=dev.id,
-        campaign_id=c.id,
-        chunks=uploads.bytes_chunks(data),
+    report = await factories.import_bytes(
+        dev.id,
+        c.id,
+        data,
         filename="big.csv",
-        max_bytes=16 * 1024 * 1024,
-        max_codes=100_000,
+        upload_max_bytes=16 * 1024 * 1024,
+        upload_max_codes=100_000,
     )
     assert (report.rows, report.imported, report.duplicates, report.invalid) == (
         100_001,

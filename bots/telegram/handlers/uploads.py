@@ -27,7 +27,7 @@ from bots.telegram.texts import text
 from domain import campaigns, uploads
 from domain.adapters.bootstrap import Services
 from domain.developers import DeveloperView
-from domain.errors import CampaignNotFound, ServiceUnavailable
+from domain.errors import CampaignNotFound, FileTooLarge, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,25 +84,25 @@ async def import_document(
     lang: str | None,
 ) -> None:
     """Download, import, and answer with the report (imported, duplicates, invalid lines)."""
-    settings = services.settings
     size = int(file.get("size") or 0)
     filename = str(file.get("name") or "codes.txt")
-    if size > settings.upload_max_bytes:
-        await bot.send_message(
-            chat_id=chat_id,
-            text=text("upload.too_large", lang, size=size, limit=settings.upload_max_bytes),
+    try:
+        # admitted before the download: the size Telegram declares and the upload limit
+        admitted = await uploads.admit_upload(
+            services, developer_id=dev.id, campaign_id=campaign_id, declared_size=size
         )
+    except FileTooLarge as exc:
+        limit = exc.extra.get("limit", services.settings.upload_max_bytes)
+        await bot.send_message(
+            chat_id=chat_id, text=text("upload.too_large", lang, size=size, limit=limit)
+        )
+        return
+    except CampaignNotFound:
+        await bot.send_message(chat_id=chat_id, text=await owners.not_yours(campaign_id, lang))
         return
     try:
         report = await uploads.import_stream(
-            owner_id=dev.id,
-            campaign_id=campaign_id,
-            chunks=document_chunks(bot, str(file["id"])),
-            filename=filename,
-            max_bytes=settings.upload_max_bytes,
-            max_codes=settings.upload_max_codes,
-            batch_size=settings.upload_batch_size,
-            events_bus=services.events,
+            services, admitted, chunks=document_chunks(bot, str(file["id"])), filename=filename
         )
     except CampaignNotFound:
         await bot.send_message(chat_id=chat_id, text=await owners.not_yours(campaign_id, lang))

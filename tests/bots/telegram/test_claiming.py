@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from bots.telegram.app import TelegramFront
-from domain import campaigns, claims, uploads
+from domain import campaigns, claims
 from domain.adapters.bootstrap import Services
 from domain.models import Claim
 from tests import factories
@@ -208,13 +208,13 @@ async def test_sold_out_offers_notify_me_and_waiting_members_are_told_when_codes
     assert "on the list" in tg.sent_to(waiters[0].id)[1]["text"]
     await tg.wait_for(lambda: len(tg.answered()) == 30)
 
-    await uploads.import_stream(
-        owner_id=dev.id,
-        campaign_id=c.id,
-        chunks=uploads.bytes_chunks(factories.codes_csv(40, prefix="MORE").encode()),
-        max_bytes=1_000_000,
-        max_codes=1_000,
-        events_bus=services.events,
+    await factories.import_bytes(
+        dev.id,
+        c.id,
+        factories.codes_csv(40, prefix="MORE").encode(),
+        upload_max_bytes=1_000_000,
+        upload_max_codes=1_000,
+        services=services,
     )
     await tg.wait_for(lambda: all(len(tg.sent_to(w.id)) == 3 for w in waiters))
     await bot.drain()
