@@ -1,14 +1,17 @@
 """Texts both bots share, in one place per language (English first).
 
 `t(key, lang, **values)` renders a message; `refusal(error, lang)` turns any `DomainError`
-into a friendly sentence. Bot-specific wording may live next to each bot, but every domain
-refusal goes through `refusal` so Telegram and Discord say the same thing.
+into a friendly sentence. Bot-specific wording lives next to each bot (`bots/telegram/texts.py`,
+`bots/discord/texts.py`, both falling back to this table), but every domain refusal goes
+through `refusal` so Telegram and Discord say the same thing.
 """
 
 from __future__ import annotations
 
+from domain.campaign_state import Action, TransitionRefused, allowed_actions
 from domain.errors import DomainError, NotEligible
 from domain.events import Event
+from domain.values import CampaignStatus
 
 DEFAULT_LANG = "en"
 
@@ -68,6 +71,10 @@ REFUSALS: dict[str, dict[str, str]] = {
         "platform_required": "{detail}",
         "platform_not_served": "{detail}",
         "rate_limited": "Slow down a little: try again in {retry_after} s.",
+        "transition_refused": (
+            "This campaign is {status}, so it cannot {action} now. What you can do: {possible}."
+        ),
+        "transition_refused.final": "This campaign is {status}: it takes no further changes.",
     }
 }
 
@@ -83,11 +90,36 @@ def refusal(error: DomainError, lang: str | None = None) -> str:
     """A friendly sentence for a domain refusal; eligibility says which rule failed."""
     if isinstance(error, NotEligible):
         return error.detail
+    if isinstance(error, TransitionRefused):
+        return _transition_refused(error, lang)
     table = REFUSALS.get(lang or DEFAULT_LANG, REFUSALS[DEFAULT_LANG])
     template = table.get(error.code) or REFUSALS[DEFAULT_LANG].get(error.code)
     if template is None:
         return error.detail
     return template.format(detail=error.detail, **error.extra)
+
+
+def _refusal_template(key: str, lang: str | None) -> str:
+    table = REFUSALS.get(lang or DEFAULT_LANG, REFUSALS[DEFAULT_LANG])
+    return table.get(key) or REFUSALS[DEFAULT_LANG][key]
+
+
+def _transition_refused(error: TransitionRefused, lang: str | None) -> str:
+    """A status move the lifecycle does not allow, naming what the owner can do instead.
+
+    When the table does allow the move (the domain refused it for another reason, such as
+    reopening past the campaign's end time) the domain's own sentence says why.
+    """
+    status = CampaignStatus(str(error.extra.get("status")))
+    action = Action.parse(str(error.extra.get("action")))
+    possible = allowed_actions(status)
+    if action in possible:
+        return error.detail
+    if not possible:
+        return _refusal_template("transition_refused.final", lang).format(status=status.value)
+    return _refusal_template("transition_refused", lang).format(
+        status=status.value, action=action.value, possible=", ".join(a.value for a in possible)
+    )
 
 
 def expiring_text(event: Event, lang: str | None = None) -> str:

@@ -1,12 +1,18 @@
-"""Turns Discord users and members into the domain's `Claimant` (facts the domain judges)."""
+"""Discord to the domain: a Discord user or member to a `Claimant` (facts the domain judges).
+
+The same role as `bots/telegram/mapping.py`: `NAMESPACE` is the claimant namespace and the
+provider of linked developer accounts, `CHANNEL` the claim channel, `lang_of` the member's
+language for the texts.
+"""
 
 from __future__ import annotations
 
 import discord
 
+from domain import claimants
 from domain.values import Channel, Claimant
 
-NAMESPACE = "discord"
+NAMESPACE = claimants.DISCORD
 CHANNEL = Channel.DISCORD.value
 
 
@@ -26,3 +32,8 @@ def claimant_of(user: discord.User | discord.Member) -> Claimant:
         member_since=member_since,
         roles=roles,
     )
+
+
+def lang_of(interaction: discord.Interaction) -> str:
+    """The member's language as the texts are keyed (`en-US` -> `en`)."""
+    return str(interaction.locale.value).split("-")[0]

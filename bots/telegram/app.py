@@ -31,11 +31,11 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bots.inflight import InFlight
+from bots.telegram.bot import build_bot
 from bots.telegram.handlers import routers
-from bots.telegram.middlewares import ErrorReplies, FirstAnswer, InFlightUpdates, Language
 from bots.telegram.notices import WANTED, Notices
+from bots.telegram.replies import ErrorReplies, FirstAnswer, InFlightUpdates, Language
 from bots.telegram.sender import TelegramNotifier
-from bots.telegram.session import build_bot
 from bots.telegram.texts import label
 from domain.adapters.bootstrap import Services
 from domain.events import Event
@@ -55,6 +55,8 @@ DEVELOPER_COMMANDS = (
     "pause",
     "resume",
     "end",
+    "reopen",
+    "archive",
     "identity",
     "post",
     "generate",

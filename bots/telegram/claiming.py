@@ -11,7 +11,7 @@ import logging
 from aiogram import Bot
 from aiogram.types import User
 
-from bots.telegram import keyboards, mappers, views
+from bots.telegram import buttons, mapping, render
 from bots.telegram.texts import refusal, text
 from domain import campaigns, claims
 from domain.adapters.bootstrap import Services
@@ -35,13 +35,13 @@ async def claim_for(
     rules = await claim_requirements(campaign_id=campaign_id)
     memberships: frozenset[str] = frozenset()
     if rules.required_chats:
-        memberships = await mappers.chat_memberships(bot, user.id, rules.required_chats)
-    claimant = mappers.claimant_of(user, memberships=memberships)
+        memberships = await mapping.chat_memberships(bot, user.id, rules.required_chats)
+    claimant = mapping.claimant_of(user, memberships=memberships)
     try:
         result = await claims.claim(
             campaign_id=campaign_id,
             claimant=claimant,
-            channel=mappers.CHANNEL,
+            channel=mapping.CHANNEL,
             platform=platform or None,
             idempotency_key=idempotency_key,
             events_bus=services.events,
@@ -54,12 +54,12 @@ async def claim_for(
         await bot.send_message(
             chat_id=user.id,
             text=refusal(exc, lang),
-            reply_markup=keyboards.check_again(campaign_id, platform or "", missing, lang),
+            reply_markup=buttons.check_again(campaign_id, platform or "", missing, lang),
         )
         return
     except SoldOut as exc:
         card = await campaigns.public_card(campaign_id=campaign_id)
-        markup = keyboards.waitlist_button(campaign_id, lang) if card.waitlist_enabled else None
+        markup = buttons.waitlist_button(campaign_id, lang) if card.waitlist_enabled else None
         await bot.send_message(chat_id=user.id, text=refusal(exc, lang), reply_markup=markup)
         return
     except (PlatformRequired, PlatformNotServed) as exc:
@@ -68,10 +68,10 @@ async def claim_for(
             text=text("claim.pick_platform", lang)
             if isinstance(exc, PlatformRequired)
             else refusal(exc, lang),
-            reply_markup=keyboards.platform_buttons(campaign_id, exc.available),
+            reply_markup=buttons.platform_buttons(campaign_id, exc.available),
         )
         return
-    await bot.send_message(chat_id=user.id, text=views.claim_text(result, lang))
+    await bot.send_message(chat_id=user.id, text=render.claim_text(result, lang))
 
 
 async def show_card(
@@ -82,9 +82,9 @@ async def show_card(
     me = await bot.me()
     sent = await bot.send_message(
         chat_id=chat_id,
-        text=views.card_text(card, lang),
-        reply_markup=views.card_markup(
-            card, lang, private=private, link=mappers.deep_link(me.username, card.id)
+        text=render.card_text(card, lang),
+        reply_markup=render.card_markup(
+            card, lang, private=private, link=mapping.deep_link(me.username, card.id)
         ),
     )
     return sent.message_id

@@ -15,7 +15,7 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
-from bots.telegram import mappers, views
+from bots.telegram import mapping, render
 from bots.telegram.sender import TelegramNotifier
 from bots.telegram.texts import label, plain
 from bots.texts import expiring_text
@@ -67,7 +67,7 @@ class Notices:
             body = plain("owner.sold_out", campaign=name)
         sent = 0
         for provider, chat_id in await developers.chats_of(developer_id=event.owner_id):
-            if provider == mappers.PROVIDER and await self.notifier.send(chat_id, body):
+            if provider == mapping.NAMESPACE and await self.notifier.send(chat_id, body):
                 sent += 1
         return sent
 
@@ -78,11 +78,11 @@ class Notices:
         except CampaignNotFound:
             return 0
         me = await self.bot.me()
-        link = mappers.deep_link(me.username, card.id)
+        link = mapping.deep_link(me.username, card.id)
         body = plain("waitlist.restocked", campaign=card.name, link=link)
         sent = 0
         async for waiter in waitlist.each_waiting(
-            campaign_id=campaign_id, channel=mappers.CHANNEL, page=WAITLIST_BATCH
+            campaign_id=campaign_id, channel=mapping.CHANNEL, page=WAITLIST_BATCH
         ):
             # marked first: a crash may skip one member, but no one is told twice
             if not await waitlist.mark_notified(entry_id=waiter.id):
@@ -99,15 +99,15 @@ class Notices:
         except CampaignNotFound:
             return
         me = await self.bot.me()
-        body = views.card_text(card, None)
-        markup = views.card_markup(
-            card, None, private=False, link=mappers.deep_link(me.username, card.id)
+        body = render.card_text(card, None)
+        markup = render.card_markup(
+            card, None, private=False, link=mapping.deep_link(me.username, card.id)
         )
-        for post in await posts.posts_of(campaign_id=campaign_id, provider=mappers.PROVIDER):
+        for post in await posts.posts_of(campaign_id=campaign_id, provider=mapping.NAMESPACE):
             await self.notifier.pacer.wait()
             try:
                 await self.bot.edit_message_text(
-                    chat_id=mappers.chat_ref(post.channel_id),
+                    chat_id=mapping.chat_ref(post.channel_id),
                     message_id=int(post.message_id),
                     text=body,
                     reply_markup=markup,
@@ -119,7 +119,7 @@ class Notices:
                     "forgetting card %s in %s: %s", post.message_id, post.channel_id, exc.message
                 )
                 await posts.forget_post(
-                    provider=mappers.PROVIDER,
+                    provider=mapping.NAMESPACE,
                     channel_id=post.channel_id,
                     message_id=post.message_id,
                 )

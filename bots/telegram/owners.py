@@ -1,16 +1,29 @@
-"""Who manages: the developer behind a Telegram account, and the refusals for everyone else."""
+"""Who manages: `Gate`, the middleware of the developer routers, and the developer behind a
+Telegram account.
+
+A router whose handlers belong to developers installs `Gate` as its inner middleware, which
+aiogram runs only once a handler's filters matched: outside a private chat it points to the
+private chat, for an account linked to no developer it says how to register or link, and
+otherwise the handler runs with the account's `DeveloperView` as its `developer` argument.
+The same role as `bots/discord/owners.py`.
+"""
 
 from __future__ import annotations
 
-from aiogram import Bot
-from aiogram.types import Message, User
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from bots.telegram import keyboards, mappers
+from aiogram import BaseMiddleware, Bot
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
+
+from bots.telegram import buttons, mapping
 from bots.telegram.texts import label, refusal, text
 from domain import audit, developers
 from domain.audit import AuditChannel
 from domain.developers import DeveloperView
 from domain.errors import CampaignNotFound
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 async def developer_of(user: User | None) -> DeveloperView | None:
@@ -19,34 +32,61 @@ async def developer_of(user: User | None) -> DeveloperView | None:
         return None
     audit.set_channel(AuditChannel.BOT)
     return await developers.developer_for_identity(
-        provider=mappers.PROVIDER, external_id=str(user.id)
+        provider=mapping.NAMESPACE, external_id=str(user.id)
     )
 
 
-async def require_developer(message: Message, lang: str | None) -> DeveloperView | None:
-    """The sender's developer account, or None after telling them how to get one."""
-    dev = await developer_of(message.from_user)
-    if dev is None:
-        await message.answer(text("manage.not_linked", lang))
-    return dev
+def _chat_of(event: TelegramObject) -> Chat | None:
+    if isinstance(event, Message):
+        return event.chat
+    if isinstance(event, CallbackQuery) and event.message is not None:
+        return event.message.chat
+    return None
 
 
-async def require_private(message: Message, bot: Bot, lang: str | None) -> bool:
-    """True in a private chat; in a group, point to the private chat and return False."""
-    if mappers.is_private(message.chat):
-        return True
-    me = await bot.me()
-    await message.reply(
-        text("private.only", lang),
-        reply_markup=keyboards.link_button(
-            label("private.open", lang), mappers.private_chat_link(me.username)
-        ),
-    )
-    return False
+class Gate(BaseMiddleware):
+    """Lets a matched handler run only in a private chat (`private`) and only for a linked
+    developer (`developer`), who is handed to it as `developer`; answers everyone else."""
+
+    def __init__(self, *, private: bool = True, developer: bool = True) -> None:
+        self.private = private
+        self.developer = developer
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        lang: str | None = data.get("lang")
+        chat = _chat_of(event)
+        if self.private and not mapping.is_private(chat):
+            await self._point_to_private(event, data["bot"], lang)
+            return None
+        if self.developer:
+            dev = await developer_of(data.get("event_from_user"))
+            if dev is None:
+                await self._answer(event, data["bot"], chat, text("manage.not_linked", lang))
+                return None
+            data["developer"] = dev
+        return await handler(event, data)
+
+    async def _point_to_private(self, event: TelegramObject, bot: Bot, lang: str | None) -> None:
+        me = await bot.me()
+        markup = buttons.link_button(
+            label("private.open", lang), mapping.private_chat_link(me.username)
+        )
+        if isinstance(event, Message):
+            await event.reply(text("private.only", lang), reply_markup=markup)
+        elif isinstance(event, CallbackQuery):
+            await bot.send_message(
+                chat_id=event.from_user.id, text=text("private.only", lang), reply_markup=markup
+            )
+
+    async def _answer(self, event: TelegramObject, bot: Bot, chat: Chat | None, body: str) -> None:
+        if isinstance(event, Message):
+            await event.answer(body)
+        elif isinstance(event, CallbackQuery):
+            await bot.send_message(chat_id=chat.id if chat else event.from_user.id, text=body)
 
 
-async def not_yours(campaign_id: str, lang: str | None) -> str:
-    """The refusal for a campaign the developer does not own: the same as for an unknown id.
+def not_yours(campaign_id: str, lang: str | None) -> str:
+    """The refusal for a campaign the developer may not manage: the same as for an unknown id.
 
     Another tenant's campaign must not be told apart from a missing one, so ids cannot be probed.
     """

@@ -20,8 +20,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bots.telegram.mappers import chat_ref
-from bots.telegram.session import build_bot
+from bots.telegram.bot import build_bot
+from bots.telegram.mapping import chat_ref
 from domain.settings import Settings
 
 log = logging.getLogger(__name__)

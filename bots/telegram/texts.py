@@ -36,6 +36,7 @@ TEXTS: dict[str, dict[str, str]] = {
             " PROMO-####-???? (# digit, ? letter, * either)\n"
             "/stats &lt;id&gt; - codes left, claims per channel, last 24 h\n"
             "/pause &lt;id&gt;, /resume &lt;id&gt;, /end &lt;id&gt; - control a campaign\n"
+            "/reopen &lt;id&gt; - open an ended campaign again; /archive &lt;id&gt; - put it away\n"
             "/identity &lt;id&gt; anonymous|verified - who may claim\n"
             "/post &lt;id&gt; - in a group: post the campaign card there; "
             "in this chat: /post &lt;id&gt; @channel posts it to a channel where I am admin\n"
@@ -143,6 +144,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "command.pause": "Pause a campaign: /pause <id>",
         "command.resume": "Resume a campaign: /resume <id>",
         "command.end": "End a campaign: /end <id>",
+        "command.reopen": "Reopen an ended campaign: /reopen <id>",
+        "command.archive": "Archive an ended campaign: /archive <id>",
         "command.identity": "Who may claim: /identity <id> verified",
         "command.post": "Post a campaign card here",
         "command.generate": "Generate codes: /generate <id> <count> <pattern>",

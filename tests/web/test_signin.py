@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from bots.discord.mapping import NAMESPACE as DISCORD_NAMESPACE
-from bots.telegram.mappers import claimant_of as telegram_claimant_of
+from bots.telegram.mapping import claimant_of as telegram_claimant_of
 from domain import campaigns, claims, posts
 from domain.adapters.bootstrap import Services
 from domain.eligibility import FactSources

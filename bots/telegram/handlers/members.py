@@ -7,8 +7,8 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bots.telegram import claiming, keyboards, mappers, views
-from bots.telegram.keyboards import ClaimCb, WaitCb
+from bots.telegram import buttons, claiming, mapping, render
+from bots.telegram.buttons import ClaimCb, WaitCb
 from bots.telegram.texts import label, text
 from domain import claims, waitlist
 from domain.adapters.bootstrap import Services
@@ -25,13 +25,13 @@ async def _point_to_private(
     """In a group: a button into the private chat, never a code."""
     me = await bot.me()
     link = (
-        mappers.deep_link(me.username, campaign_id)
+        mapping.deep_link(me.username, campaign_id)
         if campaign_id
-        else mappers.private_chat_link(me.username)
+        else mapping.private_chat_link(me.username)
     )
     await message.reply(
         text("claim.private_only", lang),
-        reply_markup=keyboards.link_button(label("claim.open_private", lang), link),
+        reply_markup=buttons.link_button(label("claim.open_private", lang), link),
     )
 
 
@@ -40,7 +40,7 @@ async def start_with_campaign(
 ) -> None:
     """`/start <public id>` from a shared link: the campaign card with its buttons."""
     campaign_id = _campaign_arg(command)
-    if not mappers.is_private(message.chat):
+    if not mapping.is_private(message.chat):
         await _point_to_private(message, bot, campaign_id, lang)
         return
     assert campaign_id is not None
@@ -64,7 +64,7 @@ async def claim_command(
 ) -> None:
     """`/claim <id>`: in private the claim itself, in a group a button to the private chat."""
     campaign_id = _campaign_arg(command)
-    if not mappers.is_private(message.chat):
+    if not mapping.is_private(message.chat):
         await _point_to_private(message, bot, campaign_id, lang)
         return
     if campaign_id is None or message.from_user is None:
@@ -91,10 +91,10 @@ async def claim_pressed(
 ) -> None:
     """'Get my code', a platform, or 'Check again'. Every press is answered (the middleware)."""
     chat = query.message.chat if query.message else None
-    if not mappers.is_private(chat):
+    if not mapping.is_private(chat):
         # Telegram lets a callback answer open t.me/<bot>?start=...: straight into the private chat
         me = await bot.me()
-        callback_answer.url = mappers.deep_link(me.username, callback_data.campaign)
+        callback_answer.url = mapping.deep_link(me.username, callback_data.campaign)
         return
     # Two taps on the same message, or two devices, share one key: one code, sent twice.
     key = None
@@ -121,8 +121,8 @@ async def notify_me(
     """'Notify me': join the waitlist; the message comes back when codes are uploaded."""
     joined = await waitlist.join(
         campaign_id=callback_data.campaign,
-        claimant=mappers.claimant_of(query.from_user),
-        channel=mappers.CHANNEL,
+        claimant=mapping.claimant_of(query.from_user),
+        channel=mapping.CHANNEL,
         contact=str(query.from_user.id),
     )
     callback_answer.text = label("waitlist.joined" if joined else "waitlist.already", lang)
@@ -136,11 +136,11 @@ async def my_codes(message: Message, bot: Bot, lang: str | None) -> None:
     """The codes this member received; only ever in the private chat."""
     if message.from_user is None:
         return
-    if not mappers.is_private(message.chat):
+    if not mapping.is_private(message.chat):
         await _point_to_private(message, bot, None, lang)
         return
-    codes = await claims.my_codes(claimant_key=mappers.claimant_of(message.from_user).key)
-    await message.answer(views.my_codes_text(codes, lang))
+    codes = await claims.my_codes(claimant_key=mapping.claimant_of(message.from_user).key)
+    await message.answer(render.my_codes_text(codes, lang))
 
 
 async def stale_button(

@@ -1,7 +1,11 @@
-"""Code uploads by document: `/upload <id>` then a CSV/TXT file, or a file then a campaign.
+"""Codes into a campaign: uploads by document (`/upload <id>` then a CSV/TXT file, or a file
+then a campaign) and `/generate <id> <count> <pattern>`.
 
-The file is streamed from the Bot API (getFile, then the file URL; or the local path of a
-self-hosted server in --local mode) into `domain.uploads.import_stream`, never held whole.
+Every handler here sits behind `owners.Gate` (a private chat, a linked developer handed in as
+`developer`). An upload is admitted first (`domain.uploads.admit_upload`: the campaign, the
+declared size, the developer's upload rate), then the file is streamed from the Bot API
+(getFile, then the file URL; or the local path of a self-hosted server in --local mode) into
+`domain.uploads.import_stream`, never held whole. The same role as `bots/discord/handlers/uploads.py`.
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ from aiogram.types import CallbackQuery, Document, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiohttp import ClientError
 
-from bots.telegram import keyboards, owners, views
-from bots.telegram.keyboards import UploadCb
+from bots.telegram import buttons, render
+from bots.telegram.buttons import UploadCb
+from bots.telegram.owners import Gate
 from bots.telegram.states import PENDING_FILE, UPLOAD_CAMPAIGN, UploadFlow
 from bots.telegram.texts import text
-from domain import campaigns, uploads
+from domain import campaigns, generate, uploads
 from domain.adapters.bootstrap import Services
 from domain.developers import DeveloperView
-from domain.errors import CampaignNotFound, FileTooLarge, ServiceUnavailable
+from domain.errors import FileTooLarge, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +102,11 @@ async def import_document(
             chat_id=chat_id, text=text("upload.too_large", lang, size=size, limit=limit)
         )
         return
-    except CampaignNotFound:
-        await bot.send_message(chat_id=chat_id, text=await owners.not_yours(campaign_id, lang))
-        return
-    try:
-        report = await uploads.import_stream(
-            services, admitted, chunks=document_chunks(bot, str(file["id"])), filename=filename
-        )
-    except CampaignNotFound:
-        await bot.send_message(chat_id=chat_id, text=await owners.not_yours(campaign_id, lang))
-        return
-    await bot.send_message(chat_id=chat_id, text=views.upload_report_text(report, lang))
+    # any other refusal (not theirs, over the upload rate) is answered by ErrorReplies
+    report = await uploads.import_stream(
+        services, admitted, chunks=document_chunks(bot, str(file["id"])), filename=filename
+    )
+    await bot.send_message(chat_id=chat_id, text=render.upload_report_text(report, lang))
 
 
 def _file_of(doc: Document) -> dict[str, Any]:
@@ -122,42 +121,41 @@ async def _offer_campaigns(
         await message.answer(text("upload.no_campaigns", lang))
         return
     await message.answer(
-        prompt, reply_markup=keyboards.upload_targets([(c.id, c.name) for c in found])
+        prompt, reply_markup=buttons.upload_targets([(c.id, c.name) for c in found])
     )
 
 
 async def upload_command(
-    message: Message, command: CommandObject, bot: Bot, state: FSMContext, lang: str | None
+    message: Message,
+    command: CommandObject,
+    developer: DeveloperView,
+    state: FSMContext,
+    lang: str | None,
 ) -> None:
     """`/upload <id>`: the next document goes into that campaign; without an id, pick one."""
-    if not await owners.require_private(message, bot, lang):
-        return
-    dev = await owners.require_developer(message, lang)
-    if dev is None:
-        return
+    dev = developer
     args = (command.args or "").split()
     if not args:
         await state.update_data({PENDING_FILE: None})
         await _offer_campaigns(message, dev, text("upload.pick", lang, filename="your file"), lang)
         return
-    try:
-        view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=args[0])
-    except CampaignNotFound:
-        await message.answer(await owners.not_yours(args[0], lang))
-        return
+    view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=args[0])
     await state.set_state(UploadFlow.waiting_file)
     await state.update_data({UPLOAD_CAMPAIGN: view.id, PENDING_FILE: None})
     await message.answer(text("upload.send", lang, name=view.name))
 
 
 async def document(
-    message: Message, bot: Bot, services: Services, state: FSMContext, lang: str | None
+    message: Message,
+    bot: Bot,
+    developer: DeveloperView,
+    services: Services,
+    state: FSMContext,
+    lang: str | None,
 ) -> None:
     """A CSV/TXT document: import it into the chosen campaign, or ask which one."""
     assert message.document is not None
-    dev = await owners.require_developer(message, lang)
-    if dev is None:
-        return
+    dev = developer
     if not _is_text_file(message.document):
         await message.answer(text("upload.bad_type", lang))
         return
@@ -191,23 +189,15 @@ async def campaign_chosen(
     callback_data: UploadCb,
     callback_answer: CallbackAnswer,
     bot: Bot,
+    developer: DeveloperView,
     services: Services,
     state: FSMContext,
     lang: str | None,
 ) -> None:
     """A campaign picked for a pending file (import now) or for the next file (wait for it)."""
     chat_id = query.message.chat.id if query.message else query.from_user.id
-    dev = await owners.developer_of(query.from_user)
-    if dev is None:
-        await bot.send_message(chat_id=chat_id, text=text("manage.not_linked", lang))
-        return
-    try:
-        view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=callback_data.campaign)
-    except CampaignNotFound:
-        await bot.send_message(
-            chat_id=chat_id, text=await owners.not_yours(callback_data.campaign, lang)
-        )
-        return
+    dev = developer
+    view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=callback_data.campaign)
     pending = (await state.get_data()).get(PENDING_FILE)
     if not pending:
         await state.set_state(UploadFlow.waiting_file)
@@ -226,9 +216,38 @@ async def campaign_chosen(
     )
 
 
+async def generate_codes(
+    message: Message,
+    command: CommandObject,
+    developer: DeveloperView,
+    services: Services,
+    lang: str | None,
+) -> None:
+    """/generate <id> <count> <pattern>: random codes, look-alikes left out."""
+    args = (command.args or "").split()
+    if len(args) != 3 or not args[1].isdigit():
+        await message.answer(text("generate.usage", lang))
+        return
+    view = await campaigns.get_campaign(owner_id=developer.id, campaign_id=args[0])
+    report = await generate.generate_codes(
+        owner_id=developer.id,
+        campaign_id=args[0],
+        request=generate.GenerateRequest(
+            count=int(args[1]), pattern=args[2], exclude_lookalikes=True
+        ),
+        events_bus=services.events,
+    )
+    await message.answer(
+        text("generate.done", lang, generated=report.imported, pattern=args[2], name=view.name)
+    )
+
+
 def setup() -> Router:
-    """The uploads router (a new one per dispatcher)."""
+    """The uploads router (a new one per dispatcher), behind `Gate`."""
     router = Router(name="uploads")
+    router.message.middleware(Gate())
+    router.callback_query.middleware(Gate())
+    router.message.register(generate_codes, Command("generate"))
     router.message.register(upload_command, Command("upload"), F.text)
     router.message.register(document, F.document, F.chat.type == "private")
     router.callback_query.register(

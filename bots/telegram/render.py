@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardMarkup
 
-from bots.telegram import keyboards
+from bots.telegram import buttons
 from bots.telegram.texts import Raw, label, text
 from domain.analytics import Analytics
 from domain.campaigns import STATE_LABELS, CampaignView, PublicCard
@@ -24,10 +24,10 @@ def card_text(card: PublicCard, lang: str | None) -> str:
     if card.description:
         lines.append(text("card.description", lang, description=card.description[:MAX_DESCRIPTION]))
     if len(card.platforms) > 1:
-        names = ", ".join(keyboards.platform_label(p) for p in card.platforms)
+        names = ", ".join(buttons.platform_label(p) for p in card.platforms)
         lines.append(text("card.platforms", lang, platforms=names))
     else:
-        lines.append(text("card.platform", lang, platform=keyboards.platform_label(card.platform)))
+        lines.append(text("card.platform", lang, platform=buttons.platform_label(card.platform)))
     lines.append(state_line(card, lang))
     return "\n\n".join([lines[0], "\n".join(lines[1:])])
 
@@ -49,13 +49,13 @@ def card_markup(
 ) -> InlineKeyboardMarkup | None:
     """In a private chat, claim (or platform) buttons; elsewhere a link into the private chat."""
     if not private:
-        return keyboards.link_button(label("claim.open_private", lang), link)
+        return buttons.link_button(label("claim.open_private", lang), link)
     if card.state == "open":
         if len(card.platforms) > 1:
-            return keyboards.platform_buttons(card.id, card.platforms)
-        return keyboards.claim_button(card.id, lang)
+            return buttons.platform_buttons(card.id, card.platforms)
+        return buttons.claim_button(card.id, lang)
     if card.state == "sold_out" and card.waitlist_enabled:
-        return keyboards.waitlist_button(card.id, lang)
+        return buttons.waitlist_button(card.id, lang)
     return None
 
 

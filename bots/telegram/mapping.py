@@ -1,6 +1,8 @@
-"""The edge between Telegram and the domain: users to `Claimant`s, chats to kinds, links.
+"""Telegram to the domain: a Telegram user to a `Claimant`, chats to kinds, ids and links.
 
-Nothing here decides a rule; it only translates Telegram objects into plain values.
+The same role as `bots/discord/mapping.py`. Nothing here decides a rule; it only translates
+Telegram objects into plain values (`NAMESPACE` is the claimant namespace and the provider of
+linked developer accounts, `CHANNEL` the claim channel).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, ChatMemberRestricted, User
 
+from domain import claimants
 from domain.values import Channel, Claimant
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "telegram"
+NAMESPACE = claimants.TELEGRAM
 CHANNEL = Channel.TELEGRAM.value
 MEMBER_STATUSES = {
     ChatMemberStatus.CREATOR,
@@ -29,7 +32,7 @@ MEMBER_STATUSES = {
 def claimant_of(user: User, *, memberships: Iterable[str] = ()) -> Claimant:
     """The domain's claimant for a Telegram user, with the chat memberships we checked."""
     return Claimant.of(
-        PROVIDER,
+        NAMESPACE,
         user.id,
         display_name=user.full_name[:100],
         chat_memberships=frozenset(memberships),
