@@ -1,20 +1,21 @@
-"""The discord.py bot: least-privilege intents, the cogs, persistent items, command sync."""
+"""The discord.py bot: least-privilege intents, the cogs, persistent items, command sync.
+
+The same role as `bots/telegram/bot.py` (the platform client codedrop builds). It imports the
+handlers; they see it only as `replies.FrontClient`, so there is no import circle.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
-from bots.discord.claiming import DYNAMIC_ITEMS, Members
-from bots.discord.manage import Manage
+from bots.discord.claiming import DYNAMIC_ITEMS
+from bots.discord.handlers import cogs
 from bots.inflight import InFlight
-
-if TYPE_CHECKING:
-    from domain.adapters.bootstrap import Services
+from domain.adapters.bootstrap import Services
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ class CodedropBot(commands.AutoShardedBot):
         self.in_flight = InFlight()  # interactions being answered (bots/discord/replies.py)
 
     async def setup_hook(self) -> None:
-        await self.add_cog(Members(self))
-        await self.add_cog(Manage(self))
+        for cog in cogs(self.services):
+            await self.add_cog(cog)
         # the Claim/Notify/platform templates: buttons posted before a restart keep working
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         await self.sync_commands()

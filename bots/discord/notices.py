@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 
+from bots.discord.bot import CodedropBot
 from bots.discord.mapping import CHANNEL, NAMESPACE
 from bots.discord.render import drop_embed
 from bots.discord.sender import send_dm
-from bots.texts import expiring_text, t
+from bots.discord.texts import text
+from bots.texts import expiring_text
 from domain import campaigns, developers, events, posts, waitlist
 from domain.errors import CampaignNotFound
 from domain.events import Event
-
-if TYPE_CHECKING:
-    from bots.discord.bot import CodedropBot
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +68,7 @@ class Notices:
         if event.name == events.LOW_STOCK:
             await self._tell_owner(
                 event,
-                t(
+                text(
                     "owner.low_stock",
                     campaign=event.data.get("name", event.campaign_id),
                     available=event.data.get("available", "?"),
@@ -81,15 +79,15 @@ class Notices:
             await self._tell_owner(event, expiring_text(event))
         elif event.name == events.SOLD_OUT:
             await self._tell_owner(
-                event, t("owner.sold_out", campaign=event.data.get("name", event.campaign_id))
+                event, text("owner.sold_out", campaign=event.data.get("name", event.campaign_id))
             )
         if await waitlist.due_for_notice(event=event):
             await self._tell_waitlist(event)
 
-    async def _tell_owner(self, event: Event, text: str) -> None:
+    async def _tell_owner(self, event: Event, body: str) -> None:
         for provider, chat_id in await developers.chats_of(developer_id=event.owner_id):
             if provider == NAMESPACE and chat_id.isdigit():
-                await send_dm(self.bot.http, int(chat_id), text)
+                await send_dm(self.bot.http, int(chat_id), body)
 
     async def _tell_waitlist(self, event: Event) -> None:
         try:
@@ -102,14 +100,14 @@ class Notices:
             if drops
             else "/claim " + card.name
         )
-        text = t("waitlist.restocked", campaign=card.name, link=link)
+        body = text("waitlist.restocked", campaign=card.name, link=link)
         sent = 0
         async for waiter in waitlist.each_waiting(campaign_id=event.campaign_id, channel=CHANNEL):
             if not waiter.contact.isdigit():
                 continue
             # claim the notice first: two bot processes never DM the same member twice
             if await waitlist.mark_notified(entry_id=waiter.id):
-                sent += await send_dm(self.bot.http, int(waiter.contact), text)
+                sent += await send_dm(self.bot.http, int(waiter.contact), body)
         log.info("waitlist of %s: %d members told about the restock", event.campaign_id, sent)
 
     async def _refresh_loop(self) -> None:

@@ -1,8 +1,12 @@
 """Answering interactions: acknowledge inside Discord's 3 s window, then follow up privately.
 
 Every handler goes through `respond`: it defers (ephemeral, "thinking") before any domain
-call, runs the action, and maps a `DomainError` to the shared wording in `bots/texts.py`.
-Unexpected errors are logged with a reference the member sees.
+call, runs the action, and maps a `DomainError` to the shared wording in `bots/texts.py`, in
+the member's language. Unexpected errors are logged with a reference the member sees.
+
+`FrontClient` is what handlers need of the bot (its services, the count of interactions in
+flight, the work slots): the handlers and buttons type the client with it, so they never
+import `bots/discord/bot.py`, which imports them. The same role as `bots/telegram/replies.py`.
 """
 
 from __future__ import annotations
@@ -12,18 +16,34 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 import discord
 
+from bots.discord.mapping import lang_of
+from bots.discord.texts import text
 from bots.inflight import InFlight
 from bots.metrics import FIRST_ACK, INTERACTIONS
-from bots.texts import refusal, t
+from bots.texts import refusal
+from domain.adapters.bootstrap import Services
 from domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WORK_SLOTS = 16
+
+
+class FrontClient(Protocol):
+    """What handlers use of the bot they run in (`bots.discord.bot.CodedropBot` is one)."""
+
+    services: Services
+    in_flight: InFlight
+    work_slots: asyncio.Semaphore
+
+
+def client_of(interaction: discord.Interaction) -> FrontClient:
+    """The bot an interaction arrived at, as handlers see it."""
+    return cast("FrontClient", interaction.client)
 
 
 @dataclass(slots=True)
@@ -52,13 +72,13 @@ class Refusal(Exception):
         self.items = items or []
 
 
-Action = Callable[[], Awaitable[Answer]]
+Work = Callable[[], Awaitable[Answer]]
 OnDomainError = Callable[[DomainError], Awaitable[Answer | None]]
 
 
 async def respond(
     interaction: discord.Interaction,
-    action: Action,
+    action: Work,
     *,
     on_domain_error: OnDomainError | None = None,
 ) -> None:
@@ -80,11 +100,11 @@ async def respond(
             answer, outcome = Answer(exc.text, items=exc.items), "refused"
         except DomainError as exc:
             special = await on_domain_error(exc) if on_domain_error else None
-            answer, outcome = special or Answer(refusal(exc)), "refused"
+            answer, outcome = special or Answer(refusal(exc, lang_of(interaction))), "refused"
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("discord interaction failed (ref %s, user %s)", ref, interaction.user.id)
-            answer, outcome = Answer(t("error.generic", ref=ref)), "failed"
+            answer, outcome = Answer(text("error.generic", lang_of(interaction), ref=ref)), "failed"
         await send_answer(interaction, answer)
         INTERACTIONS.labels("discord", outcome).inc()
 
