@@ -53,6 +53,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "{invalid} invalid."
         ),
         "upload.problem": "line {line}: {reason}",
+        "upload.unnamed": "the file",
         "upload.reopened": (
             "The campaign had sold out: these codes reopened it, and members can claim again."
         ),

@@ -121,7 +121,7 @@ def upload_message(report: ImportReport, lang: str | None = None) -> str:
         text(
             "upload.report",
             lang,
-            filename=report.filename or "the file",
+            filename=report.filename or text("upload.unnamed", lang),
             rows=report.rows,
             imported=report.imported,
             duplicates=report.duplicates,

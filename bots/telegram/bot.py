@@ -3,7 +3,7 @@
 Every Bot codedrop creates (the front's, the scheduler's notifier) comes from `build_bot`, so
 all of them talk to the configured Bot API server (`CODEDROP_TELEGRAM_API_URL`: a self-hosted
 telegram-bot-api, or the tests' fake) and all of them wait out Telegram's 429 answers instead
-of dropping the message.
+of dropping the message. The same role as `bots/discord/bot.py` (the platform client).
 """
 
 from __future__ import annotations

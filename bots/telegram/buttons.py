@@ -1,4 +1,7 @@
-"""Inline buttons and the callback data they carry (each under Telegram's 64-byte limit)."""
+"""Inline buttons and the callback data they carry (each under Telegram's 64-byte limit).
+
+The same role as `bots/discord/buttons.py`.
+"""
 
 from __future__ import annotations
 

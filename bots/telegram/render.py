@@ -1,6 +1,7 @@
 """How domain results look in Telegram: the campaign card, a delivered code, reports, lists.
 
 Pure functions from domain values to (HTML text, buttons); handlers send what these return.
+The same role as `bots/discord/render.py`.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def upload_report_text(report: ImportReport, lang: str | None) -> str:
         text(
             "upload.report",
             lang,
-            filename=report.filename or "the file",
+            filename=report.filename or label("upload.unnamed", lang),
             rows=report.rows,
             imported=report.imported,
             duplicates=report.duplicates,

@@ -1,5 +1,6 @@
-"""Dispatcher middlewares: the user's language, the one place errors become replies, and the
-count of updates in flight with the time to each one's first answer (metrics, shutdown).
+"""How an update is answered, as dispatcher middlewares: the user's language, the one place
+errors become replies, and the count of updates in flight with the time to each one's first
+answer (metrics, shutdown). The same role as `bots/discord/replies.py`.
 
 Every domain refusal a handler lets through is answered with the shared wording; anything
 unexpected is logged with a reference the user sees, so a support request can find the log.

@@ -1,4 +1,8 @@
-"""Routers of the Telegram bot, one per feature; `routers()` builds them in dispatch order."""
+"""Routers of the Telegram bot, one per feature; `routers()` builds them in dispatch order.
+
+The same role as `bots/discord/handlers/` (cogs): members, developers, uploads, and the /new
+wizard. Developer handlers sit behind `owners.Gate`, which hands them the `DeveloperView`.
+"""
 
 from __future__ import annotations
 
