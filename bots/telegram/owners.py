@@ -5,6 +5,8 @@ A router whose handlers belong to developers installs `Gate` as its inner middle
 aiogram runs only once a handler's filters matched: outside a private chat it points to the
 private chat, for an account linked to no developer it says how to register or link, and
 otherwise the handler runs with the account's `DeveloperView` as its `developer` argument.
+What that developer may do to a campaign is the domain's to decide (another tenant's campaign
+is refused like an unknown id, and `replies.ErrorReplies` words the refusal).
 The same role as `bots/discord/owners.py`.
 """
 
@@ -17,11 +19,10 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 
 from bots.telegram import buttons, mapping
-from bots.telegram.texts import label, refusal, text
+from bots.telegram.texts import label, text
 from domain import audit, developers
 from domain.audit import AuditChannel
 from domain.developers import DeveloperView
-from domain.errors import CampaignNotFound
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -83,11 +84,3 @@ class Gate(BaseMiddleware):
             await event.answer(body)
         elif isinstance(event, CallbackQuery):
             await bot.send_message(chat_id=chat.id if chat else event.from_user.id, text=body)
-
-
-def not_yours(campaign_id: str, lang: str | None) -> str:
-    """The refusal for a campaign the developer may not manage: the same as for an unknown id.
-
-    Another tenant's campaign must not be told apart from a missing one, so ids cannot be probed.
-    """
-    return refusal(CampaignNotFound(campaign_id), lang)

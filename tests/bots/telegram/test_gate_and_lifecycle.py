@@ -42,6 +42,11 @@ async def test_developer_commands_refuse_a_group_and_an_unlinked_account_and_let
         # an account linked to no developer is told how to become one
         refused = await say(tg, stranger, command)
         assert refused["text"].startswith(NOT_LINKED), command
+    # a document from an unlinked account is not downloaded
+    before = len(tg.sent_to(stranger.id))
+    tg.send_document(stranger, "codes.csv", b"code\nSNEAKY01\n", caption=f"/upload {c.id}")
+    refused = (await tg.wait_for(lambda: tg.sent_to(stranger.id)[before:]))[0]
+    assert refused["text"].startswith(NOT_LINKED) and not tg.calls_of("getFile")
     assert (await campaigns.get_campaign(owner_id=dev_id, campaign_id=c.id)).status == "active"
 
     # the developer, in private, gets through with their own account
