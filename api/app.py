@@ -119,5 +119,6 @@ def create_app(
     # outermost: limits hold before any layer (the fast lane included) reads a byte
     app.add_middleware(EdgeLimits, settings=settings)
     claims.BATCHING.observe = metrics.CLAIM_BATCH.observe
-    web.install(app)
+    # the web pages: their own app, served for every path the API's routes do not match
+    web.install(app, app.state.services)
     return app

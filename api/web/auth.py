@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.web import pages
-from api.web.pages import Session, SignInRequired, WebError
+from api.web.errors import SignInRequired, WebError
+from api.web.pages import Session
 from domain import audit, developers
 from domain.audit import AuditChannel
 from domain.developers import DeveloperView

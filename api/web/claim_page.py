@@ -19,12 +19,13 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from api.deps import ClientIP, client_country, limit
 from api.web import pages, signin
-from api.web.pages import NO_STORE, WebError
+from api.web.errors import WebError
+from api.web.pages import NO_STORE
 from api.web.platforms import detect_platform, preselect
 from domain import campaigns, claims, waitlist
 from domain.campaigns import PublicCard
 from domain.claim_identity import signed_claimant
-from domain.errors import CampaignNotFound, DomainError, RateLimited
+from domain.errors import DomainError
 from domain.values import Channel, Claimant, ClaimResult, mask_code, redemption_hint
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,7 @@ PLATFORM_NAMES = {
 
 
 async def _card(campaign_id: str) -> PublicCard:
-    try:
-        return await campaigns.public_card(campaign_id=campaign_id, fresh_within=2.0)
-    except CampaignNotFound:
-        raise WebError(
-            404,
-            "Campaign not found",
-            "This link does not lead to a campaign. Check it with whoever shared it.",
-            code="campaign_not_found",
-        ) from None
+    return await campaigns.public_card(campaign_id=campaign_id, fresh_within=2.0)
 
 
 def _visitor(request: Request) -> tuple[str, bool]:
@@ -132,22 +125,20 @@ async def claim_page(
 ) -> Response:
     """The campaign card with a Get my code button (never a code)."""
     services = pages.services_of(request)
-    probe = Response()
-    try:
-        await limit(
-            services,
-            probe,
-            services.settings.rate_limit_distribute_ip,
-            "page-ip",
-            ip,
-            what="page views from this address",
-        )
-    except RateLimited as exc:
-        raise WebError(429, "Slow down", exc.detail, code="rate_limited") from None
+    await limit(
+        services,
+        Response(),
+        services.settings.rate_limit_distribute_ip,
+        "page-ip",
+        ip,
+        what="page views from this address",
+    )
     card = await _card(campaign_id)
     visitor, new = _visitor(request)
     error = None
     held = False
+    # an identity token that does not check out is said on the page, which still shows the
+    # campaign (the visitor can claim anonymously if the campaign allows it)
     try:
         claimant = await _claimant(request, campaign_id, visitor, identity)
         held = await _held(claimant, campaign_id)
@@ -223,11 +214,9 @@ async def claim_submit(
     except DomainError as exc:
         log.info("web claim refused campaign=%s: %s", campaign_id, exc.code)
         if pages.wants_json(request):
-            body = {"code": exc.code, "title": exc.title, "detail": exc.detail}
-            headers = dict(NO_STORE)
-            if isinstance(exc, RateLimited):
-                headers["Retry-After"] = str(exc.retry_after)
-            return JSONResponse(body, status_code=exc.status, headers=headers)
+            raise  # the page's script: a problem body from api.web.errors
+        # not a translation: without the script, the claim page itself shows the refusal
+        # beside its button, with the refusal's status
         card = await _card(campaign_id)
         context = _context(request, card, visitor, identity=identity, error=exc.detail)
         return _page(request, context, visitor, False, status_code=exc.status)
@@ -285,7 +274,7 @@ async def waitlist_join(
                 channel=Channel.WEB,
                 contact=address,
             )
-        except DomainError as exc:
+        except DomainError as exc:  # not a translation: the form shows it, filled in
             error = exc.detail
     if error:
         context = _context(request, card, visitor, error=error, email=address)

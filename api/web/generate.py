@@ -12,9 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.web import pages
 from api.web.auth import Protected
-from api.web.pages import WebError
+from api.web.errors import WebError
 from domain import generate
-from domain.errors import DomainError
 
 router = APIRouter(prefix="/dashboard")
 
@@ -44,14 +43,9 @@ async def campaign_generate(
         exclude_lookalikes=text.get("exclude_lookalikes") == "on",
     )
     dev = signed.developer
-    try:
-        campaign, pattern, upload = await generate.start_generation(
-            owner_id=dev.id, campaign_id=campaign_id, request=request_
-        )
-    except DomainError as exc:
-        field = exc.extra.get("field")
-        detail = f"{field}: {exc.detail}" if field else exc.detail
-        raise WebError(exc.status, exc.title, detail, code=exc.code) from None
+    campaign, pattern, upload = await generate.start_generation(
+        owner_id=dev.id, campaign_id=campaign_id, request=request_
+    )
     if request_.count > generate.INLINE_COUNT:
         background.add_task(
             generate.generate_in_background,

@@ -22,10 +22,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.web import pages
 from api.web.auth import SignedIn
-from api.web.pages import NO_STORE, WebError
+from api.web.pages import NO_STORE
 from domain import access, analytics, campaigns, clock
 from domain.access import Role
-from domain.errors import CampaignNotFound
 from domain.events import EventBus
 from domain.values import Channel
 
@@ -74,10 +73,7 @@ def _minute(t: datetime) -> str:
 
 
 async def _owned(owner_id: int, campaign_id: str) -> None:
-    try:
-        await access.require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
-    except CampaignNotFound:
-        raise WebError(404, "Campaign not found", "You have no campaign with this id.") from None
+    await access.require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
 
 
 @router.get("/c/{campaign_id}/stats.json", name="campaign_stats")

@@ -1,4 +1,4 @@
-"""What every web page shares: templates, signed cookies, CSRF tokens, and HTML errors.
+"""What every web page shares: templates, signed cookies, CSRF tokens, rendering.
 
 Cookies are signed with `settings.secret_key` (itsdangerous), HTTP-only, SameSite=Lax, and
 `Secure` whenever the request came over HTTPS. Every state-changing form carries a CSRF token
@@ -16,13 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import errors
 from api.deps import is_trusted_proxy
 from domain.adapters.bootstrap import Services
 from domain.campaigns import STATE_LABELS
@@ -211,7 +209,11 @@ def tokens_match(expected: str | None, submitted: str | None) -> bool:
 
 
 def wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
+    """A page's own script asking (`Accept: application/json`, or `X-Requested-With: fetch`)."""
+    return (
+        "application/json" in request.headers.get("accept", "")
+        or request.headers.get("x-requested-with") == "fetch"
+    )
 
 
 def render(
@@ -230,91 +232,9 @@ def render(
     return response
 
 
-class WebError(Exception):
-    """A page-level refusal shown as an HTML page (or JSON to `fetch` callers)."""
-
-    def __init__(self, status: int, title: str, detail: str, *, code: str = "error") -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.code = code
-
-
-class SignInRequired(Exception):
-    """No valid dashboard session: pages redirect to sign-in, scripts get a 401."""
-
-
-async def web_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, WebError)
-    if wants_json(request) or request.headers.get("x-requested-with") == "fetch":
-        return JSONResponse(
-            {"code": exc.code, "title": exc.title, "detail": exc.detail},
-            status_code=exc.status,
-            headers=NO_STORE,
-        )
-    return render(
-        request,
-        "error.html",
-        {"title": exc.title, "detail": exc.detail, "status": exc.status},
-        status_code=exc.status,
-        headers=NO_STORE,
-    )
-
-
-async def sign_in_required(request: Request, exc: Exception) -> Response:
-    if request.method != "GET" or wants_json(request) or request.url.path.endswith("/live"):
-        return JSONResponse(
-            {"code": "unauthorized", "title": "Not signed in", "detail": "Sign in again."},
-            status_code=401,
-            headers=NO_STORE,
-        )
-    target = request.url.path
-    if request.url.query:
-        target += "?" + request.url.query
-    response = RedirectResponse(
-        str(request.url_for("signin_form").include_query_params(next=target)), status_code=303
-    )
-    clear_session(request, response)
-    return response
-
-
 def wants_html(request: Request) -> bool:
     """A browser navigating (HTML before JSON in `Accept`), not a script or an API client."""
     accept = request.headers.get("accept", "")
     html = accept.find("text/html")
     json_at = accept.find("json")
     return html >= 0 and (json_at < 0 or html < json_at)
-
-
-HTTP_TITLES = {
-    404: ("Page not found", "There is nothing at this address. Check the link you followed."),
-    405: ("Not allowed here", "This address does not take that kind of request."),
-}
-
-
-async def http_error_page(request: Request, exc: Exception) -> Response:
-    """Router refusals (404, 405, the edge's 408/413/431): a page for a browser, problem JSON
-    (api/errors.py) for everyone else."""
-    assert isinstance(exc, StarletteHTTPException)
-    answer = await errors.http_error(request, exc)
-    if not wants_html(request):
-        return answer
-    title, detail = HTTP_TITLES.get(
-        exc.status_code,
-        ("Request refused", exc.detail if isinstance(exc.detail, str) else "Request refused."),
-    )
-    headers = {k: v for k, v in answer.headers.items() if k.lower() in ("allow", "connection")}
-    return render(
-        request,
-        "error.html",
-        {"title": title, "detail": detail, "status": exc.status_code},
-        status_code=exc.status_code,
-        headers={**NO_STORE, **headers},
-    )
-
-
-def install_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(StarletteHTTPException, http_error_page)
-    app.add_exception_handler(WebError, web_error)
-    app.add_exception_handler(SignInRequired, sign_in_required)

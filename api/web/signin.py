@@ -21,12 +21,13 @@ from fastapi.responses import RedirectResponse
 
 from api.deps import ClientIP, limit
 from api.web import pages
-from api.web.pages import NO_STORE, SECURITY_HEADERS, WebError
+from api.web.errors import WebError
+from api.web.pages import NO_STORE, SECURITY_HEADERS
 from domain import campaigns, clock, signin
 from domain.adapters.discord_oauth import DiscordOAuth
 from domain.campaigns import PublicCard
 from domain.eligibility import parse_rules
-from domain.errors import CampaignNotFound, DomainError, RateLimited
+from domain.errors import SignInFailed
 from domain.settings import Settings
 from domain.signin import Member
 from domain.values import Claimant
@@ -115,28 +116,16 @@ def content_security_policy(settings: Settings) -> str:
     return policy + f"; frame-src {origin} {TELEGRAM_FRAMES}"
 
 
-def _refused(exc: DomainError) -> WebError:
-    return WebError(
-        exc.status,
-        exc.title,
-        exc.detail + " Go back to the campaign page to try again.",
-        code=exc.code,
-    )
-
-
 async def _rate_limited(request: Request, ip: str) -> None:
     services = pages.services_of(request)
-    try:
-        await limit(
-            services,
-            Response(),
-            services.settings.rate_limit_web_signin,
-            "member-signin-ip",
-            ip,
-            what="sign-ins from this address",
-        )
-    except RateLimited as exc:
-        raise WebError(429, "Slow down", exc.detail, code="rate_limited") from None
+    await limit(
+        services,
+        Response(),
+        services.settings.rate_limit_web_signin,
+        "member-signin-ip",
+        ip,
+        what="sign-ins from this address",
+    )
 
 
 def _signed_in(request: Request, campaign_id: str, member: Member) -> Response:
@@ -147,15 +136,7 @@ def _signed_in(request: Request, campaign_id: str, member: Member) -> Response:
 
 
 async def _published(campaign_id: str) -> Any:
-    try:
-        return await campaigns.public_row(campaign_id)
-    except CampaignNotFound:
-        raise WebError(
-            404,
-            "Campaign not found",
-            "This link does not lead to a campaign.",
-            code="campaign_not_found",
-        ) from None
+    return await campaigns.public_row(campaign_id)
 
 
 @router.get("/c/{campaign_id}/signin/discord", name="signin_discord")
@@ -228,16 +209,13 @@ async def signin_discord_callback(
     guilds: list[str] = []
     if signin.needs_guild_member(parse_rules(row.eligibility)):
         guilds = await signin.discord_guilds(row, fallback=s.discord_guild_id)
-    try:
-        member = await signin.discord_member(
-            _oauth(s),
-            code=code,
-            verifier=signin.pkce_verifier(s.secret_key.get_secret_value(), pending["s"]),
-            redirect_uri=redirect_uri(s),
-            guild_ids=guilds,
-        )
-    except DomainError as exc:
-        raise _refused(exc) from None
+    member = await signin.discord_member(
+        _oauth(s),
+        code=code,
+        verifier=signin.pkce_verifier(s.secret_key.get_secret_value(), pending["s"]),
+        redirect_uri=redirect_uri(s),
+        guild_ids=guilds,
+    )
     log.info("discord sign-in campaign=%s in_server=%s", campaign_id, member.guild_id is not None)
     response = _signed_in(request, campaign_id, member)
     pages.clear_cookie(request, response, OAUTH_COOKIE)
@@ -259,9 +237,9 @@ async def signin_telegram(request: Request, campaign_id: str, ip: ClientIP) -> R
         member = signin.telegram_member(
             fields, bot_token=s.telegram_bot_token.get_secret_value(), now=clock.now()
         )
-    except DomainError as exc:
+    except SignInFailed as exc:  # not a translation: which check failed goes to the log
         log.info("telegram sign-in refused: %s", exc.extra.get("step"))
-        raise _refused(exc) from None
+        raise
     log.info("telegram sign-in campaign=%s", campaign_id)
     return _signed_in(request, campaign_id, member)
 

@@ -1,8 +1,8 @@
 """Dashboard pages for campaign members (invite, change role, remove, join) and the audit log.
 
 Thin like the rest of the dashboard: each handler is one call to `domain.access` or
-`domain.audit`, refusals become the same error pages (a stranger's campaign is a 404, a role
-too low a 403 naming the role it needs).
+`domain.audit`; refusals are answered by api.web.errors like every page's (a stranger's
+campaign is a 404, a role too low a 403 naming the role it needs).
 """
 
 from __future__ import annotations
@@ -15,16 +15,12 @@ from fastapi.responses import RedirectResponse
 
 from api.web import pages
 from api.web.auth import Protected, SignedIn
-from api.web.pages import NO_STORE, WebError
+from api.web.errors import WebError
+from api.web.pages import NO_STORE
 from domain import access, audit, campaigns
-from domain.errors import DomainError
 
 router = APIRouter(prefix="/dashboard")
 AUDIT_PAGE = 50
-
-
-def _refused(exc: DomainError) -> WebError:
-    return WebError(exc.status, exc.title, exc.detail, code=exc.code)
 
 
 def _page(request: Request, template: str, ctx: dict[str, Any]) -> Response:
@@ -35,11 +31,8 @@ def _page(request: Request, template: str, ctx: dict[str, Any]) -> Response:
 async def members_page(request: Request, campaign_id: str, signed: SignedIn) -> Response:
     """Who shares the campaign; owners also invite, change roles and remove."""
     dev_id = signed.developer.id
-    try:
-        view = await campaigns.get_campaign(owner_id=dev_id, campaign_id=campaign_id)
-        members = await access.list_members(campaign_id=campaign_id, developer_id=dev_id)
-    except DomainError as exc:
-        raise _refused(exc) from None
+    view = await campaigns.get_campaign(owner_id=dev_id, campaign_id=campaign_id)
+    members = await access.list_members(campaign_id=campaign_id, developer_id=dev_id)
     return _page(
         request,
         "members.html",
@@ -63,12 +56,9 @@ async def members_invite(
 ) -> Response:
     """Create a one-time invitation and show its token once."""
     dev_id = signed.developer.id
-    try:
-        issued = await access.invite(campaign_id=campaign_id, developer_id=dev_id, role=role)
-        view = await campaigns.get_campaign(owner_id=dev_id, campaign_id=campaign_id)
-        members = await access.list_members(campaign_id=campaign_id, developer_id=dev_id)
-    except DomainError as exc:
-        raise _refused(exc) from None
+    issued = await access.invite(campaign_id=campaign_id, developer_id=dev_id, role=role)
+    view = await campaigns.get_campaign(owner_id=dev_id, campaign_id=campaign_id)
+    members = await access.list_members(campaign_id=campaign_id, developer_id=dev_id)
     return _page(
         request,
         "members.html",
@@ -93,19 +83,16 @@ async def members_change(
 ) -> Response:
     """Change a member's role (`action=role`) or remove them (`action=remove`)."""
     dev_id = signed.developer.id
-    try:
-        if action == "remove":
-            await access.remove_member(
-                campaign_id=campaign_id, developer_id=dev_id, member_id=member_id
-            )
-        elif action == "role":
-            await access.change_role(
-                campaign_id=campaign_id, developer_id=dev_id, member_id=member_id, role=role
-            )
-        else:
-            raise WebError(422, "Unknown action", "Use role or remove.", code="validation_error")
-    except DomainError as exc:
-        raise _refused(exc) from None
+    if action == "remove":
+        await access.remove_member(
+            campaign_id=campaign_id, developer_id=dev_id, member_id=member_id
+        )
+    elif action == "role":
+        await access.change_role(
+            campaign_id=campaign_id, developer_id=dev_id, member_id=member_id, role=role
+        )
+    else:
+        raise WebError(422, "Unknown action", "Use role or remove.", code="validation_error")
     target = "/dashboard" if member_id == dev_id and action == "remove" else None
     return RedirectResponse(
         target or f"/dashboard/c/{campaign_id}/members", status_code=303, headers=NO_STORE
@@ -120,10 +107,7 @@ async def join_form(request: Request, signed: SignedIn) -> Response:
 
 @router.post("/join", name="join")
 async def join(signed: Protected, token: Annotated[str, Form(max_length=100)] = "") -> Response:
-    try:
-        joined = await access.accept(token=token, developer_id=signed.developer.id)
-    except DomainError as exc:
-        raise _refused(exc) from None
+    joined = await access.accept(token=token, developer_id=signed.developer.id)
     return RedirectResponse(f"/dashboard/c/{joined.campaign_id}", status_code=303, headers=NO_STORE)
 
 
@@ -154,17 +138,14 @@ async def audit_page(
             ) from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-    try:
-        entries, next_before = await audit.list_entries(
-            viewer_id=signed.developer.id,
-            campaign_id=campaign.strip() or None,
-            actor_id=actor_id,
-            since=when,
-            before_id=before,
-            limit=AUDIT_PAGE,
-        )
-    except DomainError as exc:
-        raise _refused(exc) from None
+    entries, next_before = await audit.list_entries(
+        viewer_id=signed.developer.id,
+        campaign_id=campaign.strip() or None,
+        actor_id=actor_id,
+        since=when,
+        before_id=before,
+        limit=AUDIT_PAGE,
+    )
     return _page(
         request,
         "audit.html",

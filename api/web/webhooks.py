@@ -12,11 +12,11 @@ from fastapi.responses import RedirectResponse
 
 from api.web import pages
 from api.web.auth import Protected, Signed, SignedIn
-from api.web.pages import NO_STORE, WebError
+from api.web.errors import WebError
+from api.web.pages import NO_STORE
 from domain import webhooks
-from domain.errors import DomainError, WebhookNotFound
+from domain.errors import ValidationFailed
 from domain.outbox import EVENT_TYPES
-from domain.webhooks import WebhookView
 
 router = APIRouter(prefix="/dashboard/webhooks")
 
@@ -28,15 +28,6 @@ def _redirect(path: str, notice: str = "") -> RedirectResponse:
 
 def _allow_private(request: Request) -> bool:
     return pages.services_of(request).settings.webhook_allow_private
-
-
-async def _webhook(owner_id: int, webhook_id: str) -> WebhookView:
-    try:
-        return await webhooks.get_webhook(owner_id=owner_id, webhook_id=webhook_id)
-    except WebhookNotFound:
-        raise WebError(
-            404, "Webhook not found", "You have no webhook with this id.", code="not_found"
-        ) from None
 
 
 async def _list_page(
@@ -92,7 +83,7 @@ async def webhook_create(
             description=description,
             allow_private=_allow_private(request),
         )
-    except DomainError as exc:
+    except ValidationFailed as exc:  # not a translation: the form shows it, filled in
         return await _list_page(request, signed, values=values, error=exc.detail, status_code=422)
     return await _list_page(request, signed, created=issued, status_code=201)
 
@@ -105,13 +96,10 @@ async def webhook_page(
     status: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     """One webhook: its deliveries (status, attempts, last answer) with retry, and ping."""
-    view = await _webhook(signed.developer.id, webhook_id)
-    try:
-        deliveries = await webhooks.list_deliveries(
-            owner_id=signed.developer.id, webhook_id=webhook_id, status=status or None
-        )
-    except DomainError as exc:
-        raise WebError(exc.status, exc.title, exc.detail, code=exc.code) from None
+    view = await webhooks.get_webhook(owner_id=signed.developer.id, webhook_id=webhook_id)
+    deliveries = await webhooks.list_deliveries(
+        owner_id=signed.developer.id, webhook_id=webhook_id, status=status or None
+    )
     return pages.render(
         request,
         "webhook.html",
@@ -137,28 +125,25 @@ async def webhook_action(
 ) -> Response:
     """ping, deactivate, activate, delete, or retry (a delivery)."""
     owner = signed.developer.id
-    await _webhook(owner, webhook_id)
+    await webhooks.get_webhook(owner_id=owner, webhook_id=webhook_id)
     page = f"/dashboard/webhooks/{webhook_id}"
-    try:
-        if action == "ping":
-            await webhooks.ping(owner_id=owner, webhook_id=webhook_id)
-            return _redirect(page, "Ping queued: it shows below once sent.")
-        if action in ("deactivate", "activate"):
-            await webhooks.update_webhook(
-                owner_id=owner,
-                webhook_id=webhook_id,
-                changes={"active": action == "activate"},
-                allow_private=_allow_private(request),
-            )
-            return _redirect(page, "Switched on." if action == "activate" else "Switched off.")
-        if action == "delete":
-            await webhooks.delete_webhook(owner_id=owner, webhook_id=webhook_id)
-            return _redirect("/dashboard/webhooks", "Webhook deleted.")
-        if action == "retry":
-            await webhooks.retry_delivery(
-                owner_id=owner, webhook_id=webhook_id, delivery_id=delivery_id
-            )
-            return _redirect(page, f"Delivery {delivery_id} will be sent again.")
-    except DomainError as exc:
-        raise WebError(exc.status, exc.title, exc.detail, code=exc.code) from None
+    if action == "ping":
+        await webhooks.ping(owner_id=owner, webhook_id=webhook_id)
+        return _redirect(page, "Ping queued: it shows below once sent.")
+    if action in ("deactivate", "activate"):
+        await webhooks.update_webhook(
+            owner_id=owner,
+            webhook_id=webhook_id,
+            changes={"active": action == "activate"},
+            allow_private=_allow_private(request),
+        )
+        return _redirect(page, "Switched on." if action == "activate" else "Switched off.")
+    if action == "delete":
+        await webhooks.delete_webhook(owner_id=owner, webhook_id=webhook_id)
+        return _redirect("/dashboard/webhooks", "Webhook deleted.")
+    if action == "retry":
+        await webhooks.retry_delivery(
+            owner_id=owner, webhook_id=webhook_id, delivery_id=delivery_id
+        )
+        return _redirect(page, f"Delivery {delivery_id} will be sent again.")
     raise WebError(404, "Unknown action", "Use ping, activate, deactivate, delete or retry.")

@@ -1,4 +1,5 @@
-// Shared by both pages: copy-to-clipboard buttons (data-copy="#selector").
+// Shared by both pages: copy-to-clipboard buttons (data-copy="#selector"), and forms that
+// ask before they are sent (data-confirm="question").
 "use strict";
 window.codedrop = window.codedrop || {};
 codedrop.copy = async function (text) {
@@ -31,4 +32,8 @@ document.addEventListener("click", async (event) => {
   const status = document.getElementById("copy-status");
   if (status) status.textContent = ok ? "Copied to the clipboard." : "Select the code and copy it.";
   setTimeout(() => { button.textContent = label; }, 1600);
+});
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset && event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
 });
