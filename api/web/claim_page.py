@@ -168,18 +168,8 @@ def _result_json(result: ClaimResult) -> dict[str, Any]:
     }
 
 
-@router.post("/c/{campaign_id}/claim", name="claim_submit")
-async def claim_submit(
-    request: Request,
-    campaign_id: str,
-    ip: ClientIP,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-    platform: Annotated[str, Form(max_length=20)] = "",
-    identity: Annotated[str, Form(max_length=2048)] = "",
-) -> Response:
-    """Claim a code through the same domain function as every other front."""
-    services = pages.services_of(request)
-    s = services.settings
+def _form_visitor(request: Request, csrf_token: str) -> str:
+    """The visitor posting the claim form: their cookie, and the token bound to it."""
     visitor = pages.claimant_id(request)
     if visitor is None:
         raise WebError(
@@ -191,14 +181,28 @@ async def claim_submit(
         )
     if not pages.tokens_match(pages.claim_csrf(request, visitor), csrf_token):
         raise WebError(403, "Form expired", "Reload the page and try again.", code="csrf_failed")
+    return visitor
+
+
+@router.post("/c/{campaign_id}/claim", name="claim_submit")
+async def claim_submit(
+    request: Request,
+    campaign_id: str,
+    ip: ClientIP,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    platform: Annotated[str, Form(max_length=20)] = "",
+    identity: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    """Claim a code through the same domain function as every other front."""
+    services = pages.services_of(request)
+    visitor = _form_visitor(request, csrf_token)
     card = await _card(campaign_id)
-    probe = Response()
     try:
         claimant = await _claimant(request, campaign_id, visitor, identity)
         await limit(
             services,
-            probe,
-            s.rate_limit_distribute_ip,
+            Response(),
+            services.settings.rate_limit_distribute_ip,
             "claim-ip",
             ip,
             what="claims from this address",

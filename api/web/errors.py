@@ -62,7 +62,10 @@ def _sign_in(request: Request) -> Response:
     return response
 
 
-PROBLEM_FIELDS = frozenset({"type", "title", "status", "detail", "code", "instance"})
+# the problem body's own fields, and `api.errors.problem`'s other arguments
+PROBLEM_FIELDS = frozenset(
+    {"type", "title", "status", "detail", "code", "instance", "request", "headers"}
+)
 
 
 async def refusal(request: Request, exc: Exception) -> Response:

@@ -357,3 +357,61 @@ async def test_a_file_over_the_in_request_limit_is_imported_in_the_background_wi
         assert errors == []
     finally:
         await ctx.close()
+
+
+async def test_archive_asks_first_and_the_page_then_shows_no_status_buttons(
+    browser: Any, live_server: str, services: Services
+) -> None:
+    from domain import campaigns
+    from domain.campaign_state import Action
+
+    dev, key = await factories.developer("Archivist")
+    c = await factories.campaign(dev.id, name="Old drop")
+    await campaigns.act(
+        developer_id=dev.id, campaign_id=c.id, action=Action.END, events_bus=services.events
+    )
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{live_server}/dashboard/c/{c.id}")
+        await page.get_by_label("API key").fill(key)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"{live_server}/dashboard/c/{c.id}")
+        status = page.locator('[data-testid="status"]')
+        await expect(status).to_have_text("Ended")
+
+        # the question is asked; saying no sends nothing
+        questions: list[str] = []
+
+        async def answer(dialog: Any, accept: bool) -> None:
+            questions.append(dialog.message)
+            await (dialog.accept() if accept else dialog.dismiss())
+
+        page.once("dialog", lambda d: answer(d, False))
+        await page.get_by_role("button", name="Archive").click()
+        await page.wait_for_timeout(300)
+        assert questions and "cannot be reopened" in questions[0]
+        view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=c.id)
+        assert view.status == "completed"
+
+        # saying yes archives it; an archived campaign takes no action, so no button is left
+        page.once("dialog", lambda d: answer(d, True))
+        await page.get_by_role("button", name="Archive").click()
+        await expect(status).to_have_text("Archived")
+        assert await page.locator('[data-testid^="action-"]').count() == 0
+        view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=c.id)
+        assert view.status == "archived"
+
+        # reopen from an ended campaign works the same way, without a question
+        other = await factories.campaign(dev.id, name="Paused drop")
+        await campaigns.act(
+            developer_id=dev.id, campaign_id=other.id, action=Action.END, events_bus=services.events
+        )
+        await page.goto(f"{live_server}/dashboard/c/{other.id}")
+        await page.get_by_role("button", name="Reopen").click()
+        await expect(status).to_have_text("Active")
+        assert errors == []
+    finally:
+        await ctx.close()

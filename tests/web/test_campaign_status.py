@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
 from domain import campaigns
 from domain.campaign_state import Action
 from domain.values import CampaignStatus
@@ -28,7 +30,7 @@ ROADS: list[tuple[list[Action], CampaignStatus, list[tuple[str, str]]]] = [
 ]
 
 
-async def press(dev: Dev, campaign_id: str, action: str, **headers: str):  # type: ignore[no-untyped-def]
+async def press(dev: Dev, campaign_id: str, action: str, **headers: str) -> httpx.Response:
     return await dev.http.post(
         f"/dashboard/c/{campaign_id}/status",
         data={"action": action, "csrf_token": dev.csrf},
