@@ -90,6 +90,12 @@ async def test_an_action_the_status_does_not_allow_is_a_409_that_says_what_is_po
     assert "cannot reopen; possible now: pause, end." in r.text
     problem = await press(dev, c.id, "archive", **JSON)
     assert problem.status_code == 409 and problem.json()["code"] == "transition_refused"
+    # the pages' scripts get the same problem body as the API (api/web/errors.py)
+    assert problem.headers["content-type"] == "application/problem+json"
+    body = problem.json()
+    assert body["status"] == 409 and body["instance"] == f"/dashboard/c/{c.id}/status"
+    assert body["title"] == "Not possible now" and "possible now" in body["detail"]
+    assert problem.headers["cache-control"].startswith("no-store")
     view = await campaigns.get_campaign(owner_id=dev.developer.id, campaign_id=c.id)
     assert view.status == "active"
 
