@@ -44,6 +44,9 @@ HTTP_CODES = {
 }
 
 
+PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "instance"})
+
+
 def problem(
     status: int,
     code: str,
@@ -88,7 +91,13 @@ async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         headers.update(rate_limit_headers(exc.limit, 0, exc.retry_after, exc.window))
     if exc.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="codedrop"'
-    extra = {k: v for k, v in exc.extra.items() if v is not None}
+    # extension members never replace the problem's own (RFC 9457 §3.2): a refusal that
+    # carries e.g. the campaign's `status` keeps it under another name
+    extra = {
+        (f"{exc.code}_{k}" if k in PROBLEM_MEMBERS else k): v
+        for k, v in exc.extra.items()
+        if v is not None
+    }
     return problem(
         exc.status, exc.code, exc.title, exc.detail, request, headers=headers or None, **extra
     )
