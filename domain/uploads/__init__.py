@@ -1,0 +1,230 @@
+"""Code import: CSV (header with `code`, optional `platform`, `metadata`, `expires_at`) or one
+code per line.
+
+A front admits an upload first (`admit_upload`: the campaign is the developer's to manage,
+the declared size within `upload_max_bytes`, the developer within `rate_limit_upload`), then
+hands the admitted upload and its byte stream to `import_stream`, which applies the domain's
+own limits. The file is spooled to a temporary file as it arrives (never held in memory),
+parsed line by line (`domain.uploads.csv_reader`), validated row by row, and inserted in
+multi-row batches with INSERT IGNORE (`domain.uploads.importing`), so memory stays flat and
+re-uploading the same file adds nothing. Every row ends up counted exactly once:
+rows = imported + duplicates + invalid. The first 100 problems are reported with line numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+import tempfile
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from domain import audit, clock
+from domain.access import Role, require
+from domain.audit import Action
+from domain.errors import FileTooLarge, InvalidCSV, UploadNotFound
+from domain.models import Upload
+from domain.ratelimits import RateLimitState, enforce
+from domain.uploads.csv_reader import (
+    CODE_RE,
+    DUPLICATE_IN_CAMPAIGN,
+    DUPLICATE_IN_FILE,
+    MAX_LEN,
+    MIN_LEN,
+    Parser,
+    Problem,
+    Row,
+    check_code,
+    spool,
+)
+from domain.uploads.importing import after_import, import_file, insert_codes, record_completed
+from domain.values import ImportProblem, ImportReport, is_public_id
+
+if TYPE_CHECKING:
+    from domain.adapters.bootstrap import Services
+
+__all__ = [
+    "CODE_RE",
+    "DUPLICATE_IN_CAMPAIGN",
+    "DUPLICATE_IN_FILE",
+    "MAX_LEN",
+    "MIN_LEN",
+    "ImportReport",
+    "Parser",
+    "Problem",
+    "Row",
+    "UploadPass",
+    "admit_upload",
+    "after_import",
+    "bytes_chunks",
+    "check_code",
+    "get_upload",
+    "import_file",
+    "import_stream",
+    "insert_codes",
+    "list_uploads",
+    "new_upload_id",
+    "record_completed",
+    "report_of",
+    "spool",
+]
+
+log = logging.getLogger(__name__)
+
+
+def new_upload_id() -> str:
+    return "upl_" + secrets.token_urlsafe(12)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPass:
+    """An upload admitted by `admit_upload`: counted against the developer's upload limit,
+    its campaign writable by them, its declared size (when the front knew it) within the
+    limit. `import_stream` takes nothing else, so no front can skip the checks."""
+
+    developer_id: int
+    campaign_id: str
+    rate: RateLimitState | None  # for the API's RateLimit headers; None when limits are off
+
+
+async def admit_upload(
+    services: Services, *, developer_id: int, campaign_id: str, declared_size: int | None = None
+) -> UploadPass:
+    """Admit one upload before its body is read (a bot before downloading, the API before
+    reading the request): the campaign must be theirs to manage, the file (when its size is
+    known up front) within `upload_max_bytes`, and the developer within `rate_limit_upload`."""
+    settings = services.settings
+    await require(campaign_id=campaign_id, developer_id=developer_id, role=Role.MANAGER)
+    if declared_size is not None and declared_size > settings.upload_max_bytes:
+        raise FileTooLarge(
+            f"The file is {declared_size:,} bytes, over the {settings.upload_max_bytes:,}-byte"
+            " limit; split it or use the large-upload flow.",
+            limit=settings.upload_max_bytes,
+        )
+    rate = None
+    if settings.rate_limit_enabled:
+        rate = await enforce(
+            services.limiter,
+            settings.rate_limit_upload,
+            "rate_limit_upload",
+            f"dev:{developer_id}",
+            what="uploads",
+        )
+    return UploadPass(developer_id=developer_id, campaign_id=campaign_id, rate=rate)
+
+
+async def import_stream(
+    services: Services,
+    admitted: UploadPass,
+    *,
+    chunks: AsyncIterable[bytes],
+    filename: str = "",
+) -> ImportReport:
+    """Import codes from an incoming stream (a multipart field, a bot's downloaded document).
+
+    Whole-file problems (empty, binary, no code column, too large) raise and import nothing;
+    row problems are counted and reported with their line numbers. The limits are the
+    domain's own (`upload_max_bytes`, `upload_max_codes`, `upload_batch_size`).
+    """
+    settings = services.settings
+    owner_id, events_bus = admitted.developer_id, services.events
+    campaign = await require(
+        campaign_id=admitted.campaign_id, developer_id=owner_id, role=Role.MANAGER
+    )
+    max_codes, batch_size = settings.upload_max_codes, settings.upload_batch_size
+    with tempfile.TemporaryFile() as handle:
+        size = await spool(chunks, max_bytes=settings.upload_max_bytes, into=handle)
+        upload = await Upload.create(
+            public_id=new_upload_id(),
+            campaign_id=campaign.id,
+            filename=filename[:255],
+            total_bytes=size,
+            status="processing",
+        )
+        try:
+            report = await import_file(
+                campaign=campaign,
+                upload=upload,
+                handle=handle,
+                max_codes=max_codes,
+                batch_size=batch_size,
+                events_bus=events_bus,
+            )
+        except InvalidCSV as exc:
+            upload.status = "failed"
+            upload.errors = [
+                {"line": exc.extra.get("line") or 0, "reason": exc.detail, "value": None}
+            ]
+            upload.finished_at = clock.now()
+            await upload.save(update_fields=["status", "errors", "finished_at"])
+            await audit.record(
+                Action.UPLOAD,
+                actor_id=owner_id,
+                campaign=campaign,
+                target=f"upload:{upload.public_id}",
+                detail={"status": "failed", "filename": upload.filename},
+            )
+            raise
+    # the import commits in batches (a million rows is not one transaction): the audit row
+    # follows the last batch
+    await audit.record(
+        Action.UPLOAD,
+        actor_id=owner_id,
+        campaign=campaign,
+        target=f"upload:{report.upload_id}",
+        detail={
+            "status": report.status,
+            "filename": upload.filename,
+            "rows": report.rows,
+            "imported": report.imported,
+        },
+    )
+    log.info(
+        "upload %s campaign=%s rows=%d imported=%d duplicates=%d invalid=%d",
+        report.upload_id,
+        campaign.public_id,
+        report.rows,
+        report.imported,
+        report.duplicates,
+        report.invalid,
+    )
+    return report
+
+
+async def bytes_chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterable[bytes]:
+    """An in-memory payload as a chunk stream (tests, small bot documents)."""
+    view = io.BytesIO(data)
+    while chunk := view.read(size):
+        yield chunk
+
+
+def report_of(u: Upload) -> ImportReport:
+    return ImportReport(
+        upload_id=u.public_id,
+        status=u.status,
+        rows=u.rows,
+        imported=u.imported,
+        duplicates=u.duplicates,
+        invalid=u.invalid,
+        errors=[ImportProblem(**e) for e in (u.errors or [])],
+        filename=u.filename,
+        total_bytes=u.total_bytes,
+    )
+
+
+async def get_upload(*, owner_id: int, campaign_id: str, upload_id: str) -> ImportReport:
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
+    if not is_public_id(upload_id):
+        raise UploadNotFound("No such upload in this campaign.")
+    u = await Upload.get_or_none(public_id=upload_id, campaign_id=campaign.id)
+    if u is None:
+        raise UploadNotFound(f"No upload {upload_id!r} in this campaign.")
+    return report_of(u)
+
+
+async def list_uploads(*, owner_id: int, campaign_id: str, limit: int = 50) -> list[ImportReport]:
+    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
+    rows = await Upload.filter(campaign_id=campaign.id).order_by("-id").limit(limit)
+    return [report_of(u) for u in rows]
