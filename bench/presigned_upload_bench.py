@@ -59,9 +59,13 @@ async def file_chunks(path: Path, size: int = 1 << 20) -> AsyncIterator[bytes]:
 async def run(settings: Settings, codes: int, csv_path: Path) -> None:
     from domain import campaigns, developers
     from domain.adapters.bootstrap import bootstrap
-    from domain.adapters.leases import DatabaseLeases
     from domain.adapters.s3 import S3ObjectStore
-    from domain.large_uploads import complete_upload, process_upload, start_upload
+    from domain.large_uploads import (
+        admit_large_upload,
+        complete_upload,
+        process_upload,
+        start_upload,
+    )
 
     await run_migrations(settings)
     await init_db(settings)
@@ -72,9 +76,8 @@ async def run(settings: Settings, codes: int, csv_path: Path) -> None:
         dev = await developers.create_developer(name="Bench", email=f"b{secrets.token_hex(3)}@x.io")
         c = await campaigns.create_campaign(owner_id=dev.id, name="Upload bench")
         t0 = time.perf_counter()
-        ticket = await start_upload(
-            owner_id=dev.id, campaign_id=c.id, filename=csv_path.name, services=services
-        )
+        admitted = await admit_large_upload(services, developer_id=dev.id, campaign_id=c.id)
+        ticket = await start_upload(services, admitted, filename=csv_path.name)
         async with httpx.AsyncClient(timeout=300) as http:
             response = await http.put(
                 ticket.url,
@@ -86,9 +89,7 @@ async def run(settings: Settings, codes: int, csv_path: Path) -> None:
         await complete_upload(
             owner_id=dev.id, campaign_id=c.id, upload_id=ticket.upload_id, services=services
         )
-        done = await process_upload(
-            upload_id=ticket.upload_id, services=services, leases=DatabaseLeases()
-        )
+        done = await process_upload(upload_id=ticket.upload_id, services=services)
         t2 = time.perf_counter()
         assert done is not None
         r = done.report

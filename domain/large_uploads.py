@@ -1,13 +1,16 @@
 """Large uploads: the file goes to object storage first, then is imported in the background.
 
-1. `start_upload` creates the upload (status `pending`) and hands out where to PUT the file:
-   a presigned S3 URL, or on the embedded default a URL on our own API carrying a signed,
-   expiring token (`receive_content` stores what arrives there).
+1. `admit_large_upload` applies the domain's own limits before anything is stored (the
+   campaign is the developer's to manage, a declared size within `large_upload_max_bytes`,
+   one hit on `rate_limit_upload`); `start_upload` takes only the admitted upload, creates it
+   (status `pending`) and hands out where to PUT the file: a presigned S3 URL, or on the
+   embedded default a URL on our own API carrying a signed, expiring token
+   (`receive_content` stores what arrives there, within `large_upload_max_bytes`).
 2. `complete_upload` checks the object arrived and queues it (`uploaded`).
 3. `process_upload` (started right after completion, and by the scheduler's
    `process_uploads` tick) streams the object to a temporary file, counts its lines for the
    progress total, and runs the normal import (`domain.uploads.import_file`) under a lease,
-   so one process imports each file. A process that dies midway leaves the upload
+   (`services.leases`, built once per process), so one process imports each file. A process that dies midway leaves the upload
    `processing` with an expired lease; the next tick restarts it: INSERT IGNORE skips what
    the first attempt inserted, and the counts are corrected so the report still adds up.
 4. `upload_progress` reports status, rows done / total and the final import report.
@@ -31,7 +34,6 @@ from tortoise.transactions import in_transaction
 from domain import audit, clock
 from domain.access import Role, require
 from domain.adapters.bootstrap import Services
-from domain.adapters.leases import build_leases
 from domain.audit import Action
 from domain.errors import (
     Conflict,
@@ -41,12 +43,14 @@ from domain.errors import (
     UploadNotFound,
     ValidationFailed,
 )
-from domain.leases import Leases, holding
+from domain.leases import holding
 from domain.models import Campaign, PromoCode, Upload
+from domain.ratelimits import RateLimitState
 from domain.settings import Settings
 from domain.uploads import (
     DUPLICATE_IN_CAMPAIGN,
     DUPLICATE_IN_FILE,
+    check_admission,
     import_file,
     new_upload_id,
     report_of,
@@ -64,6 +68,16 @@ PENDING, UPLOADED, PROCESSING, DONE, FAILED, EXPIRED = (
     "failed",
     "expired",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class LargeUploadPass:
+    """A large upload admitted by `admit_large_upload`; `start_upload` takes nothing else, so
+    no front can skip the checks."""
+
+    developer_id: int
+    campaign_id: str
+    rate: RateLimitState | None  # for the API's RateLimit headers; None when limits are off
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +155,31 @@ def check_content_token(settings: Settings, upload_id: str, token: str) -> None:
 # --- the flow ---------------------------------------------------------------------------
 
 
+async def admit_large_upload(
+    services: Services, *, developer_id: int, campaign_id: str, declared_size: int | None = None
+) -> LargeUploadPass:
+    """Admit one large upload before it starts: the campaign must be theirs to manage, the
+    file (when the front knows its size) within `large_upload_max_bytes`, and the developer
+    within `rate_limit_upload` (the same bucket as in-request uploads)."""
+    rate = await check_admission(
+        services,
+        developer_id=developer_id,
+        campaign_id=campaign_id,
+        declared_size=declared_size,
+        max_bytes=services.settings.large_upload_max_bytes,
+    )
+    return LargeUploadPass(developer_id=developer_id, campaign_id=campaign_id, rate=rate)
+
+
 async def start_upload(
-    *, owner_id: int, campaign_id: str, filename: str, services: Services
+    services: Services, admitted: LargeUploadPass, *, filename: str
 ) -> UploadTicket:
     """Create a pending upload and say where to PUT its file (S3 directly, or our API)."""
     settings = services.settings
-    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
+    owner_id = admitted.developer_id
+    campaign = await require(
+        campaign_id=admitted.campaign_id, developer_id=owner_id, role=Role.MANAGER
+    )
     filename = check_filename(filename)
     upload_id = new_upload_id()
     key = object_key_for(campaign, upload_id)
@@ -290,25 +323,21 @@ async def _correct_after_restart(u: Upload) -> None:
 
 
 async def process_in_background(upload_id: str, services: Services) -> None:
-    """Import a completed upload from a request's background task, with leases of its own.
+    """Import a completed upload from a request's background task.
 
     A failure is logged and the upload stays queued/processing: the scheduler's next tick
     retries it."""
-    leases = build_leases(services.settings)
     try:
-        await process_upload(upload_id=upload_id, services=services, leases=leases)
+        await process_upload(upload_id=upload_id, services=services)
     except Exception:
         log.exception("background import of upload %s failed", upload_id)
-    finally:
-        await leases.close()
 
 
-async def process_upload(
-    *, upload_id: str, services: Services, leases: Leases
-) -> UploadProgress | None:
-    """Import one uploaded file, once; None when another process is importing it."""
+async def process_upload(*, upload_id: str, services: Services) -> UploadProgress | None:
+    """Import one uploaded file, once (under the `upload:<id>` lease of the process's
+    `services.leases`); None when another process is importing it."""
     ttl = float(services.settings.job_lease_seconds)
-    async with holding(leases, f"upload:{upload_id}", ttl=ttl) as held:
+    async with holding(services.leases, f"upload:{upload_id}", ttl=ttl) as held:
         if held is None:
             return None
         u = await Upload.get_or_none(public_id=upload_id)
@@ -349,9 +378,7 @@ async def process_upload(
         return _progress(u)
 
 
-async def process_waiting_uploads(
-    *, services: Services, leases: Leases, limit: int = 20
-) -> dict[str, int]:
+async def process_waiting_uploads(*, services: Services, limit: int = 20) -> dict[str, int]:
     """Import queued files and restart interrupted ones (the scheduler's tick)."""
     ids = (
         await Upload.filter(status__in=[UPLOADED, PROCESSING], object_key__isnull=False)
@@ -361,7 +388,7 @@ async def process_waiting_uploads(
     )
     done = busy = 0
     for upload_id in ids:
-        if await process_upload(upload_id=str(upload_id), services=services, leases=leases):
+        if await process_upload(upload_id=str(upload_id), services=services):
             done += 1
         else:
             busy += 1

@@ -1,6 +1,6 @@
 """The scheduled jobs: module-level async functions, one domain call each.
 
-Each takes a `JobContext` (the process's services, the bots' notifiers, the leases) and
+Each takes a `JobContext` (the process's services, leases included, and the bots' notifiers) and
 returns a small JSON-able summary. The rules live in the domain modules they call; the
 work is idempotent, so a run repeated after a lost lease does no harm.
 """
@@ -18,7 +18,6 @@ from domain.archive import archive_used_codes
 from domain.cleanup import run_cleanup
 from domain.expiry import run_expiry
 from domain.large_uploads import process_waiting_uploads
-from domain.leases import Leases
 from domain.lifecycle import advance_campaigns, check_low_stock
 from domain.notify import Notifier
 from domain.reports import run_daily_reports
@@ -29,7 +28,6 @@ from domain.webhook_dispatch import prune_history
 class JobContext:
     services: Services
     notifiers: Sequence[Notifier]
-    leases: Leases
     # set when the process shuts down: a job of several steps stops after its current one
     stopping: asyncio.Event | None = None
 
@@ -86,4 +84,4 @@ async def cleanup(ctx: JobContext) -> dict[str, Any]:
 
 async def process_uploads(ctx: JobContext) -> dict[str, Any]:
     """Import large uploads that arrived, and restart ones a dead process left midway."""
-    return await process_waiting_uploads(services=ctx.services, leases=ctx.leases)
+    return await process_waiting_uploads(services=ctx.services)

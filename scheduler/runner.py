@@ -28,8 +28,7 @@ from prometheus_client import Counter, Histogram
 
 from domain import clock, job_runs
 from domain.adapters.bootstrap import Services
-from domain.adapters.leases import build_leases
-from domain.leases import Leases, holding, new_owner
+from domain.leases import holding, new_owner
 from domain.notify import Notifier
 from domain.settings import Settings
 from scheduler import jobs
@@ -133,19 +132,18 @@ async def _run_held(
     name: str,
     services: Services,
     notifiers: Sequence[Notifier],
-    leases: Leases,
     owner: str,
     stopping: asyncio.Event | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     started_at = clock.now()
     ttl = float(services.settings.job_lease_seconds)
-    async with holding(leases, f"job:{name}", ttl=ttl, owner=owner) as running:
+    async with holding(services.leases, f"job:{name}", ttl=ttl, owner=owner) as running:
         if running is None:
             log.info("job %s skipped: it is running in another process", name)
             return _summary(name, "skipped", started, reason="running elsewhere")
         try:
-            result = await JOBS[name](JobContext(services, notifiers, leases, stopping))
+            result = await JOBS[name](JobContext(services, notifiers, stopping))
         except Exception as exc:
             await _remember(name, job_runs.FAILED, started_at, {"error": _brief(exc)})
             raise
@@ -176,11 +174,7 @@ async def run_job(name: str, services: Services, notifiers: Sequence[Notifier]) 
     """Run one job now (operators, tests), under its running lease; a summary to print."""
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
-    leases = build_leases(services.settings)
-    try:
-        return await _run_held(name, services, notifiers, leases, new_owner())
-    finally:
-        await leases.close()
+    return await _run_held(name, services, notifiers, new_owner())
 
 
 async def run_scheduled(
@@ -198,29 +192,26 @@ async def run_scheduled(
     owner = new_owner()
     slot_lease = f"job:{name}@{slot}"
     ttl = float(services.settings.job_lease_seconds)
-    leases = build_leases(services.settings)
-    try:
-        async with holding(leases, slot_lease, ttl=ttl, owner=owner, release=False) as held:
-            if held is None:
-                log.info("job %s slot %s skipped: another process took it", name, slot)
-                return _summary(name, "skipped", started, slot=slot, reason="slot taken")
-            try:
-                summary = await _run_held(name, services, notifiers, leases, owner, stopping)
-            except BaseException:
-                # let another process (or the next tick) retry this slot
-                await leases.release(slot_lease, owner=owner)
-                raise
-        # (after the renewer stopped) keep a slot that ran for its whole period, so a late
-        # replica does not repeat it; free one that was skipped, or cut short by a shutdown
-        # (the process that starts next resumes it in the same slot)
-        interrupted = stopping is not None and stopping.is_set()
-        if summary["status"] == "ran" and not interrupted:
-            await leases.renew(slot_lease, owner=owner, ttl=float(period))
-        else:
+    leases = services.leases
+    async with holding(leases, slot_lease, ttl=ttl, owner=owner, release=False) as held:
+        if held is None:
+            log.info("job %s slot %s skipped: another process took it", name, slot)
+            return _summary(name, "skipped", started, slot=slot, reason="slot taken")
+        try:
+            summary = await _run_held(name, services, notifiers, owner, stopping)
+        except BaseException:
+            # let another process (or the next tick) retry this slot
             await leases.release(slot_lease, owner=owner)
-        return summary | {"slot": slot}
-    finally:
-        await leases.close()
+            raise
+    # (after the renewer stopped) keep a slot that ran for its whole period, so a late
+    # replica does not repeat it; free one that was skipped, or cut short by a shutdown
+    # (the process that starts next resumes it in the same slot)
+    interrupted = stopping is not None and stopping.is_set()
+    if summary["status"] == "ran" and not interrupted:
+        await leases.renew(slot_lease, owner=owner, ttl=float(period))
+    else:
+        await leases.release(slot_lease, owner=owner)
+    return summary | {"slot": slot}
 
 
 async def _fire(

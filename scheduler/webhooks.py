@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 
 from domain.adapters.bootstrap import Services
-from domain.adapters.leases import build_leases
 from domain.adapters.webhook_http import WebhookSender
 from domain.webhook_dispatch import run_dispatcher
 
@@ -17,11 +16,10 @@ from domain.webhook_dispatch import run_dispatcher
 async def run_webhooks(services: Services, stop: asyncio.Event | None = None) -> None:
     """Dispatch webhook events until cancelled or `stop` is set."""
     s = services.settings
-    leases = build_leases(s)
     sender = WebhookSender(timeout=s.webhook_timeout_seconds)
     try:
         await run_dispatcher(
-            leases=leases,
+            leases=services.leases,
             sender=sender,
             allow_private=s.webhook_allow_private,
             poll_seconds=s.webhook_poll_seconds,
@@ -29,4 +27,3 @@ async def run_webhooks(services: Services, stop: asyncio.Event | None = None) ->
         )
     finally:
         await sender.close()
-        await leases.close()

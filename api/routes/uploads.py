@@ -3,7 +3,9 @@
 With S3 the client PUTs straight to a presigned URL; on the embedded default it PUTs to
 `/api/uploads/{upload_id}/content?token=…` on this API, authorised by the signed token in
 the URL. Completing queues the import; it runs in the background (and the scheduler's
-`process_uploads` tick picks up anything a restart interrupted). Start and complete honour
+`process_uploads` tick picks up anything a restart interrupted). The limits (the upload rate
+limit, `large_upload_max_bytes`) are the domain's: a start is admitted by
+`large_uploads.admit_large_upload` before anything is stored. Start and complete honour
 `Idempotency-Key` (api/idempotency.py), so a retried start does not open a second upload.
 """
 
@@ -13,10 +15,18 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
-from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, Svc, UploadId, developer_limit
+from api.deps import (
+    CampaignId,
+    CurrentDeveloper,
+    KnownQueryOnly,
+    Svc,
+    UploadId,
+    developer_limit,
+    show_rate_limit,
+)
 from api.idempotency import IdempotentRoute, idempotent
 from api.schemas import PROBLEMS, ImportReportOut, Strict
 from domain import large_uploads
@@ -77,16 +87,21 @@ def _paths(campaign_id: CampaignId, upload_id: UploadId) -> tuple[str, str]:
     "/api/campaigns/{campaign_id}/uploads",
     status_code=status.HTTP_201_CREATED,
     response_model=UploadTicketOut,
-    dependencies=[developer_limit("rate_limit_upload", "uploads")],
 )
 @idempotent
 async def start_upload(
-    campaign_id: CampaignId, body: UploadStart, dev: CurrentDeveloper, services: Svc
+    campaign_id: CampaignId,
+    body: UploadStart,
+    dev: CurrentDeveloper,
+    services: Svc,
+    response: Response,
 ) -> UploadTicketOut:
     """Start a large upload: returns the URL to PUT the file to (presigned S3 or this API)."""
-    ticket = await large_uploads.start_upload(
-        owner_id=dev.id, campaign_id=campaign_id, filename=body.filename, services=services
+    admitted = await large_uploads.admit_large_upload(
+        services, developer_id=dev.id, campaign_id=campaign_id
     )
+    show_rate_limit(response, admitted.rate)
+    ticket = await large_uploads.start_upload(services, admitted, filename=body.filename)
     complete, progress = _paths(campaign_id, ticket.upload_id)
     return UploadTicketOut(
         upload_id=ticket.upload_id,

@@ -23,7 +23,6 @@ from api.web.auth import Protected, SignedIn
 from api.web.dashboard import page, redirect
 from api.web.pages import NO_STORE
 from domain import campaigns, large_uploads, uploads
-from domain.errors import FileTooLarge
 from domain.large_uploads import UploadProgress
 from domain.settings import Settings
 
@@ -108,20 +107,12 @@ async def large_upload_start(
 ) -> Response:
     """Start a background upload: where to PUT the file, and where to follow it."""
     services = pages.services_of(request)
-    s = services.settings
     dev = signed.developer
     await campaigns.get_campaign(owner_id=dev.id, campaign_id=campaign_id)
-    # domain.large_uploads has no admission of its own yet: the size its flow allows is
-    # checked here, the rate limit and the role by the in-request upload's admission
-    if size is not None and size > s.large_upload_max_bytes:
-        raise FileTooLarge(
-            f"The file is over the {s.large_upload_max_bytes:,}-byte limit.",
-            limit=s.large_upload_max_bytes,
-        )
-    await uploads.admit_upload(services, developer_id=dev.id, campaign_id=campaign_id)
-    ticket = await large_uploads.start_upload(
-        owner_id=dev.id, campaign_id=campaign_id, filename=filename, services=services
+    admitted = await large_uploads.admit_large_upload(
+        services, developer_id=dev.id, campaign_id=campaign_id, declared_size=size
     )
+    ticket = await large_uploads.start_upload(services, admitted, filename=filename)
     base = f"/dashboard/c/{campaign_id}/large-uploads/{ticket.upload_id}"
     return JSONResponse(
         {

@@ -7,9 +7,11 @@ import logging
 from dataclasses import dataclass
 
 from domain.adapters.events import InProcessEventBus, RedisEventBus
+from domain.adapters.leases import build_leases
 from domain.adapters.ratelimits import MemoryRateLimiter, RedisRateLimiter
 from domain.adapters.storage import LocalObjectStore
 from domain.events import EventBus
+from domain.leases import Leases
 from domain.ratelimits import ClaimRateLimit, RateLimiter
 from domain.settings import Settings
 from domain.storage import ObjectStore
@@ -19,12 +21,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Services:
-    """What fronts hand to domain functions that touch the world outside the database."""
+    """What fronts hand to domain functions that touch the world outside the database.
+
+    Built once when a process starts (`bootstrap`) and passed down: no domain function
+    builds a client of its own."""
 
     settings: Settings
     events: EventBus
     limiter: RateLimiter
     store: ObjectStore
+    leases: Leases
 
     def claim_rate_limit(self) -> ClaimRateLimit | None:
         """The per-claimant limit every front hands to `claims.claim` (None when switched off)."""
@@ -35,6 +41,7 @@ class Services:
     async def close(self) -> None:
         await self.events.close()
         await self.limiter.close()
+        await self.leases.close()
 
 
 def build_store(settings: Settings) -> ObjectStore:
@@ -52,6 +59,7 @@ def bootstrap(
     events: EventBus | None = None,
     limiter: RateLimiter | None = None,
     store: ObjectStore | None = None,
+    leases: Leases | None = None,
 ) -> Services:
     """Wire the adapters for these settings (Redis/S3 when configured, embedded otherwise)."""
     if events is None:
@@ -62,10 +70,13 @@ def bootstrap(
         )
     if store is None:
         store = build_store(settings)
+    if leases is None:
+        leases = build_leases(settings)
     log.info(
-        "adapters: events=%s, rate limits=%s, objects=%s",
+        "adapters: events=%s, rate limits=%s, objects=%s, leases=%s",
         type(events).__name__,
         type(limiter).__name__,
         type(store).__name__,
+        type(leases).__name__,
     )
-    return Services(settings=settings, events=events, limiter=limiter, store=store)
+    return Services(settings=settings, events=events, limiter=limiter, store=store, leases=leases)

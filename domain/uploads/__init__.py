@@ -59,6 +59,7 @@ __all__ = [
     "admit_upload",
     "after_import",
     "bytes_chunks",
+    "check_admission",
     "check_code",
     "get_upload",
     "import_file",
@@ -95,24 +96,46 @@ async def admit_upload(
     """Admit one upload before its body is read (a bot before downloading, the API before
     reading the request): the campaign must be theirs to manage, the file (when its size is
     known up front) within `upload_max_bytes`, and the developer within `rate_limit_upload`."""
+    rate = await check_admission(
+        services,
+        developer_id=developer_id,
+        campaign_id=campaign_id,
+        declared_size=declared_size,
+        max_bytes=services.settings.upload_max_bytes,
+        advice="; split it or use the large-upload flow",
+    )
+    return UploadPass(developer_id=developer_id, campaign_id=campaign_id, rate=rate)
+
+
+async def check_admission(
+    services: Services,
+    *,
+    developer_id: int,
+    campaign_id: str,
+    declared_size: int | None,
+    max_bytes: int,
+    advice: str = "",
+) -> RateLimitState | None:
+    """The checks every upload passes before its file is read (an in-request upload here, a
+    large upload in `domain.large_uploads`): the developer manages the campaign, the declared
+    size is within `max_bytes`, one hit on `rate_limit_upload` (its state; None when limits
+    are off)."""
     settings = services.settings
     await require(campaign_id=campaign_id, developer_id=developer_id, role=Role.MANAGER)
-    if declared_size is not None and declared_size > settings.upload_max_bytes:
+    if declared_size is not None and declared_size > max_bytes:
         raise FileTooLarge(
-            f"The file is {declared_size:,} bytes, over the {settings.upload_max_bytes:,}-byte"
-            " limit; split it or use the large-upload flow.",
-            limit=settings.upload_max_bytes,
+            f"The file is {declared_size:,} bytes, over the {max_bytes:,}-byte limit{advice}.",
+            limit=max_bytes,
         )
-    rate = None
-    if settings.rate_limit_enabled:
-        rate = await enforce(
-            services.limiter,
-            settings.rate_limit_upload,
-            "rate_limit_upload",
-            f"dev:{developer_id}",
-            what="uploads",
-        )
-    return UploadPass(developer_id=developer_id, campaign_id=campaign_id, rate=rate)
+    if not settings.rate_limit_enabled:
+        return None
+    return await enforce(
+        services.limiter,
+        settings.rate_limit_upload,
+        "rate_limit_upload",
+        f"dev:{developer_id}",
+        what="uploads",
+    )
 
 
 async def import_stream(

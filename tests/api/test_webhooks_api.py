@@ -127,7 +127,9 @@ async def test_private_and_reserved_targets_are_refused(
     from api.app import create_app
 
     strict = services.settings.model_copy(update={"webhook_allow_private": False})
-    app = create_app(strict, Services(strict, services.events, services.limiter, services.store))
+    app = create_app(
+        strict, Services(strict, services.events, services.limiter, services.store, services.leases)
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         body = {"url": url, "events": ["claim.created"]}

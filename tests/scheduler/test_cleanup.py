@@ -6,10 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from domain.adapters.bootstrap import Services
-from domain.adapters.leases import DatabaseLeases
 from domain.cleanup import run_cleanup
 from domain.clock import frozen_at, now
-from domain.large_uploads import complete_upload, process_upload, receive_content, start_upload
+from domain.large_uploads import (
+    admit_large_upload,
+    complete_upload,
+    process_upload,
+    receive_content,
+    start_upload,
+)
 from domain.models import IdempotencyRecord, JobLease, Upload
 from domain.uploads import bytes_chunks
 from tests import factories
@@ -30,7 +35,11 @@ async def test_cleanup_removes_only_what_outlived_its_keep_time(
     c = await factories.campaign(dev.id)
     start = datetime.now(UTC)
     with frozen_at(start):
-        done = await start_upload(owner_id=dev.id, campaign_id=c.id, filename="a.csv", services=svc)
+        done = await start_upload(
+            svc,
+            await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id),
+            filename="a.csv",
+        )
         await receive_content(
             upload_id=done.upload_id,
             token=done.url.split("token=")[1],
@@ -40,9 +49,11 @@ async def test_cleanup_removes_only_what_outlived_its_keep_time(
         await complete_upload(
             owner_id=dev.id, campaign_id=c.id, upload_id=done.upload_id, services=svc
         )
-        await process_upload(upload_id=done.upload_id, services=svc, leases=DatabaseLeases())
+        await process_upload(upload_id=done.upload_id, services=svc)
         abandoned = await start_upload(
-            owner_id=dev.id, campaign_id=c.id, filename="b.csv", services=svc
+            svc,
+            await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id),
+            filename="b.csv",
         )
         await IdempotencyRecord.create(scope="k", key="old", request_hash="h", created_at=now())
     key = (await Upload.get(public_id=done.upload_id)).object_key

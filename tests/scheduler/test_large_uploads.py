@@ -10,12 +10,15 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from domain import uploads
 from domain.adapters.bootstrap import Services, bootstrap
 from domain.adapters.leases import DatabaseLeases
+from domain.adapters.ratelimits import MemoryRateLimiter
 from domain.adapters.s3 import S3ObjectStore
 from domain.clock import now
-from domain.errors import Conflict, Unauthorized
+from domain.errors import CampaignNotFound, Conflict, FileTooLarge, RateLimited, Unauthorized
 from domain.large_uploads import (
+    admit_large_upload,
     complete_upload,
     content_token,
     process_upload,
@@ -44,7 +47,9 @@ async def test_the_embedded_flow_puts_to_our_own_signed_url_then_imports(
     body = (factories.codes_csv(2_500) + "bad code!\nCODE000001\n").encode()
 
     ticket = await start_upload(
-        owner_id=dev.id, campaign_id=c.id, filename="C:\\exports\\codes.csv", services=svc
+        svc,
+        await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id),
+        filename="C:\\exports\\codes.csv",
     )
     assert ticket.method == "PUT" and not ticket.direct_to_storage
     assert ticket.url.startswith(
@@ -69,7 +74,7 @@ async def test_the_embedded_flow_puts_to_our_own_signed_url_then_imports(
     )
     assert queued.status == "uploaded" and queued.report.total_bytes == len(body)
 
-    done = await process_upload(upload_id=ticket.upload_id, services=svc, leases=DatabaseLeases())
+    done = await process_upload(upload_id=ticket.upload_id, services=svc)
 
     assert done is not None and done.status == "done"
     assert (done.rows_done, done.rows_total, done.percent) == (2_502, 2_503, 100.0)
@@ -97,8 +102,12 @@ async def test_our_upload_url_refuses_a_forged_or_expired_token(
     svc, _ = recorded
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
-    ticket = await start_upload(owner_id=dev.id, campaign_id=c.id, filename="a.csv", services=svc)
-    other = await start_upload(owner_id=dev.id, campaign_id=c.id, filename="b.csv", services=svc)
+    ticket = await start_upload(
+        svc, await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id), filename="a.csv"
+    )
+    other = await start_upload(
+        svc, await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id), filename="b.csv"
+    )
 
     for token in ("", "123.abc", _token(other.url)):
         with pytest.raises(Unauthorized):
@@ -129,7 +138,9 @@ async def test_the_s3_flow_puts_to_a_presigned_url_with_plain_http(
     body = factories.codes_csv(3_000, prefix="S3U").encode()
 
     ticket = await start_upload(
-        owner_id=dev.id, campaign_id=c.id, filename="codes.csv", services=s3_services
+        s3_services,
+        await admit_large_upload(s3_services, developer_id=dev.id, campaign_id=c.id),
+        filename="codes.csv",
     )
     assert ticket.direct_to_storage and "X-Amz-Signature=" in ticket.url
     async with httpx.AsyncClient() as http:
@@ -138,7 +149,7 @@ async def test_the_s3_flow_puts_to_a_presigned_url_with_plain_http(
         owner_id=dev.id, campaign_id=c.id, upload_id=ticket.upload_id, services=s3_services
     )
 
-    summary = await process_waiting_uploads(services=s3_services, leases=DatabaseLeases())
+    summary = await process_waiting_uploads(services=s3_services)
 
     assert summary == {"processed": 1, "busy_elsewhere": 0}
     done = await upload_progress(owner_id=dev.id, campaign_id=c.id, upload_id=ticket.upload_id)
@@ -152,7 +163,9 @@ async def test_an_upload_interrupted_midway_is_restarted_without_duplicates(
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
     text = factories.codes_csv(4_000, prefix="RST")
-    ticket = await start_upload(owner_id=dev.id, campaign_id=c.id, filename="c.csv", services=svc)
+    ticket = await start_upload(
+        svc, await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id), filename="c.csv"
+    )
     await receive_content(
         upload_id=ticket.upload_id,
         token=_token(ticket.url),
@@ -175,7 +188,7 @@ async def test_an_upload_interrupted_midway_is_restarted_without_duplicates(
     await Upload.filter(id=row.id).update(status="processing")
     assert await PromoCode.filter(upload_id=row.id).count() == 1_500
 
-    summary = await process_waiting_uploads(services=svc, leases=DatabaseLeases())
+    summary = await process_waiting_uploads(services=svc)
 
     assert summary["processed"] == 1
     done = await upload_progress(owner_id=dev.id, campaign_id=c.id, upload_id=ticket.upload_id)
@@ -191,7 +204,9 @@ async def test_an_upload_being_processed_elsewhere_is_left_alone(
     svc, _ = recorded
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
-    ticket = await start_upload(owner_id=dev.id, campaign_id=c.id, filename="c.csv", services=svc)
+    ticket = await start_upload(
+        svc, await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id), filename="c.csv"
+    )
     await receive_content(
         upload_id=ticket.upload_id,
         token=_token(ticket.url),
@@ -204,8 +219,57 @@ async def test_an_upload_being_processed_elsewhere_is_left_alone(
     leases = DatabaseLeases()
     assert await leases.acquire(f"upload:{ticket.upload_id}", owner="api-replica-2", ttl=60)
 
-    assert await process_upload(upload_id=ticket.upload_id, services=svc, leases=leases) is None
+    assert await process_upload(upload_id=ticket.upload_id, services=svc) is None
     assert (await Upload.get(public_id=ticket.upload_id)).status == "uploaded"
     await leases.release(f"upload:{ticket.upload_id}", owner="api-replica-2")
-    done = await process_upload(upload_id=ticket.upload_id, services=svc, leases=leases)
+    done = await process_upload(upload_id=ticket.upload_id, services=svc)
     assert done is not None and done.report.imported == 1
+
+
+async def test_a_large_upload_declared_over_the_limit_is_refused_before_anything_is_stored(
+    recorded: tuple[Services, RecordingEvents],
+) -> None:
+    svc, _ = recorded
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id)
+    limit = svc.settings.large_upload_max_bytes
+
+    with pytest.raises(FileTooLarge) as refused:
+        await admit_large_upload(
+            svc, developer_id=dev.id, campaign_id=c.id, declared_size=limit + 1
+        )
+    assert refused.value.extra["limit"] == limit
+    admitted = await admit_large_upload(
+        svc, developer_id=dev.id, campaign_id=c.id, declared_size=limit
+    )
+    assert admitted.campaign_id == c.id
+    assert await Upload.filter(campaign_id=(await Campaign.get(public_id=c.id)).id).count() == 0
+
+
+async def test_large_upload_starts_count_against_the_developers_upload_rate_limit(
+    db: Settings,
+) -> None:
+    settings = db.model_copy(update={"rate_limit_upload": "2/minute"})
+    svc = bootstrap(settings, limiter=MemoryRateLimiter())
+    try:
+        dev, _ = await factories.developer()
+        c = await factories.campaign(dev.id)
+        first = await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id)
+        assert first.rate is not None and first.rate.remaining == 1
+        # an in-request upload draws on the same bucket
+        await uploads.admit_upload(svc, developer_id=dev.id, campaign_id=c.id)
+        with pytest.raises(RateLimited):
+            await admit_large_upload(svc, developer_id=dev.id, campaign_id=c.id)
+    finally:
+        await svc.close()
+
+
+async def test_only_a_manager_of_the_campaign_is_admitted_to_a_large_upload(
+    recorded: tuple[Services, RecordingEvents],
+) -> None:
+    svc, _ = recorded
+    owner, _ = await factories.developer()
+    stranger, _ = await factories.developer()
+    c = await factories.campaign(owner.id)
+    with pytest.raises(CampaignNotFound):
+        await admit_large_upload(svc, developer_id=stranger.id, campaign_id=c.id)

@@ -35,7 +35,11 @@ def front_services(services: Services, fake: FakeTelegram, **overrides: Any) -> 
         }
     )
     return Services(
-        settings=settings, events=services.events, limiter=services.limiter, store=services.store
+        settings=settings,
+        events=services.events,
+        limiter=services.limiter,
+        store=services.store,
+        leases=services.leases,
     )
 
 
