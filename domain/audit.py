@@ -23,6 +23,7 @@ from tortoise.expressions import Q
 from domain import clock
 from domain.errors import ValidationFailed
 from domain.models import AuditEntry, Campaign, CampaignMember, Developer
+from domain.roles import Role, require
 
 MAX_PAGE = 200
 # a detail key named like these could carry a code or a secret: refused outright
@@ -133,14 +134,10 @@ async def list_entries(
     member of (deleted campaigns included for their owner). `campaign_id` narrows to one
     campaign, which must be one the viewer may see (a 404 otherwise, like everywhere else).
     """
-    from domain import access
-
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"limit must be 1-{MAX_PAGE}.", field="limit")
     if campaign_id is not None:
-        c = await access.require(
-            campaign_id=campaign_id, developer_id=viewer_id, role=access.Role.VIEWER
-        )
+        c = await require(campaign_id=campaign_id, developer_id=viewer_id, role=Role.VIEWER)
         query = AuditEntry.filter(campaign_pk=c.id)
     else:
         member_of = await CampaignMember.filter(developer_id=viewer_id).values_list(

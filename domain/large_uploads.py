@@ -32,7 +32,6 @@ from typing import IO
 from tortoise.transactions import in_transaction
 
 from domain import audit, clock
-from domain.access import Role, require
 from domain.adapters.bootstrap import Services
 from domain.audit import Action
 from domain.errors import (
@@ -46,6 +45,7 @@ from domain.errors import (
 from domain.leases import holding
 from domain.models import Campaign, PromoCode, Upload
 from domain.ratelimits import RateLimitState
+from domain.roles import Role, require
 from domain.settings import Settings
 from domain.uploads import (
     DUPLICATE_IN_CAMPAIGN,

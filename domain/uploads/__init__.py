@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from domain import audit, clock
-from domain.access import Role, require
 from domain.audit import Action
 from domain.errors import FileTooLarge, InvalidCSV, UploadNotFound
 from domain.models import Upload
 from domain.ratelimits import RateLimitState, enforce
+from domain.roles import Role, require
 from domain.uploads.csv_reader import (
     CODE_RE,
     DUPLICATE_IN_CAMPAIGN,
