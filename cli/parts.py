@@ -1,5 +1,8 @@
-"""The parts `cli.runtime.Runtime` runs: the API on uvicorn, the scheduler, and the choice of
-parts for each `codedrop` command (the bots' fronts are parts as they are)."""
+"""The parts `cli.runtime.Runtime` runs: the API on uvicorn, the scheduler, the webhook
+dispatcher, and the choice of parts for each `codedrop` command (the bots' fronts are parts as
+they are). Every part gets the process's services, built once by the runtime; the API part of
+a process that also runs the Telegram bot in webhook mode includes its route
+(bots/telegram/webhook.py), and the scheduler part owns the chat notifiers of its reports."""
 
 from __future__ import annotations
 
@@ -52,7 +55,9 @@ class ApiPart:
         settings = services.settings
         self.app = create_app(settings, services, manage_database=False)
         if telegram is not None and settings.telegram_webhook_url:
-            mount_telegram_webhook(self.app, telegram)
+            from bots.telegram.webhook import webhook_router
+
+            self.app.include_router(webhook_router(telegram))
         config = uvicorn.Config(
             self.app,
             host=host,
@@ -159,25 +164,6 @@ async def close_notifiers(notifiers: list[Notifier]) -> None:
             await notifier.close()  # type: ignore[attr-defined]
         except Exception:
             log.exception("closing the %s notifier failed", notifier.provider)
-
-
-def mount_telegram_webhook(app: Any, front: Any) -> None:
-    """Serve Telegram's webhook on the API app, checking the secret token."""
-    from fastapi import Request
-    from fastapi.responses import JSONResponse
-
-    async def telegram_webhook(request: Request) -> JSONResponse:
-        try:
-            payload = await request.json()
-        except ValueError:
-            return JSONResponse({"ok": False}, status_code=400)
-        secret = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
-        ok = await front.process_webhook(payload, secret)
-        return JSONResponse({"ok": ok}, status_code=200 if ok else 403)
-
-    app.add_api_route(
-        "/telegram/webhook", telegram_webhook, methods=["POST"], include_in_schema=False
-    )
 
 
 def choose(

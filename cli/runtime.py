@@ -1,16 +1,28 @@
-"""The process runtime: runs the chosen parts of codedrop in one event loop, and stops them
-gracefully on SIGTERM or SIGINT.
+"""The process runtime: what a `codedrop` command opens once and closes once.
 
-`codedrop run`, `codedrop api` (one worker), `codedrop bot …` and `codedrop scheduler` all
-go through `Runtime.run`. A stop goes in two phases, both bounded by
-`CODEDROP_SHUTDOWN_TIMEOUT`:
+`Process` is the one context every command runs in: it opens the database (migrating the
+embedded SQLite file), builds the services (`domain.adapters.bootstrap`: event bus, rate
+limiter, object store, leases) once, and closes them in reverse order. Two ways use it:
+
+- `Runtime.run` serves long-running parts (API server, bots, scheduler, webhook dispatcher;
+  `cli/parts.py`) with the ops port (`cli/ops.py`) until a signal or a part's failure:
+  `codedrop run`, `codedrop api` (one worker), `codedrop bot telegram|discord`, `codedrop
+  scheduler`;
+- `run_once` runs one piece of work and returns (the admin commands, `codedrop jobs run`),
+  turning domain and database errors into one line for the operator.
+
+`codedrop api --workers N` (N > 1) hands the socket to uvicorn's supervisor instead; each
+worker's app opens and closes its own database and services in its lifespan (api/asgi.py).
+
+A stop of `Runtime.run` goes in two phases, both bounded by `CODEDROP_SHUTDOWN_TIMEOUT`:
 
 1. every part stops taking new work and finishes what it took: the API closes its listening
    socket and answers the requests in flight, the Discord bot leaves the gateway with a close
    frame and answers the interactions in flight, the Telegram bot stops polling and answers
    the updates in flight, the scheduler fires no more jobs and lets the running one finish its
    current step;
-2. the parts, the notifiers, the event bus, Redis and the database are closed.
+2. the parts, the notifiers, then the `Process` (services: event bus, Redis, leases; the
+   database) are closed.
 
 What is still running when the time is up is cancelled; a second signal cancels at once.
 The process exits 0 after a stop asked by a signal, 1 when a part failed by itself.
@@ -27,18 +39,118 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any, Protocol, TypeVar
 
+import click
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from cli.ops import OpsServer
+from domain import audit
 from domain.adapters import db
 from domain.adapters.bootstrap import Services, bootstrap
+from domain.audit import AuditChannel
+from domain.errors import DomainError
 from domain.settings import Settings
 
 log = logging.getLogger("codedrop.runtime")
+T = TypeVar("T")
 
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER = 10.0  # a heartbeat older than this: the event loop is stuck
 CLOSE_RESERVE = 2.0  # seconds of the shutdown budget kept for closing connections
+
+
+class Process:
+    """The database and the services of one process, opened once and closed once.
+
+    The services are built on first use (`services`), so a command that only reads the
+    database builds no Redis or S3 client; `close` closes what was opened, each step within
+    the time `step_timeout` gives it (a shutdown deadline), services before the database.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._services: Services | None = None
+        self._open = False
+
+    async def open(self) -> Process:
+        """Open the database (the embedded SQLite file is migrated first)."""
+        await db.init_db(self.settings, migrate=not self.settings.is_mysql)
+        self._open = True
+        return self
+
+    @property
+    def services(self) -> Services:
+        """The process's adapters, built once (`bootstrap`)."""
+        if self._services is None:
+            self._services = bootstrap(self.settings)
+        return self._services
+
+    async def close(self, step_timeout: Callable[[], float] | None = None) -> None:
+        """Close the services, then the database; a step that fails or runs out of time is
+        logged and the next one still runs."""
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        if self._services is not None:
+            steps.append(("services", self._services.close))
+        if self._open:
+            steps.append(("database", db.close_db))
+        for name, close in steps:
+            try:
+                if step_timeout is None:
+                    await close()
+                else:
+                    await asyncio.wait_for(close(), timeout=step_timeout())
+            except Exception as exc:
+                log.warning("closing %s failed: %r", name, exc)
+        self._services, self._open = None, False
+
+    async def __aenter__(self) -> Process:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def run_once(settings: Settings, work: Callable[[Process], Awaitable[T]]) -> T:
+    """Run one command's work in a `Process` (what it changes is audited as `cli`); a domain
+    refusal or a database problem ends the command with one line, never a traceback."""
+
+    async def main() -> T:
+        async with Process(settings) as process:
+            audit.set_channel(AuditChannel.CLI)
+            return await work(process)
+
+    return one_line_errors(main)
+
+
+def one_line_errors(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run `main`; a domain refusal or a database problem becomes a one-line click error."""
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    except (DBConnectionError, OperationalError) as exc:
+        raise click.ClickException(database_problem(exc)) from None
+
+
+def database_problem(exc: Exception) -> str:
+    """One line for an operator: which database, what went wrong, what to do (no password)."""
+    settings = Settings()
+    where = db.describe_database(settings)
+    # the driver's own error names host and port but never the password (tortoise's own
+    # message may print its whole connection template, so it is not shown)
+    cause = exc.__cause__ or exc.__context__
+    reason = str(cause.args[-1] if cause is not None and cause.args else exc).splitlines()[0]
+    if isinstance(exc, DBConnectionError):
+        check = "it is running and " if settings.is_mysql else ""
+        return (
+            f"cannot reach the database, {where}: {reason}. Check that {check}"
+            "CODEDROP_DATABASE_URL names it."
+        )
+    if "doesn't exist" in reason or "no such table" in reason:
+        return f"the database has no codedrop tables yet ({where}): run `codedrop migrate` first"
+    return f"database error, {where}: {reason}"
 
 
 class Part(Protocol):
@@ -131,19 +243,19 @@ class Runtime:
         *,
         started: Callable[[Runtime], None] | None = None,
     ) -> int:
-        """Open the database, build the parts with the process's services, serve until a
-        signal or a part's failure, then stop. The exit status."""
+        """Open the process (database, services), build the parts with its services, serve
+        until a signal or a part's failure, then stop. The exit status."""
         loop = asyncio.get_running_loop()
         self.stopping = asyncio.Event()
         self._force = asyncio.Event()
+        process = Process(self.settings)
         with self._signals(loop):
-            await db.init_db(self.settings, migrate=not self.settings.is_mysql)
-            services = bootstrap(self.settings)
             try:
-                self.parts = build(services)
+                await process.open()
+                self.parts = build(process.services)
                 return await self._serve(loop, started)
             finally:
-                await self._close(loop, services)
+                await self._close(loop, process)
 
     async def _serve(
         self, loop: asyncio.AbstractEventLoop, started: Callable[[Runtime], None] | None
@@ -156,9 +268,7 @@ class Runtime:
         ops = None
         try:
             if self.settings.metrics_port:
-                from cli.ops import OpsServer
-
-                ops = OpsServer(self, self.settings.metrics_port)
+                ops = OpsServer(self.health, self.settings.metrics_port)
                 await ops.start()
             await asyncio.sleep(0)
             if started is not None:
@@ -222,23 +332,21 @@ class Runtime:
                 log.error("%s ended with %r", name, task.exception())
         log.info("shutdown: work in flight finished in %.2fs", time.perf_counter() - started)
 
-    async def _close(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        services: Services,
-    ) -> None:
-        """Phase 2: close the parts, the notifiers, the adapters and the database."""
-        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-            (name, part.close) for name, part in reversed(self.parts.items())
-        ]
-        steps += [("services", services.close), ("database", db.close_db)]
+    async def _close(self, loop: asyncio.AbstractEventLoop, process: Process) -> None:
+        """Phase 2: close the parts, then the process (services, database), each step within
+        a share of what is left of the shutdown budget."""
         if self._deadline is None:  # start-up failed before serving
             self._deadline = loop.time() + self.settings.shutdown_timeout
-        for name, close in steps:
+        deadline = self._deadline
+
+        def step_timeout() -> float:
             # each step gets a share of what is left, at least a moment
-            left = max(self._deadline - loop.time(), 0.2)
+            return min(max(deadline - loop.time(), 0.2), CLOSE_RESERVE)
+
+        for name, part in reversed(self.parts.items()):
             try:
-                await asyncio.wait_for(close(), timeout=min(left, CLOSE_RESERVE))
+                await asyncio.wait_for(part.close(), timeout=step_timeout())
             except Exception as exc:
                 log.warning("closing %s failed: %r", name, exc)
+        await process.close(step_timeout)
         log.info("codedrop stopped")

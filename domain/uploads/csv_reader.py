@@ -137,6 +137,13 @@ class Parser:
             yield text
 
     def rows(self) -> Iterator[Row | Problem]:
+        """Every row and problem of the file, in line order.
+
+        One generator over one pass of the file, kept whole (over 60 lines) because its two
+        halves share the pass's state: the first non-empty line decides the delimiter and
+        the column positions the rest is read with, and the unreadable lines `_lines` sets
+        aside are reported in order from either half.
+        """
         self._bad_lines: list[Problem] = []
         lines = self._lines()
         delimiter = ","

@@ -1,7 +1,7 @@
 """Daily reports reach the developer's chats through the bots' real senders.
 
 The reports job runs as operators run it (`scheduler.runner.run_job`) with the notifiers the
-CLI builds (`cli.main.build_notifiers`): aiogram's `Bot` talking to the local Telegram Bot API
+CLI builds (`cli.parts.build_notifiers`): aiogram's `Bot` talking to the local Telegram Bot API
 fake, and discord.py's `HTTPClient` talking to the local Discord REST fake. The fakes record
 what arrived where. A last test runs `codedrop jobs run reports` as a process against the same
 database and fakes, and checks it shuts its senders down cleanly.
@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from bots.discord.sender import DiscordNotifier
 from bots.telegram.sender import TelegramNotifier
-from cli.main import build_notifiers, close_notifiers
+from cli.parts import build_notifiers, close_notifiers
 from domain import claims, developers
 from domain.adapters.bootstrap import Services
 from domain.clock import frozen_at
