@@ -2,9 +2,10 @@
 
 A lease is a named, expiring claim: whoever acquires it runs, everyone else skips. It is
 held in Redis (`SET NX PX`) when Redis is configured and in the `job_leases` table
-otherwise (domain/adapters/leases.py). A lease can be lost (a long GC pause, a Redis
-failover), so the work done under it is idempotent as well: a lease only keeps the waste
-down, the database constraints keep the results right.
+otherwise (domain/adapters/leases.py); a process builds its lease client once, at
+start-up (`Services.leases`, domain/adapters/bootstrap.py). A lease can be lost (a long GC
+pause, a Redis failover), so the work done under it is idempotent as well: a lease only
+keeps the waste down, the database constraints keep the results right.
 
 Leases use the real wall clock, never `domain.clock`: tests move the domain's clock, while
 lease expiry is about processes on real time.

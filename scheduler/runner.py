@@ -2,10 +2,11 @@
 
 Jobs have stable ids (their names), `coalesce=True` (missed runs collapse into one) and
 `max_instances=1`. Across processes (two replicas by mistake, a rolling deploy) each run
-takes two leases: `job:<name>@<slot>` (the schedule slot, kept after success so a second
-process firing for the same slot skips it) and `job:<name>` (held while running, so a slow
-run never overlaps the next one or a manual `codedrop jobs run`). The work itself is
-idempotent, so a lease lost at a slot boundary costs time, not correctness.
+takes two leases through the lease client the process built once (`services.leases`):
+`job:<name>@<slot>` (the schedule slot, kept after success so a second process firing for
+the same slot skips it) and `job:<name>` (held while running, so a slow run never overlaps
+the next one or a manual `codedrop jobs run`). The work itself is idempotent, so a lease
+lost at a slot boundary costs time, not correctness.
 """
 
 from __future__ import annotations
