@@ -57,10 +57,13 @@ async def run(
 ) -> tuple[list[float], list[str], list[str]]:
     from domain import campaigns, developers, generate
     from domain.adapters import db
+    from domain.adapters.bootstrap import bootstrap
     from domain.settings import Settings
 
-    settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    # the upload rate limit is off: --repeat generations by one developer are the workload
+    settings = Settings(_env_file=None, database_url=url, rate_limit_enabled=False)  # type: ignore[call-arg]
     await db.init_db(settings, migrate=True)
+    services = bootstrap(settings)
     lines, seconds_each, references = [], [], []
     try:
         dev = await developers.create_developer(name="Bench", email="bench@example.com")
@@ -72,6 +75,7 @@ async def run(
             before = rss_mib()
             started = time.perf_counter()
             report = await generate.generate_codes(
+                services,
                 owner_id=dev.id,
                 campaign_id=c.id,
                 request=generate.GenerateRequest(count=count, pattern=pattern),
@@ -84,6 +88,7 @@ async def run(
                 f" {peak_mib():.0f} MiB | imported {report.imported:,}, status {report.status} |"
             )
     finally:
+        await services.close()
         await db.close_db()
     return seconds_each, lines, references
 

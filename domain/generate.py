@@ -13,6 +13,10 @@ is generated again. A request whose count would fill more than `MAX_FILL` of the
 space (counting the codes the campaign already has) is refused, so collisions stay rare and
 the codes stay hard to guess. Each generation is an `Upload` row (filename `generated:…`), so
 its progress and report read like an upload's.
+
+Every front goes through `admit_generation` first (the campaign is the developer's to manage,
+one hit on the upload rate limit: a generation fills a campaign like an upload does), and
+`start_generation` / `generate_codes` take only what it admitted.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
+from typing import TYPE_CHECKING
 
 from tortoise.transactions import in_transaction
 
@@ -35,17 +40,22 @@ from domain.events import EventBus
 from domain.expiry import ttl_expiry
 from domain.large_uploads import UploadProgress
 from domain.models import ArchivedCode, Campaign, PromoCode, Upload
+from domain.ratelimits import RateLimitState
 from domain.uploads import (
     CODE_RE,
     MAX_LEN,
     MIN_LEN,
     after_import,
+    check_admission,
     insert_codes,
     new_upload_id,
     record_completed,
     report_of,
 )
 from domain.values import ImportReport
+
+if TYPE_CHECKING:
+    from domain.adapters.bootstrap import Services
 
 log = logging.getLogger(__name__)
 
@@ -180,13 +190,35 @@ class GenerateRequest:
     exclude_lookalikes: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class GenerationPass:
+    """A generation admitted by `admit_generation`; `start_generation` takes nothing else, so
+    no front can skip the checks."""
+
+    developer_id: int
+    campaign_id: str
+    rate: RateLimitState | None  # for the API's RateLimit headers; None when limits are off
+
+
+async def admit_generation(
+    services: Services, *, developer_id: int, campaign_id: str
+) -> GenerationPass:
+    """Admit one generation: the campaign must be theirs to manage, and the developer within
+    `rate_limit_upload` (the bucket uploads draw on)."""
+    rate = await check_admission(services, developer_id=developer_id, campaign_id=campaign_id)
+    return GenerationPass(developer_id=developer_id, campaign_id=campaign_id, rate=rate)
+
+
 async def start_generation(
-    *, owner_id: int, campaign_id: str, request: GenerateRequest
+    admitted: GenerationPass, *, request: GenerateRequest
 ) -> tuple[Campaign, Pattern, Upload]:
     """Check the request against the campaign and open its `Upload` row (nothing inserted)."""
     if not 1 <= request.count <= MAX_COUNT:
         raise ValidationFailed(f"count must be 1 to {MAX_COUNT:,}.", field="count")
-    campaign = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.MANAGER)
+    owner_id = admitted.developer_id
+    campaign = await require(
+        campaign_id=admitted.campaign_id, developer_id=owner_id, role=Role.MANAGER
+    )
     p = parse_pattern(
         request.pattern,
         prefix=request.prefix,
@@ -351,16 +383,16 @@ async def generation_progress(*, owner_id: int, campaign_id: str, upload_id: str
 
 
 async def generate_codes(
-    *,
-    owner_id: int,
-    campaign_id: str,
-    request: GenerateRequest,
-    events_bus: EventBus | None = None,
+    services: Services, *, owner_id: int, campaign_id: str, request: GenerateRequest
 ) -> ImportReport:
-    """Generate codes into a campaign and return the report (the whole job, in this call)."""
-    campaign, p, upload = await start_generation(
-        owner_id=owner_id, campaign_id=campaign_id, request=request
-    )
+    """Admit, then generate codes into a campaign and return the report (the whole job, in
+    this call: the bots)."""
+    admitted = await admit_generation(services, developer_id=owner_id, campaign_id=campaign_id)
+    campaign, p, upload = await start_generation(admitted, request=request)
     return await run_generation(
-        campaign=campaign, pattern=p, upload=upload, count=request.count, events_bus=events_bus
+        campaign=campaign,
+        pattern=p,
+        upload=upload,
+        count=request.count,
+        events_bus=services.events,
     )

@@ -2,8 +2,10 @@
 
 Up to `generate.INLINE_COUNT` codes are generated within the request (201, the report). A
 larger count is checked, answered at once (202) and generated in the background; its
-progress is at `progress_url` (`GET …/codes/generate/{upload_id}`, shaped like a large upload's). `Idempotency-Key` makes a
-retried request replay the first answer instead of generating a second set.
+progress is at `progress_url` (`GET …/codes/generate/{upload_id}`, shaped like a large
+upload's). The domain admits the request (`generate.admit_generation`: the campaign's manager,
+the upload rate limit) before anything is checked or stored. `Idempotency-Key` makes a retried
+request replay the first answer instead of generating a second set.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, Svc, UploadId, developer_limit
+from api.deps import (
+    CampaignId,
+    CurrentDeveloper,
+    KnownQueryOnly,
+    Svc,
+    UploadId,
+    developer_limit,
+    show_rate_limit,
+)
 from api.idempotency import IdempotentRoute, idempotent
 from api.routes.uploads import UploadProgressOut
 from api.schemas import PROBLEMS, Strict
@@ -70,7 +80,6 @@ class GenerateOut(BaseModel):
         " more: 202 and generated in the background, follow `progress_url`. Honours"
         " `Idempotency-Key`."
     ),
-    dependencies=[developer_limit("rate_limit_upload", "uploads")],
 )
 @idempotent
 async def generate_codes(
@@ -89,9 +98,11 @@ async def generate_codes(
         suffix=body.suffix,
         exclude_lookalikes=body.exclude_lookalikes,
     )
-    campaign, pattern, upload = await generate.start_generation(
-        owner_id=dev.id, campaign_id=campaign_id, request=request
+    admitted = await generate.admit_generation(
+        services, developer_id=dev.id, campaign_id=campaign_id
     )
+    show_rate_limit(response, admitted.rate)
+    campaign, pattern, upload = await generate.start_generation(admitted, request=request)
     progress = f"/api/campaigns/{campaign_id}/codes/generate/{upload.public_id}"
     if body.count > generate.INLINE_COUNT:
         background.add_task(

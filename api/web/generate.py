@@ -43,9 +43,10 @@ async def campaign_generate(
         exclude_lookalikes=text.get("exclude_lookalikes") == "on",
     )
     dev = signed.developer
-    campaign, pattern, upload = await generate.start_generation(
-        owner_id=dev.id, campaign_id=campaign_id, request=request_
+    admitted = await generate.admit_generation(
+        services, developer_id=dev.id, campaign_id=campaign_id
     )
+    campaign, pattern, upload = await generate.start_generation(admitted, request=request_)
     if request_.count > generate.INLINE_COUNT:
         background.add_task(
             generate.generate_in_background,

@@ -112,14 +112,14 @@ async def check_admission(
     *,
     developer_id: int,
     campaign_id: str,
-    declared_size: int | None,
-    max_bytes: int,
+    declared_size: int | None = None,
+    max_bytes: int = 0,
     advice: str = "",
 ) -> RateLimitState | None:
     """The checks every upload passes before its file is read (an in-request upload here, a
-    large upload in `domain.large_uploads`): the developer manages the campaign, the declared
-    size is within `max_bytes`, one hit on `rate_limit_upload` (its state; None when limits
-    are off)."""
+    large upload in `domain.large_uploads`, a generation in `domain.generate`): the developer
+    manages the campaign, the declared size (when there is one) is within `max_bytes`, one hit
+    on `rate_limit_upload` (its state; None when limits are off)."""
     settings = services.settings
     await require(campaign_id=campaign_id, developer_id=developer_id, role=Role.MANAGER)
     if declared_size is not None and declared_size > max_bytes:

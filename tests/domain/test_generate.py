@@ -10,10 +10,11 @@ from itertools import cycle
 
 import pytest
 
-from domain import clock, generate
-from domain.errors import ValidationFailed
+from domain import clock, generate, uploads
+from domain.adapters.bootstrap import Services, bootstrap
+from domain.errors import RateLimited, ValidationFailed
 from domain.generate import GenerateRequest, make_codes, parse_pattern, random_chars
-from domain.models import PromoCode
+from domain.models import PromoCode, Upload
 from domain.settings import Settings
 from tests import factories
 
@@ -69,7 +70,7 @@ def test_a_bad_pattern_is_refused_with_the_field_and_the_reason(
 
 
 async def test_generated_codes_are_unique_and_skip_codes_already_in_the_campaign(
-    db: Settings,
+    services: Services,
 ) -> None:
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
@@ -77,6 +78,7 @@ async def test_generated_codes_are_unique_and_skip_codes_already_in_the_campaign
     existing = [f"GEN-{a}{b}{n:02d}" for a in "AB" for b in "ABCDEFGHIJ" for n in range(20)]
     await factories.upload_codes(dev.id, c.id, "\n".join(existing) + "\n")
     report = await generate.generate_codes(
+        services,
         owner_id=dev.id,
         campaign_id=c.id,
         request=GenerateRequest(count=6000, pattern="??##", prefix="GEN-"),
@@ -88,12 +90,13 @@ async def test_generated_codes_are_unique_and_skip_codes_already_in_the_campaign
 
 
 async def test_generation_regenerates_collisions_until_the_count_is_reached(
-    db: Settings,
+    services: Services,
 ) -> None:
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
+    admitted = await generate.admit_generation(services, developer_id=dev.id, campaign_id=c.id)
     campaign, p, upload = await generate.start_generation(
-        owner_id=dev.id, campaign_id=c.id, request=GenerateRequest(count=10, pattern="CODE-##")
+        admitted, request=GenerateRequest(count=10, pattern="CODE-##")
     )
     # run past the 10 % rule on purpose: 60 of the 100 codes "CODE-00".."CODE-99" in batches
     # of 5, so later batches mostly collide with earlier ones and are made up for
@@ -106,31 +109,65 @@ async def test_generation_regenerates_collisions_until_the_count_is_reached(
 
 
 async def test_a_count_over_a_tenth_of_the_space_is_refused_counting_existing_codes(
-    db: Settings,
+    services: Services,
 ) -> None:
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
     # "##-##" makes 10,000 codes: 1,000 fit under the 10 % rule
     await generate.generate_codes(
-        owner_id=dev.id, campaign_id=c.id, request=GenerateRequest(count=1000, pattern="##-##")
+        services,
+        owner_id=dev.id,
+        campaign_id=c.id,
+        request=GenerateRequest(count=1000, pattern="##-##"),
     )
     with pytest.raises(ValidationFailed, match="at most 0 can be generated") as caught:
         await generate.generate_codes(
-            owner_id=dev.id, campaign_id=c.id, request=GenerateRequest(count=1, pattern="##-##")
+            services,
+            owner_id=dev.id,
+            campaign_id=c.id,
+            request=GenerateRequest(count=1, pattern="##-##"),
         )
     assert caught.value.field == "count"
     assert caught.value.extra["space"] == 10_000 and caught.value.extra["existing"] == 1000
     assert await PromoCode.all().count() == 1000
 
 
-async def test_generated_codes_take_the_campaign_code_ttl(db: Settings) -> None:
+async def test_generated_codes_take_the_campaign_code_ttl(services: Services) -> None:
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id, code_ttl_days=28)
     now = datetime(2027, 3, 1, tzinfo=UTC)
     with clock.frozen_at(now):
         await generate.generate_codes(
-            owner_id=dev.id, campaign_id=c.id, request=GenerateRequest(count=3, pattern="T-####")
+            services,
+            owner_id=dev.id,
+            campaign_id=c.id,
+            request=GenerateRequest(count=3, pattern="T-####"),
         )
     assert set(await PromoCode.all().values_list("expires_at", flat=True)) == {
         now + timedelta(days=28)
     }
+
+
+async def test_a_generation_draws_on_the_developers_upload_rate_limit(db: Settings) -> None:
+    limited = bootstrap(db.model_copy(update={"rate_limit_upload": "2/minute"}))
+    try:
+        dev, _ = await factories.developer()
+        c = await factories.campaign(dev.id)
+        await uploads.admit_upload(limited, developer_id=dev.id, campaign_id=c.id)
+        await generate.generate_codes(
+            limited,
+            owner_id=dev.id,
+            campaign_id=c.id,
+            request=GenerateRequest(count=5, pattern="R-####"),
+        )
+        with pytest.raises(RateLimited):
+            await generate.generate_codes(
+                limited,
+                owner_id=dev.id,
+                campaign_id=c.id,
+                request=GenerateRequest(count=5, pattern="S-####"),
+            )
+        assert await PromoCode.all().count() == 5
+        assert await Upload.all().count() == 1  # the refused one opened no record
+    finally:
+        await limited.close()

@@ -75,6 +75,7 @@ class Uploads(commands.Cog):
             dev = await developer_of(interaction)
             view = await campaigns.get_campaign(owner_id=dev.id, campaign_id=campaign)
             report = await generate.generate_codes(
+                self.services,
                 owner_id=dev.id,
                 campaign_id=campaign,
                 request=generate.GenerateRequest(
@@ -84,7 +85,6 @@ class Uploads(commands.Cog):
                     suffix=suffix,
                     exclude_lookalikes=exclude_lookalikes,
                 ),
-                events_bus=self.services.events,
             )
             return Answer(
                 text(

@@ -230,12 +230,12 @@ async def generate_codes(
         return
     view = await campaigns.get_campaign(owner_id=developer.id, campaign_id=args[0])
     report = await generate.generate_codes(
+        services,
         owner_id=developer.id,
         campaign_id=args[0],
         request=generate.GenerateRequest(
             count=int(args[1]), pattern=args[2], exclude_lookalikes=True
         ),
-        events_bus=services.events,
     )
     await message.answer(
         text("generate.done", lang, generated=report.imported, pattern=args[2], name=view.name)
