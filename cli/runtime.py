@@ -40,18 +40,20 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 from tortoise.exceptions import DBConnectionError, OperationalError
 
-from cli.ops import OpsServer
 from domain import audit
 from domain.adapters import db
 from domain.adapters.bootstrap import Services, bootstrap
 from domain.audit import AuditChannel
 from domain.errors import DomainError
 from domain.settings import Settings
+
+if TYPE_CHECKING:
+    from cli.ops import OpsServer
 
 log = logging.getLogger("codedrop.runtime")
 T = TypeVar("T")
@@ -265,9 +267,11 @@ class Runtime:
             asyncio.create_task(part.run(), name=name): name for name, part in self.parts.items()
         }
         beating = asyncio.create_task(self.heartbeat.beat(), name="heartbeat")
-        ops = None
+        ops: OpsServer | None = None
         try:
             if self.settings.metrics_port:
+                from cli.ops import OpsServer  # aiohttp: loaded only where the port is on
+
                 ops = OpsServer(self.health, self.settings.metrics_port)
                 await ops.start()
             await asyncio.sleep(0)
