@@ -18,6 +18,9 @@ Both bots have the same shape, one file name per role:
     notices.py    domain events -> owner notices, waitlist messages, posted cards kept current
     sender.py     the `Notifier` the scheduler uses to message a chat
 
+Telegram alone has `states.py` (the /new wizard) and `webhook.py` (the webhook route the API
+part serves when `CODEDROP_TELEGRAM_WEBHOOK_URL` is set).
+
 Shared here: `texts.py` (wording both bots use, and the one translation of domain refusals),
 `inflight.py` (work accepted and not answered yet, for graceful shutdown) and `metrics.py`.
 """
