@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from domain import audit, clock
 from domain.audit import Action
 from domain.errors import FileTooLarge, InvalidCSV, UploadNotFound
-from domain.models import Upload
+from domain.models import Campaign, Upload
 from domain.ratelimits import RateLimitState, enforce
 from domain.roles import Role, require
 from domain.uploads.csv_reader import (
@@ -176,30 +176,26 @@ async def import_stream(
                 events_bus=events_bus,
             )
         except InvalidCSV as exc:
-            upload.status = "failed"
-            upload.errors = [
-                {"line": exc.extra.get("line") or 0, "reason": exc.detail, "value": None}
-            ]
-            upload.finished_at = clock.now()
-            await upload.save(update_fields=["status", "errors", "finished_at"])
-            await audit.record(
-                Action.UPLOAD,
-                actor_id=owner_id,
-                campaign=campaign,
-                target=f"upload:{upload.public_id}",
-                detail={"status": "failed", "filename": upload.filename},
-            )
+            await _refused(upload, exc, actor_id=owner_id, campaign=campaign)
             raise
+    await _imported(report, actor_id=owner_id, campaign=campaign, filename=upload.filename)
+    return report
+
+
+async def _imported(
+    report: ImportReport, *, actor_id: int, campaign: Campaign, filename: str
+) -> None:
+    """Audit and log a finished import."""
     # the import commits in batches (a million rows is not one transaction): the audit row
     # follows the last batch
     await audit.record(
         Action.UPLOAD,
-        actor_id=owner_id,
+        actor_id=actor_id,
         campaign=campaign,
         target=f"upload:{report.upload_id}",
         detail={
             "status": report.status,
-            "filename": upload.filename,
+            "filename": filename,
             "rows": report.rows,
             "imported": report.imported,
         },
@@ -213,7 +209,21 @@ async def import_stream(
         report.duplicates,
         report.invalid,
     )
-    return report
+
+
+async def _refused(upload: Upload, exc: InvalidCSV, *, actor_id: int, campaign: Campaign) -> None:
+    """Mark an upload refused as a whole `failed` with the reason, and audit it."""
+    upload.status = "failed"
+    upload.errors = [{"line": exc.extra.get("line") or 0, "reason": exc.detail, "value": None}]
+    upload.finished_at = clock.now()
+    await upload.save(update_fields=["status", "errors", "finished_at"])
+    await audit.record(
+        Action.UPLOAD,
+        actor_id=actor_id,
+        campaign=campaign,
+        target=f"upload:{upload.public_id}",
+        detail={"status": "failed", "filename": upload.filename},
+    )
 
 
 async def bytes_chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterable[bytes]:
