@@ -138,6 +138,7 @@ class Runtime:
         self._force = asyncio.Event()
         with self._signals(loop):
             await db.init_db(self.settings, migrate=not self.settings.is_mysql)
+            await db.open_pool(self.settings)  # before the first request or update
             services = bootstrap(self.settings)
             try:
                 self.parts = build(services)
