@@ -207,11 +207,12 @@ async def _one(
                 emit(Attempt(index, latency, ACKNOWLEDGED, code, replayed), True)
                 return
             problem = _problem_code(status, payload)
-            if status < 500 and status != 429:
+            # 408: the server did not read the request in time, so nothing ran; retried
+            if status < 500 and status not in (408, 429):
                 emit(Attempt(index, latency, f"refused:{problem}"), True)
                 return
             emit(Attempt(index, latency, f"error:{status} {problem}"), final)
-            if status in (429, 503):
+            if status in (408, 429, 503):
                 wait = max(wait, min(float(retry_after), 2.0))
         if not final:
             await asyncio.sleep(min(wait, 2.0))
