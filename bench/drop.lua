@@ -83,8 +83,9 @@ function request()
 end
 
 function response(status, headers, body)
-  if closed or (mode == "claim" and string.find(body, '"status":"ok"', 1, true)) then
-    return -- an answer to a resent connection's filler request
+  if closed or answered >= sent or (mode == "claim" and string.find(body, '"status":"ok"', 1, true)) then
+    -- unsolicited (an idle connection's timeout answer) or a resent connection's filler
+    return
   end
   answered = answered + 1
   local code = string.match(body, '"code"%s*:%s*"([^"]*)"') or "-"

@@ -6,7 +6,9 @@ Starts `codedrop api --workers 2` on a fresh MariaDB database (bench/service.py)
 makes a new campaign of --codes codes, then drives `wrk` with bench/drop.lua: one connection
 per claimer, opened before the drop, each sending exactly ONE claim (a distinct claimant) at
 its own moment, evenly spread over --spread-ms; arrivals never wait for answers (an open
-loop). TCP connects are therefore not inside the latencies: they are send-to-answer.
+loop). TCP connects are therefore not inside the latencies: they are send-to-answer. The
+service's keep-alive timeout is raised to 300 s so answered connections stay open, idle,
+until the drop ends (as each claimer's own connection would).
 
 Printed per run and as medians of --repeat runs with their range:
 - every claimer answered with a code (201) or a sold-out refusal (409 `sold_out`); anything
@@ -282,7 +284,11 @@ def main() -> int:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     runs: list[Run] = []
-    with Service(workers=args.workers, pool=args.pool) as service:
+    # a connection that has had its answer stays open and idle until the drop ends: the
+    # keep-alive timeout must outlast the drop, or the server closes it, wrk reconnects, and
+    # the new idle connection is answered 408 by the head deadline (no claimer sent that)
+    keep_alive = {"CODEDROP_HTTP_KEEP_ALIVE_TIMEOUT": "300"}
+    with Service(workers=args.workers, pool=args.pool, extra_env=keep_alive) as service:
         for n in range(args.repeat):
             run = one_run(service, n, args)
             runs.append(run)
