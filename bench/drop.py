@@ -109,7 +109,7 @@ def drop(
     spread_ms: float,
     *,
     prefix: str,
-    budget_s: float = 30.0,
+    budget_s: float = 60.0,
 ) -> Drop:
     """One drop of `claimers` requests, one per connection, spread over `spread_ms`."""
     if claimers % THREADS:
