@@ -232,7 +232,7 @@ class BoundedMySQLClient(MySQLClient):
             async with self._pool_init_lock:
                 if self._pool is None:
                     await self.create_connection(with_db=True)
-            pool = self._pool
+            pool: Any = self._pool
             held: list[Any] = []
             try:
                 while pool.size < pool.maxsize:
