@@ -88,7 +88,8 @@ class Outcome:
     acks: list[float]  # seconds, one per acknowledged press
     answers: list[float]  # seconds from the press to the code or refusal
     codes: int
-    refusals: int
+    refusals: int  # answers without a code; `sold_out` of them say the stock is gone
+    sold_out: int
     db_claims: int
     db_codes: int
     fake_cpu: float
@@ -379,7 +380,7 @@ def describe(o: Outcome) -> str:
     return (
         f"{o.bot}: {len(o.acks):,}/{o.presses:,} presses acknowledged, ack {ms(o.acks)};"
         f" answer {ms(o.answers)}; first press to last answer {o.span:.2f} s; {o.codes:,} codes,"
-        f" {o.refusals:,} refusals; database {o.db_claims:,} claims, {o.db_codes:,} distinct"
+        f" {o.refusals:,} refusals ({o.sold_out:,} sold out, the rest errors); database {o.db_claims:,} claims, {o.db_codes:,} distinct"
         f" codes; fakes' thread {o.fake_cpu:.2f} CPU s;"
         f" every ack within {ACK_LIMIT:g} s: {'yes' if o.within else 'NO'}"
     )
@@ -406,8 +407,11 @@ def main() -> int:
         f" bot, {args.codes:,} codes each; MariaDB; real discord.py and aiogram against the local"
         f" fakes; medians of {args.repeat} runs [min-max]; {errors} errors logged ({log_file})"
     )
-    print("| bot | ack p50 ms | ack p99 ms | ack max ms | answer p99 ms | all acked within 3 s |")
-    print("|---|---:|---:|---:|---:|---|")
+    print(
+        "| bot | ack p50 ms | ack p99 ms | ack max ms | answer p99 ms | all acked within 3 s"
+        " | codes / sold out / other answers (each run) |"
+    )
+    print("|---|---:|---:|---:|---:|---|---|")
     ok = True
     for bot in ("Discord", "Telegram"):
         runs = [o for o in outcomes if o.bot == bot]
@@ -422,7 +426,9 @@ def main() -> int:
         print(
             f"| {bot} | {col(lambda o: quantile(o.acks, 0.5))} |"
             f" {col(lambda o: quantile(o.acks, 0.99))} | {col(lambda o: max(o.acks))} |"
-            f" {col(lambda o: quantile(o.answers, 0.99))} | {'yes' if within else 'NO'} |"
+            f" {col(lambda o: quantile(o.answers, 0.99))} | {'yes' if within else 'NO'} | "
+            + ", ".join(f"{o.codes}/{o.sold_out}/{o.refusals - o.sold_out}" for o in runs)
+            + " |"
         )
     return 0 if ok else 1
 
