@@ -63,6 +63,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_database:
             await db.init_db(settings)
+            # before the first request: a drop must not queue behind the pool's creation
+            await db.open_pool(settings)
         # what start-up built (modules, routes, schemas) lives as long as the process: keep
         # it out of the collector's passes, which otherwise walk all of it again under load
         gc.freeze()

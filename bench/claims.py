@@ -1,9 +1,11 @@
 """Claim and upload benchmark on MariaDB: prints figures, asserts nothing.
 
     python -m bench.claims [--workers 2] [--connections 1000] [--seconds 10] [--repeat 3]
+                           [--raw-ceiling ../shared/tools/raw_ceiling.py]
 
-Starts the real service (`codedrop api --workers N`, uvicorn) on a fresh MariaDB database and
-uploads 100,000 codes through the HTTP API (multipart), --repeat times. Then, --repeat times
+Starts the real service (`codedrop api --workers N`, uvicorn) on a fresh MariaDB database
+(bench/service.py) and uploads 100,000 codes through the HTTP API (multipart), --repeat times.
+Then, --repeat times
 each, 2 s apart, drives `wrk` with 1,000 open connections, every request a distinct claimant:
 as 1,000 clients that each claim about once a second (a random pause averaging --think-ms
 between their claims: an offered load just over 1,000 claims/s); the same with an
@@ -14,6 +16,15 @@ stay on, in-process as by default; the per-IP claim limit is raised
 (CODEDROP_RATE_LIMIT_DISTRIBUTE_IP=100000000/minute) because every client is 127.0.0.1,
 while each claimant's own limit stays at its default. The final state is checked for double
 claims.
+
+Every figure is printed beside a reference measured in the same run, as a ratio: the HTTP
+claim phases beside `GET /healthz` of the same service driven by the same wrk with the same
+connections for the same time (closed loop: the HTTP stack's own ceiling here), run between
+the claim phases of each repetition; the domain function beside the raw-SQL group-commit
+ceiling (--raw-ceiling: a script run by path, with as many claims, the same pool and 1,000
+concurrent claimers; "reference not run" when the script is absent). Beside each wrk figure,
+the cores wrk itself used (its CPU seconds over the run's duration): on 2 cores shared with
+the service, a generator near 2.00 would be measuring itself.
 """
 
 from __future__ import annotations
@@ -22,9 +33,8 @@ import argparse
 import asyncio
 import os
 import re
-import secrets
+import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,10 +43,10 @@ import time
 from pathlib import Path
 
 import httpx
-import pymysql
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST, PORT, USER = "127.0.0.1", 3306, "root"
+from bench.service import ROOT, Service, admin
+
+RAW_CEILING = ROOT.parent / "shared" / "tools" / "raw_ceiling.py"
 
 LUA = r"""
 local n = 0
@@ -67,24 +77,6 @@ delay = function()
   return math.random(0, 2 * THINK_MS)
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def admin(sql: str, database: str | None = None) -> list[tuple[object, ...]]:
-    conn = pymysql.connect(host=HOST, port=PORT, user=USER, password="", database=database)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            rows = list(cur.fetchall())
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
 
 
 def check_no_double(database: str, campaign: str) -> tuple[int, int, int, int]:
@@ -118,6 +110,7 @@ def run_wrk(
         lua += PACED.replace("THINK_MS", str(think_ms))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
+    cpu = wrk_cpu()
     try:
         out = subprocess.run(
             [
@@ -140,28 +133,13 @@ def run_wrk(
         os.unlink(script.name)
     if os.environ.get("BENCH_VERBOSE"):
         print(out, file=sys.stderr)
-    return parse_wrk(out)
+    return {**parse_wrk(out), "wrk_cores": (wrk_cpu() - cpu) / seconds}
 
 
-def stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(5)
-
-
-def wait_ready(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"server at {url} did not start")
+def wrk_cpu() -> float:
+    """CPU seconds of the finished child processes (wrk): the generator's own share."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def parse_wrk(out: str) -> dict[str, float]:
@@ -251,59 +229,20 @@ def main() -> None:
     parser.add_argument(
         "--domain-claims", type=int, default=20_000, help="claims in the domain phase"
     )
+    parser.add_argument(
+        "--raw-ceiling",
+        type=Path,
+        default=RAW_CEILING,
+        help="the raw-SQL ceiling script, the domain phase's reference (run by path)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
 
-    database = f"codedrop_bench_{secrets.token_hex(3)}"
-    admin(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
-    url = f"mysql://{USER}:@{HOST}:{PORT}/{database}"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "CODEDROP_DATABASE_URL": url,
-        "CODEDROP_DATABASE_POOL_SIZE": str(args.pool),
-        # the limiter stays on (it is part of every claim's cost); only the per-IP limit is
-        # raised, since all 1,000 clients share 127.0.0.1
-        "CODEDROP_RATE_LIMIT_DISTRIBUTE_IP": "100000000/minute",
-        "CODEDROP_SCHEDULER_ENABLED": "false",
-        "CODEDROP_LOG_LEVEL": "WARNING",
-        "CODEDROP_UPLOAD_MAX_BYTES": str(64 * 1024 * 1024),
-    }
-    codedrop = [sys.executable, "-m", "cli"]
-    server = None
-    try:
-        subprocess.run([*codedrop, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
-        key = (
-            subprocess.run(
-                [
-                    *codedrop,
-                    "developers",
-                    "create",
-                    "--name",
-                    "Bench",
-                    "--email",
-                    "bench@example.com",
-                ],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        server = subprocess.Popen(
-            [*codedrop, "api", "--port", str(port), "--workers", str(args.workers)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        wait_ready(base)
-        auth = {"Authorization": f"Bearer {key}"}
+    service = Service(workers=args.workers, pool=args.pool)
+    database, url, base = service.database, service.url, service.base
+    with service:
+        auth = {"Authorization": f"Bearer {service.key}"}
         upload_times: list[float] = []
         with httpx.Client(base_url=base, headers=auth, timeout=120) as http:
             cid = http.post("/api/campaigns", json={"name": "bench", "platform": "ios"}).json()[
@@ -326,6 +265,7 @@ def main() -> None:
         paced_runs: list[dict[str, float]] = []
         keyed_runs: list[dict[str, float]] = []
         closed_runs: list[dict[str, float]] = []
+        health_runs: list[dict[str, float]] = []
 
         def settle() -> None:
             time.sleep(2)  # let the previous run's queued requests drain before the next
@@ -343,17 +283,15 @@ def main() -> None:
             )
             settle()
             closed_runs.append(run_wrk(f"s{run}-", args.seconds, args.connections, None, target))
+            settle()
+            health_runs.append(healthz_wrk(base, args.seconds, args.connections))
         claims_n, codes_n, claimants_n, claimed_rows = check_no_double(database, cid)
-        stop(server)
-        server = None
+        service.stop_server()
 
         domain_cid = asyncio.run(_new_campaign(url, args.domain_claims))
         dom = asyncio.run(domain_phase(url, domain_cid, args.domain_claims, args.pool))
         d_claims, d_codes, d_claimants, d_rows = check_no_double(database, domain_cid)
-    finally:
-        if server is not None:
-            stop(server)
-        admin(f"DROP DATABASE IF EXISTS `{database}`")
+        raw = raw_ceiling(args.raw_ceiling, args.domain_claims, args.pool)
 
     paced, keyed, closed = median_of(paced_runs), median_of(keyed_runs), median_of(closed_runs)
     errors = sum(r["non2xx"] + r["socket_errors"] for r in paced_runs + keyed_runs + closed_runs)
@@ -361,34 +299,109 @@ def main() -> None:
         f"\ncodedrop claim benchmark: MariaDB, {os.cpu_count()} cores, {args.workers} uvicorn"
         f" workers, pool {args.pool}/process; medians of {args.repeat} runs, [min-max]"
     )
-    print("| phase | figure |")
-    print("|---|---|")
+    health = median_of(health_runs)
+    print(
+        "Each figure beside its same-run reference: HTTP phases beside GET /healthz of the same"
+        " service (wrk, same connections, closed loop); the domain function beside the raw-SQL"
+        " group-commit ceiling."
+    )
+    print("| phase | figure | reference (same run) | ratio |")
+    print("|---|---|---|---:|")
     print(
         f"| upload {args.codes:,} codes (HTTP multipart, committed) | "
-        f"{statistics.median(upload_times):.2f} s {spread(upload_times, '{:.2f}')} |"
+        f"{statistics.median(upload_times):.2f} s {spread(upload_times, '{:.2f}')} | - | - |"
     )
-    print(
-        f"| HTTP claims, {args.connections} clients each pausing {args.think_ms} ms on average"
-        f" between claims, {args.seconds} s (wrk) | {figures(paced, paced_runs)} |"
+    ref = (
+        f"/healthz {health['rps']:,.0f} req/s {spread([r['rps'] for r in health_runs], '{:,.0f}')}"
+        f"; wrk {health['wrk_cores']:.2f} cores"
     )
-    print(f"| the same, every claim with an Idempotency-Key | {figures(keyed, keyed_runs)} |")
-    print(
-        f"| HTTP claims, {args.connections} connections in a closed loop (saturation),"
-        f" {args.seconds} s (wrk) | {figures(closed, closed_runs)} |"
-    )
-    print(f"| HTTP errors (all runs) | non-2xx or socket errors: {errors:.0f} |")
+    for label, median, runs in (
+        (
+            f"HTTP claims, {args.connections} clients each pausing {args.think_ms} ms on average"
+            f" between claims, {args.seconds} s (wrk)",
+            paced,
+            paced_runs,
+        ),
+        ("the same, every claim with an Idempotency-Key", keyed, keyed_runs),
+        (
+            f"HTTP claims, {args.connections} connections in a closed loop (saturation),"
+            f" {args.seconds} s (wrk)",
+            closed,
+            closed_runs,
+        ),
+    ):
+        print(f"| {label} | {figures(median, runs)} | {ref} | {ratio(median['rps'], health)} |")
+    print(f"| HTTP errors (all runs) | non-2xx or socket errors: {errors:.0f} | | |")
     print(
         f"| HTTP double claims | claims {claims_n:,}, distinct codes {codes_n:,}, distinct claimants "
-        f"{claimants_n:,}, code rows claimed {claimed_rows:,} -> {'none' if claims_n == codes_n == claimants_n == claimed_rows else 'VIOLATION'} |"
+        f"{claimants_n:,}, code rows claimed {claimed_rows:,} -> {'none' if claims_n == codes_n == claimants_n == claimed_rows else 'VIOLATION'} | | |"
+    )
+    raw_ref = (
+        f"raw ceiling {raw['rps']:,.0f} claims/s, p50 {raw['p50']:.0f} ms, p99 {raw['p99']:.0f} ms"
+        if raw
+        else "reference not run"
     )
     print(
         f"| domain function alone, 1000 tasks, {args.domain_claims:,} claims | {dom['rps']:,.0f} claims/s, "
-        f"p50 {dom['p50']:.0f} ms, p99 {dom['p99']:.0f} ms, errors {dom['errors']:.0f} |"
+        f"p50 {dom['p50']:.0f} ms, p99 {dom['p99']:.0f} ms, errors {dom['errors']:.0f} | {raw_ref}"
+        f" | {ratio(dom['rps'], raw) if raw else '-'} |"
     )
     print(
         f"| domain double claims | claims {d_claims:,}, distinct codes {d_codes:,}, distinct claimants "
-        f"{d_claimants:,} -> {'none' if d_claims == d_codes == d_claimants == d_rows else 'VIOLATION'} |"
+        f"{d_claimants:,} -> {'none' if d_claims == d_codes == d_claimants == d_rows else 'VIOLATION'} | | |"
     )
+
+
+def ratio(value: float, reference: dict[str, float] | None) -> str:
+    if not reference or not reference.get("rps"):
+        return "-"
+    return f"{value / reference['rps']:.2f}"
+
+
+def healthz_wrk(base: str, seconds: int, connections: int) -> dict[str, float]:
+    """The reference: GET /healthz of the same service, same wrk, same connections."""
+    cpu = wrk_cpu()
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", base + "/healthz"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {**parse_wrk(out), "wrk_cores": (wrk_cpu() - cpu) / seconds}
+
+
+def raw_ceiling(script: Path, claims: int, pool: int) -> dict[str, float] | None:
+    """The raw-SQL group-commit ceiling (--raw-ceiling), as many claims and the same pool;
+    None when the script is absent."""
+    if not script.is_file():
+        print(f"raw ceiling: {script} not found, reference not run", file=sys.stderr)
+        return None
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--modes",
+            "batch",
+            "--claims",
+            str(claims),
+            "--pool",
+            str(pool),
+            "--tasks",
+            "1000",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    m = re.search(r"raw batch: ([\d,]+) claims/s .*? p50 (\d+) ms p99 (\d+) ms", out)
+    if m is None:
+        print(f"raw ceiling: no figure in its output: {out[-500:]}", file=sys.stderr)
+        return None
+    return {
+        "rps": float(m.group(1).replace(",", "")),
+        "p50": float(m.group(2)),
+        "p99": float(m.group(3)),
+    }
 
 
 def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -406,7 +419,7 @@ def figures(median: dict[str, float], runs: list[dict[str, float]]) -> str:
 
     return (
         f"{one('rps', ' claims/s')}, p50 {one('p50', ' ms')}, p90 {one('p90', ' ms')},"
-        f" p99 {one('p99', ' ms')}"
+        f" p99 {one('p99', ' ms')}; wrk {median['wrk_cores']:.2f} cores"
     )
 
 

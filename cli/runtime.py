@@ -254,6 +254,7 @@ class Runtime:
         with self._signals(loop):
             try:
                 await process.open()
+                await db.open_pool(self.settings)  # before the first request or update
                 self.parts = build(process.services)
                 return await self._serve(loop, started)
             finally:

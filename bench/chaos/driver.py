@@ -3,22 +3,34 @@
 Why not locust or wrk: the checker needs, for each logical claim (an "intent"), every attempt
 and its exact answer — which code was acknowledged to which claimant, which attempts timed out
 and were retried with the SAME Idempotency-Key and body. wrk cannot keep per-request state
-across a retry, and locust's runner monkey-patches the process with gevent, which cannot share
-it with the asyncio database checker and the fault injector that must act at a precise point
-of progress. So the driver is a small asyncio loop on httpx (the client the project already
-uses), one task per claimer, with a bounded number in flight.
+across a retry, nor give a first attempt a 25 ms timeout, and locust's runner monkey-patches
+the process with gevent, which cannot share it with the asyncio database checker and the fault
+injector that must act at a precise point of progress.
+
+So the claimers run in `Load.processes` child processes (`python -m bench.chaos.driver`), each
+an asyncio loop on aiohttp (about a third of httpx's CPU per request) with its share of the
+intents and of the concurrency. Each child streams one line per attempt back; this process
+records them in the `History` as they come, so faults still fire at a point of progress. A
+single process on httpx used to saturate a core (98 %) while the API workers idled at 2 %:
+its latencies were its own queueing. Each child reports its CPU at the end (`Usage`), so the
+table can say how much of the machine the generator took.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
+import resource
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-import httpx
+import aiohttp
 
 ACKNOWLEDGED = "acknowledged"
 CLIENT_CONNECTIONS = 100
@@ -61,6 +73,7 @@ class History:
     finished: int = 0
     progress: asyncio.Event = field(default_factory=asyncio.Event)
     watermark: int = 0
+    usage: Usage | None = None  # what the generator itself used, once `run` is over
 
     def record(self, attempt: Attempt) -> None:
         self.attempts.append(attempt)
@@ -106,25 +119,67 @@ class Load:
     first_timeout: float | None = None  # a shorter read timeout on the first attempt
     attempts: int = 8
     backoff: float = 0.05
+    processes: int = 2  # child processes the claimers are spread over
 
 
-def _kind(exc: Exception) -> str:
-    if isinstance(exc, httpx.TimeoutException):
+@dataclass
+class Usage:
+    """The generator's own CPU during one `run`: its children and this process."""
+
+    processes: int
+    wall: float  # seconds from the first request to the last answer
+    child_cpu: float  # CPU seconds of the child processes
+    parent_cpu: float  # CPU seconds of this process while it recorded their answers
+
+    @property
+    def cores(self) -> float:
+        """Cores the generator kept busy on average (1.0 = one whole core)."""
+        return (self.child_cpu + self.parent_cpu) / max(self.wall, 1e-6)
+
+    @property
+    def limited(self) -> bool:
+        """True when its children were busy most of the time: the figures are its own."""
+        return self.child_cpu / max(self.wall * self.processes, 1e-6) >= 0.9
+
+    def note(self) -> str:
+        share = self.cores / (os.cpu_count() or 1) * 100
+        text = (
+            f"load generator: {self.processes} processes, {self.cores:.2f} cores"
+            f" ({share:.0f} % of the machine) over {self.wall:.1f} s"
+        )
+        return text + (" — GENERATOR-LIMITED" if self.limited else "")
+
+
+# the usage of each run, by the claimants' common name prefix (the scenario's name): the
+# results table reads it beside each row
+USAGE: dict[str, Usage] = {}
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
         return "timeout"
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, aiohttp.ClientConnectionError):
         return "connection"
     return type(exc).__name__
 
 
+def _problem_code(status: int, body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("code", status))
+    except (ValueError, AttributeError):
+        return str(status)
+
+
 async def _one(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     url: str,
     index: int,
     intent: Intent,
     load: Load,
     api_key: str,
-    history: History,
+    emit: _Emit,
 ) -> None:
+    """Drive one intent to its final answer; every attempt is emitted as it ends."""
     headers = {}
     if intent.key:
         headers["Idempotency-Key"] = intent.key
@@ -133,35 +188,74 @@ async def _one(
     body = intent.body()
     for n in range(load.attempts):
         read = load.first_timeout if n == 0 and load.first_timeout else load.timeout
-        timeout = httpx.Timeout(load.timeout, read=read)
+        # connect covers the wait for a pooled connection as well (httpx's pool timeout)
+        timeout = aiohttp.ClientTimeout(total=None, connect=load.timeout, sock_read=read)
         start = time.perf_counter()
         wait = load.backoff * (2**n) * (0.5 + random.random())
+        final = n == load.attempts - 1
         try:
-            r = await http.post(url, json=body, headers=headers, timeout=timeout)
+            async with http.post(url, json=body, headers=headers, timeout=timeout) as r:
+                payload = await r.read()
+                status, retry_after = r.status, r.headers.get("retry-after", "1")
+                replayed = r.headers.get("idempotent-replayed") == "true"
         except Exception as exc:
-            history.record(Attempt(index, time.perf_counter() - start, "error:" + _kind(exc)))
+            emit(Attempt(index, time.perf_counter() - start, "error:" + _kind(exc)), final)
         else:
             latency = time.perf_counter() - start
-            if r.status_code in (200, 201):
-                replayed = r.headers.get("idempotent-replayed") == "true"
-                history.record(Attempt(index, latency, ACKNOWLEDGED, r.json()["code"], replayed))
-                break
-            problem = _problem_code(r)
-            if r.status_code < 500 and r.status_code != 429:
-                history.record(Attempt(index, latency, f"refused:{problem}"))
-                break
-            history.record(Attempt(index, latency, f"error:{r.status_code} {problem}"))
-            if r.status_code in (429, 503):
-                wait = max(wait, min(float(r.headers.get("retry-after", "1")), 2.0))
-        await asyncio.sleep(min(wait, 2.0))
-    history.done_one()
+            if status in (200, 201):
+                code = json.loads(payload)["code"]
+                emit(Attempt(index, latency, ACKNOWLEDGED, code, replayed), True)
+                return
+            problem = _problem_code(status, payload)
+            # 408: the server did not read the request in time, so nothing ran; retried
+            if status < 500 and status not in (408, 429):
+                emit(Attempt(index, latency, f"refused:{problem}"), True)
+                return
+            emit(Attempt(index, latency, f"error:{status} {problem}"), final)
+            if status in (408, 429, 503):
+                wait = max(wait, min(float(retry_after), 2.0))
+        if not final:
+            await asyncio.sleep(min(wait, 2.0))
 
 
-def _problem_code(r: httpx.Response) -> str:
-    try:
-        return str(r.json().get("code", r.status_code))
-    except ValueError:
-        return str(r.status_code)
+class _Emit:
+    """Writes each attempt as one JSON line: [intent, latency, outcome, code, replayed, final]."""
+
+    def __init__(self) -> None:
+        self.out = sys.stdout
+
+    def __call__(self, a: Attempt, final: bool) -> None:
+        line = [a.intent, a.latency, a.outcome, a.code, a.replayed, final]
+        self.out.write(json.dumps(line) + "\n")
+
+
+async def _child(spec: dict[str, object]) -> None:
+    """One child process: its intents, `concurrency` at a time, answers streamed to stdout."""
+    load = Load(**spec["load"])  # type: ignore[arg-type]
+    intents = [(i, Intent(*fields)) for i, *fields in spec["intents"]]  # type: ignore[attr-defined]
+    queue: asyncio.Queue[tuple[int, Intent]] = asyncio.Queue()
+    for item in intents:
+        queue.put_nowait(item)
+    emit = _Emit()
+    connector = aiohttp.TCPConnector(limit=load.concurrency, limit_per_host=load.concurrency)
+    async with aiohttp.ClientSession(str(spec["base_url"]), connector=connector) as http:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go"
+
+        async def claimer() -> None:
+            while True:
+                try:
+                    i, intent = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await _one(http, str(spec["url"]), i, intent, load, str(spec["api_key"]), emit)
+                sys.stdout.flush()
+
+        await asyncio.gather(*(claimer() for _ in range(load.concurrency)))
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    sys.stdout.write(json.dumps(["cpu", used.ru_utime + used.ru_stime]) + "\n")
+    sys.stdout.flush()
 
 
 async def run(
@@ -172,33 +266,74 @@ async def run(
     *,
     api_key: str,
 ) -> None:
-    """Drive every intent of `history` to a final answer, `load.concurrency` at a time."""
-    url = f"/api/distribute/{campaign_id}"
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(len(history.intents)):
-        queue.put_nowait(i)
-    # httpx's pool scans its connections on every request: past a few hundred connections
-    # one client becomes the bottleneck, so a burst is spread over many small clients
-    per_client = min(load.concurrency, CLIENT_CONNECTIONS)
-    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
-    clients = [
-        httpx.AsyncClient(base_url=base_url, limits=limits)
-        for _ in range(-(-load.concurrency // per_client))
-    ]
+    """Drive every intent of `history` to a final answer, `load.concurrency` at a time, in
+    `load.processes` child processes; their CPU lands in `history.usage`."""
+    n = max(1, min(load.processes, len(history.intents)))
+    per_child = Load(**{**asdict(load), "concurrency": -(-load.concurrency // n)})
+    shards: list[list[list[object]]] = [[] for _ in range(n)]
+    for i, it in enumerate(history.intents):
+        shards[i % n].append([i, it.user, it.platform, it.key, it.backend])
+    children = []
+    for shard in shards:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.chaos.driver",
+            cwd=Path(__file__).resolve().parents[2],
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 20,
+        )
+        spec = {
+            "base_url": base_url,
+            "url": f"/api/distribute/{campaign_id}",
+            "api_key": api_key,
+            "load": asdict(per_child),
+            "intents": shard,
+        }
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(json.dumps(spec).encode() + b"\n")
+        await child.stdin.drain()
+        children.append(child)
+    for child in children:  # every child has its clients ready before any claim is sent
+        assert child.stdout is not None
+        if (await child.stdout.readline()).strip() != b"ready":
+            raise RuntimeError("a load generator process did not start")
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    child_cpu = 0.0
 
-    async def claimer(http: httpx.AsyncClient) -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await _one(http, url, i, history.intents[i], load, api_key, history)
+    async def collect(child: asyncio.subprocess.Process) -> None:
+        nonlocal child_cpu
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(b"go\n")
+        await child.stdin.drain()
+        async for raw in child.stdout:
+            line = json.loads(raw)
+            if line[0] == "cpu":
+                child_cpu += float(line[1])
+                continue
+            intent, latency, outcome, code, replayed, final = line
+            history.record(Attempt(intent, latency, outcome, code, replayed))
+            if final:
+                history.done_one()
+        await child.wait()
 
     try:
-        await asyncio.gather(*(claimer(clients[n // per_client]) for n in range(load.concurrency)))
+        await asyncio.gather(*(collect(c) for c in children))
     finally:
-        for http in clients:
-            await http.aclose()
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+    history.usage = Usage(
+        processes=n,
+        wall=time.perf_counter() - started,
+        child_cpu=child_cpu,
+        parent_cpu=time.process_time() - cpu_before,
+    )
+    if history.intents:
+        USAGE[history.intents[0].user.rsplit("-", 1)[0]] = history.usage
 
 
 def latency_quantiles(history: History) -> tuple[float, float]:
@@ -211,3 +346,7 @@ def latency_quantiles(history: History) -> tuple[float, float]:
         return values[min(len(values) - 1, int(p * len(values)))] * 1000
 
     return q(0.50), q(0.99)
+
+
+if __name__ == "__main__":  # a child process of `run`: its spec is the first line of stdin
+    asyncio.run(_child(json.loads(sys.stdin.readline())))

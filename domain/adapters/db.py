@@ -122,6 +122,28 @@ async def init_db(settings: Settings, *, migrate: bool = False) -> None:
     log.info("database: %s", describe_database(settings))
 
 
+async def open_pool(settings: Settings) -> None:
+    """Open every pooled MariaDB connection now, before the first request needs one.
+
+    Best effort: a database that does not answer within `database_timeout` is logged, and
+    the pool opens at the first query as before (domain/adapters/mysql_client.py says why
+    a server wants it open first).
+    """
+    if not settings.is_mysql:
+        return
+    from domain.adapters.mysql_client import BoundedMySQLClient
+
+    conn = get_connection("default")
+    if not isinstance(conn, BoundedMySQLClient):
+        return
+    try:
+        opened = await conn.fill_pool()
+    except Exception as exc:  # any failure leaves the opening at first use in place
+        log.warning("database pool not opened at start (%s); it opens at first use", exc)
+    else:
+        log.info("database pool open: %d connections", opened)
+
+
 async def run_migrations(settings: Settings) -> None:
     """Apply every pending migration (tortoise's built-in migrations)."""
     check_sqlite_folder(settings)

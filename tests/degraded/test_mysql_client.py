@@ -91,3 +91,22 @@ async def test_closing_with_a_connection_still_marked_in_use_returns_at_once(
     start = time.monotonic()
     await client.close()
     assert time.monotonic() - start < 1 and pool.closed
+
+
+async def test_fill_pool_opens_every_connection_of_a_pool_not_yet_created(
+    settings: Settings,
+) -> None:
+    config = connection_config(settings)
+    assert isinstance(config, dict)
+    credentials: dict[str, Any] = {**config["credentials"], "minsize": 1, "maxsize": 3}
+    c = BoundedMySQLClient(connection_name="fill", **credentials)
+    try:
+        assert c._pool is None  # tortoise would open it at the first query
+        assert await c.fill_pool() == 3
+        pool: Any = c._pool
+        assert pool.size == pool.freesize == 3  # open, and none left marked in use
+        _, rows = await c.execute_query("SELECT 1 AS one")
+        assert rows == [{"one": 1}] and pool.size == 3
+    finally:
+        async with asyncio.timeout(10):
+            await c.close()
