@@ -68,8 +68,10 @@ class WaitlistRestock(Model):
 
 
 class WaitlistNotice(Model):
-    """The restock notice owed to one waiter for one restock; unique (entry, restock), so one
-    address gets at most one row, and the row's status is claimed before its mail is sent."""
+    """The restock notice owed to one waiter for one restock.
+
+    Unique (entry, restock), so one address gets at most one row per restock, and the row's
+    status is claimed (pending to sending) before its mail is sent."""
 
     id = fields.BigIntField(primary_key=True)
     entry: fields.ForeignKeyRelation[WaitlistEntry] = fields.ForeignKeyField(

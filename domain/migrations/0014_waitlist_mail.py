@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'waitlist_notices', 'app': 'models', 'unique_together': (('entry', 'restock'),), 'indexes': [Index(fields=['status', 'next_attempt_at'], name='waitlist_notices_due')], 'pk_attr': 'id', 'table_description': 'The restock notice owed to one waiter for one restock; unique (entry, restock), so one'},
+            options={'table': 'waitlist_notices', 'app': 'models', 'unique_together': (('entry', 'restock'),), 'indexes': [Index(fields=['status', 'next_attempt_at'], name='waitlist_notices_due')], 'pk_attr': 'id', 'table_description': 'The restock notice owed to one waiter for one restock.'},
             bases=['Model'],
         ),
         ops.AddField(
