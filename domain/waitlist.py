@@ -39,7 +39,9 @@ EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[^@\s<>\"',;]{1,190}\.[A-Za-z]{2,}$")
 EMAIL_KEY = "email:"
 # a second confirmation mail to one address goes out no sooner than this after the first
 RESEND_AFTER = timedelta(minutes=2)
-TOKEN_MAX = 100
+# the length of every token we issue (`secrets.token_urlsafe(32)`) and of the `mail_key`
+# column: a longer one is no token of ours (and tortoise refuses it as a filter value)
+TOKEN_LENGTH = 43
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +272,7 @@ async def join_by_email(*, campaign_id: str, address: str, setup: MailSetup) -> 
 
 
 async def _by_token(campaign_id: str, token: str, **lookup: str) -> WaitlistEntry | None:
-    if not token or len(token) > TOKEN_MAX:
+    if not token or len(token) > TOKEN_LENGTH:
         return None
     c = await public_row(campaign_id)
     return await WaitlistEntry.filter(campaign_id=c.id, **lookup).first()

@@ -209,3 +209,21 @@ async def test_a_join_whose_confirmation_cannot_be_sent_says_so_and_can_be_retri
     assert r.status_code == 503 and "could not be sent just now" in r.text
     r = await join(member, cid, "unlucky@example.com")
     assert r.status_code == 303 and len(inbox.to("unlucky@example.com")) == 1
+
+
+async def test_odd_links_get_a_clear_page_never_a_server_error(
+    mail_services: Services, member: httpx.AsyncClient
+) -> None:
+    _, cid = await sold_out_campaign(mail_services)
+    for kind in ("confirm", "unsubscribe"):
+        for token in ("", "x", "A" * 43, "A" * 44, "é" * 10, "' OR 1=1 --"):
+            for method in ("GET", "POST"):
+                r = await member.request(
+                    method, f"/c/{cid}/waitlist/{kind}", params={"token": token}
+                )
+                assert r.status_code == 200, (kind, token, method, r.status_code)
+                assert 'data-state="unknown"' in r.text or 'data-state="gone"' in r.text
+        r = await member.get(f"/c/{cid}/waitlist/{kind}", params={"token": "A" * 500})
+        assert r.status_code == 422
+        missing = await member.post("/c/NoSuchCampaign1/waitlist/" + kind, params={"token": "x"})
+        assert missing.status_code == 404 and "Campaign not found" in missing.text
