@@ -319,8 +319,11 @@ async def unsubscribe(*, campaign_id: str, token: str) -> bool:
 EXPORT_COLUMNS = ["channel", "contact", "joined_at", "confirmed_at", "notified_at"]
 
 
-async def export_csv(*, developer_id: int, campaign_id: str) -> str:
-    """The campaign's waitlist as CSV (owners only, audited; safe to open in a spreadsheet).
+async def export_csv(
+    *, developer_id: int, campaign_id: str, batch: int = 2000
+) -> AsyncIterator[str]:
+    """The campaign's waitlist as CSV text chunks (owners only, audited before the first row
+    leaves; safe to open in a spreadsheet; read in batches by id).
 
     `contact` is the e-mail address (web) or the chat id (bots); `confirmed_at` is empty for
     an address that never confirmed, and for bot members (their bot is their confirmation).
@@ -329,20 +332,36 @@ async def export_csv(*, developer_id: int, campaign_id: str) -> str:
     await audit.record(
         "waitlist.export", actor_id=developer_id, campaign=c, target=f"campaign:{c.public_id}"
     )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    async for r in WaitlistEntry.filter(campaign_id=c.id).order_by("id"):
-        writer.writerow(
-            [
-                r.channel,
-                spreadsheet_safe(r.contact),
-                r.created_at.isoformat(),
-                r.confirmed_at.isoformat() if r.confirmed_at else "",
-                r.notified_at.isoformat() if r.notified_at else "",
-            ]
-        )
-    return out.getvalue()
+
+    async def rows() -> AsyncIterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        last = 0
+        while True:
+            page = (
+                await WaitlistEntry.filter(campaign_id=c.id, id__gt=last)
+                .order_by("id")
+                .limit(batch)
+            )
+            for r in page:
+                writer.writerow(
+                    [
+                        r.channel,
+                        spreadsheet_safe(r.contact),
+                        r.created_at.isoformat(),
+                        r.confirmed_at.isoformat() if r.confirmed_at else "",
+                        r.notified_at.isoformat() if r.notified_at else "",
+                    ]
+                )
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if len(page) < batch:
+                return
+            last = page[-1].id
+
+    return rows()
 
 
 async def forget_after_end(*, older_than: timedelta) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 
 from api.deps import CampaignId, CurrentDeveloper, KnownQueryOnly, developer_limit
 from api.schemas import PROBLEMS
@@ -19,16 +20,16 @@ api_limit = developer_limit("rate_limit_api", "API calls")
 
 @router.get(
     "/waitlist.csv",
-    response_class=Response,
+    response_class=StreamingResponse,
     dependencies=[api_limit],
     responses={200: {"content": {"text/csv": {}}, "description": "the waitlist, as CSV"}},
 )
-async def export_waitlist(campaign_id: CampaignId, dev: CurrentDeveloper) -> Response:
+async def export_waitlist(campaign_id: CampaignId, dev: CurrentDeveloper) -> StreamingResponse:
     """Export the campaign's waitlist: addresses and chat ids with their dates (owner only;
     safe to open in a spreadsheet)."""
-    body = await waitlist.export_csv(developer_id=dev.id, campaign_id=campaign_id)
-    return Response(
-        body,
+    stream = await waitlist.export_csv(developer_id=dev.id, campaign_id=campaign_id)
+    return StreamingResponse(
+        stream,
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="waitlist-{campaign_id}.csv"',

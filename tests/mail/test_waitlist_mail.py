@@ -227,3 +227,29 @@ async def test_odd_links_get_a_clear_page_never_a_server_error(
         assert r.status_code == 422
         missing = await member.post("/c/NoSuchCampaign1/waitlist/" + kind, params={"token": "x"})
         assert missing.status_code == 404 and "Campaign not found" in missing.text
+
+
+async def test_sending_keeps_to_the_rate_and_the_next_window_carries_on(
+    mail_services: Services, member: httpx.AsyncClient, inbox: Inbox
+) -> None:
+    from dataclasses import replace
+
+    from domain.adapters.ratelimits import MemoryRateLimiter
+
+    owner, cid = await sold_out_campaign(mail_services)
+    for i in range(5):
+        await join_and_confirm(member, inbox, cid, f"w{i}@example.com")
+    await restock(mail_services, owner, cid, 5)
+    paced = replace(
+        mail_services,
+        settings=mail_services.settings.model_copy(update={"waitlist_mail_rate": "3/day"}),
+    )
+    first = await one_pass(paced)
+    assert (first.sent, first.rate_limited) == (3, True)
+    second = await one_pass(paced)
+    assert (second.sent, second.rate_limited) == (0, True)
+    assert await WaitlistNotice.filter(status="pending").count() == 2
+    fresh_window = replace(paced, limiter=MemoryRateLimiter())
+    assert (await one_pass(fresh_window)).sent == 2
+    told = sorted(m["To"] for m in inbox.about("Codes are back"))
+    assert told == [f"w{i}@example.com" for i in range(5)]
