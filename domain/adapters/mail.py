@@ -59,7 +59,7 @@ def message_of(mail: Mail, sender: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    msg["Subject"] = " ".join(mail.subject.split())  # one line, whatever a campaign is named
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
     for name, value in mail.headers.items():
