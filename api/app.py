@@ -24,6 +24,7 @@ from api.routes import (
     reports,
     teams,
     uploads,
+    waitlist,
     webhooks,
 )
 from domain import claims
@@ -110,6 +111,7 @@ def create_app(
         webhooks,
         teams,
         audit,
+        waitlist,
     ):
         app.include_router(module.router)
     # plain claims skip FastAPI's layers (api/fastlane.py); metrics wrap the lane

@@ -4,7 +4,10 @@
 - large-upload sessions whose file never arrived expire (and any partial object goes);
 - stored `Idempotency-Key` answers expire;
 - expired job leases are purged (the per-slot leases would pile up otherwise);
-- dashboard sessions past their expiry are deleted.
+- dashboard sessions past their expiry are deleted;
+- waitlists (addresses, chat ids, their notices) go 30 days (configurable) after their
+  campaign ended (`domain.waitlist.forget_after_end`; deleting a campaign deletes its
+  waitlist at once, by foreign key).
 Every step is a conditional update or a delete of rows past a cut-off, so running it twice,
 or on two processes, does no harm.
 """
@@ -16,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain import clock, developers
+from domain import clock, developers, waitlist
 from domain.models import IdempotencyRecord, JobLease, Upload
 from domain.storage import ObjectStore
 
@@ -34,6 +37,7 @@ class CleanupResult:
     idempotency_records_deleted: int = 0
     leases_purged: int = 0
     dashboard_sessions_expired: int = 0
+    waitlist_entries_deleted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +111,7 @@ async def run_cleanup(
     upload_object_ttl: timedelta,
     upload_session_ttl: timedelta,
     idempotency_ttl: timedelta,
+    waitlist_ttl: timedelta = timedelta(days=30),
 ) -> CleanupResult:
     """Every cleanup step, once."""
     result = CleanupResult(
@@ -119,6 +124,7 @@ async def run_cleanup(
         idempotency_records_deleted=await expire_idempotency_records(older_than=idempotency_ttl),
         leases_purged=await purge_expired_leases(),
         dashboard_sessions_expired=await developers.forget_expired_sessions(),
+        waitlist_entries_deleted=await waitlist.forget_after_end(older_than=waitlist_ttl),
     )
     log.info("cleanup: %s", result.as_dict())
     return result

@@ -298,24 +298,6 @@ class ArchivedCode(Model):
         indexes = (Index(fields=("campaign_id",), name="archived_by_campaign"),)
 
 
-class WaitlistEntry(Model):
-    """A member who asked to be told when a sold-out campaign gets codes again."""
-
-    id = fields.IntField(primary_key=True)
-    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField(
-        "models.Campaign", related_name="waitlist", on_delete=fields.CASCADE
-    )
-    claimant = ExactCharField(max_length=100)
-    channel = fields.CharField(max_length=16)
-    contact = fields.CharField(max_length=254, description="chat id or e-mail address")
-    created_at = fields.DatetimeField(auto_now_add=True)
-    notified_at = fields.DatetimeField(null=True)
-
-    class Meta:
-        table = "waitlist"
-        unique_together = (("campaign", "claimant"),)
-
-
 class IdempotencyRecord(Model):
     """The stored answer to a request made with an `Idempotency-Key`."""
 
@@ -463,3 +445,15 @@ class WebhookDelivery(Model):
         table = "webhook_deliveries"
         unique_together = (("webhook", "event"),)
         indexes = (Index(fields=("status", "next_attempt_at"), name="webhook_deliveries_due"),)
+
+
+# the waitlist's tables live in their own module; tortoise discovers models here
+from domain.waitlist_models import (  # noqa: E402
+    WaitlistEntry as WaitlistEntry,
+)
+from domain.waitlist_models import (  # noqa: E402
+    WaitlistNotice as WaitlistNotice,
+)
+from domain.waitlist_models import (  # noqa: E402
+    WaitlistRestock as WaitlistRestock,
+)

@@ -174,6 +174,35 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="how often the dispatcher looks for events when idle"
     )
 
+    # waitlist e-mail (domain/waitlist.py, domain/waitlist_notices.py)
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="smtp://user:pass@host:587 (STARTTLS when offered; ?starttls=required or"
+        " ?starttls=no) or smtps://user:pass@host:465; unset: no e-mail is sent",
+    )
+    smtp_from: str | None = Field(
+        None, description="the From of waitlist mail, e.g. Drops <drops@example.com>"
+    )
+    smtp_unsubscribe_mailto: str | None = Field(
+        None,
+        description="a mailbox you process, offered beside the one-click unsubscribe link",
+    )
+    smtp_timeout_seconds: float = Field(
+        15.0, gt=0, le=120, description="time one SMTP conversation may take"
+    )
+    waitlist_mail_rate: str = Field(
+        "60/minute", description="restock notices sent per window, all processes together"
+    )
+    waitlist_mail_poll_seconds: int = Field(
+        15, ge=5, le=3600, description="how often restocks are looked for and notices sent"
+    )
+    waitlist_confirm_days: int = Field(
+        7, ge=1, le=60, description="a confirmation link works this long"
+    )
+    waitlist_keep_days: int = Field(
+        30, ge=1, description="waitlist addresses are deleted this long after a campaign ends"
+    )
+
     # scheduler
     scheduler_enabled: bool = Field(True, description="run the jobs inside `codedrop run`")
     archive_after_days: int = Field(30, ge=1, description="archive codes used this long ago")
@@ -233,6 +262,16 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            scheme, _, rest = value.get_secret_value().partition("://")
+            if scheme not in ("smtp", "smtps") or not rest.rpartition("@")[2].strip("/"):
+                # the value itself may hold a password: never repeat it
+                raise ValueError("CODEDROP_SMTP_URL must look like smtp://host:587 or smtps://…")
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if (
@@ -261,6 +300,11 @@ class Settings(BaseSettings):
         if self.registration is None:
             return self.environment == "development"
         return self.registration == "open"
+
+    @property
+    def sends_mail(self) -> bool:
+        """An SMTP server and a From address are configured."""
+        return bool(self.smtp_url and self.smtp_from)
 
     @property
     def is_mysql(self) -> bool:

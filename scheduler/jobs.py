@@ -77,6 +77,7 @@ async def cleanup(ctx: JobContext) -> dict[str, Any]:
         upload_object_ttl=timedelta(hours=s.upload_object_ttl_hours),
         upload_session_ttl=timedelta(hours=s.upload_session_ttl_hours),
         idempotency_ttl=timedelta(hours=s.idempotency_ttl_hours),
+        waitlist_ttl=timedelta(days=s.waitlist_keep_days),
     )
     pruned = await prune_history(older_than=timedelta(days=s.webhook_retention_days))
     return result.as_dict() | {"webhook_rows_pruned": pruned}

@@ -34,6 +34,7 @@ from domain.notify import Notifier
 from domain.settings import Settings
 from scheduler import jobs
 from scheduler.jobs import JobContext
+from scheduler.mail import waitlist_mail
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ JOBS: dict[str, JobFunction] = {
     "expiry": jobs.expiry,
     "cleanup": jobs.cleanup,
     "process_uploads": jobs.process_uploads,
+    "waitlist_mail": waitlist_mail,
 }
 
 DAY = 24 * 3600
@@ -82,6 +84,7 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
     lifecycle = settings.lifecycle_interval_seconds
     cleanup = settings.cleanup_interval_minutes * 60
     uploads = settings.upload_poll_seconds
+    mail = settings.waitlist_mail_poll_seconds
     return {
         "archive": Schedule(
             CronTrigger(hour=settings.archive_hour, minute=0, timezone=UTC),
@@ -98,6 +101,7 @@ def schedules(settings: Settings) -> dict[str, Schedule]:
         "expiry": Schedule(every(lifecycle), lifecycle, f"every {lifecycle} s"),
         "cleanup": Schedule(every(cleanup), cleanup, f"every {cleanup // 60} min"),
         "process_uploads": Schedule(every(uploads), uploads, f"every {uploads} s"),
+        "waitlist_mail": Schedule(every(mail), mail, f"every {mail} s"),
     }
 
 

@@ -9,7 +9,6 @@ before the claim, never puts one in a URL, and every answer is `Cache-Control: n
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from dataclasses import replace
 from typing import Annotated, Any
@@ -23,6 +22,7 @@ from api.web.errors import WebError
 from api.web.pages import NO_STORE
 from api.web.platforms import detect_platform, preselect
 from domain import campaigns, claims, waitlist
+from domain.adapters.mail import mail_setup
 from domain.campaigns import PublicCard
 from domain.claim_identity import signed_claimant
 from domain.errors import DomainError
@@ -31,7 +31,16 @@ from domain.values import Channel, Claimant, ClaimResult, mask_code, redemption_
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,190}\.[A-Za-z]{2,}$")
+# what the page says after a join (`?waitlist=`): 1 stored (no mail transport), 2 "check your
+# inbox" (also for an address confirmed before: the page never tells whether an address is
+# on a waitlist)
+WAITLIST_SHOWN = {1: "stored", 2: "sent"}
+WAITLIST_QUERY = {
+    waitlist.Joined.STORED: 1,
+    waitlist.Joined.CONFIRMATION_SENT: 2,
+    waitlist.Joined.CONFIRMATION_PENDING: 2,
+    waitlist.Joined.CONFIRMED: 2,
+}
 PLATFORM_NAMES = {
     "ios": "iPhone / iPad",
     "android": "Android",
@@ -94,7 +103,8 @@ def _context(
         "result": None,
         "hint": None,
         "error": None,
-        "waitlist_joined": False,
+        "waitlist_joined": "",
+        "mail_sends": pages.services_of(request).settings.sends_mail,
         "signin": signin.page_options(request, card),
         **extra,
     }
@@ -152,7 +162,7 @@ async def claim_page(
         identity=identity,
         held=held,
         error=error,
-        waitlist_joined=bool(waitlist_joined),
+        waitlist_joined=WAITLIST_SHOWN.get(waitlist_joined, ""),
     )
     return _page(request, context, visitor, new)
 
@@ -252,36 +262,142 @@ async def waitlist_join(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
-    """Put an e-mail address on a sold-out campaign's waitlist (when the developer allows it)."""
+    """Put an e-mail address on a sold-out campaign's waitlist and mail it a confirmation
+    link (when the developer allows a waitlist and a mail transport is configured)."""
     services = pages.services_of(request)
     visitor = pages.claimant_id(request)
     if visitor is None or not pages.tokens_match(pages.claim_csrf(request, visitor), csrf_token):
         raise WebError(403, "Form expired", "Reload the page and try again.", code="csrf_failed")
     card = await _card(campaign_id)
-    address = email.strip()
-    error = None
-    if not EMAIL.match(address):
-        error = "Enter an e-mail address like name@example.com."
-    else:
-        try:
-            await limit(
-                services,
-                Response(),
-                services.settings.rate_limit_distribute_ip,
-                "waitlist-ip",
-                ip,
-                what="requests from this address",
-            )
-            await waitlist.join(
-                campaign_id=campaign_id,
-                claimant=Claimant.of("web", visitor),
-                channel=Channel.WEB,
-                contact=address,
-            )
-        except DomainError as exc:  # not a translation: the form shows it, filled in
-            error = exc.detail
-    if error:
-        context = _context(request, card, visitor, error=error, email=address)
-        return _page(request, context, visitor, False, status_code=422)
-    target = request.url_for("claim_page", campaign_id=campaign_id).include_query_params(waitlist=1)
+    try:
+        await _waitlist_limit(request, ip)
+        joined = await waitlist.join_by_email(
+            campaign_id=campaign_id, address=email, setup=mail_setup(services.settings)
+        )
+    except DomainError as exc:  # not a translation: the form shows it, filled in
+        context = _context(request, card, visitor, error=exc.detail, email=email.strip())
+        return _page(request, context, visitor, False, status_code=exc.status)
+    target = request.url_for("claim_page", campaign_id=campaign_id).include_query_params(
+        waitlist=WAITLIST_QUERY[joined]
+    )
     return RedirectResponse(str(target), status_code=303, headers=NO_STORE)
+
+
+async def _waitlist_limit(request: Request, ip: str) -> None:
+    services = pages.services_of(request)
+    rule = services.settings.rate_limit_distribute_ip
+    await limit(services, Response(), rule, "waitlist-ip", ip, what="requests from this address")
+
+
+def _mail_page(
+    request: Request, card: PublicCard, state: str, title: str, message: str, **form: str
+) -> Response:
+    """The confirm / unsubscribe page: a message, and a button when one more step is due."""
+    context = {"card": card, "state": state, "title": title, "message": message, **form}
+    response = pages.render(request, "waitlist_mail.html", context, headers={**NO_STORE})
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    return response
+
+
+CONFIRM_TEXTS = {
+    waitlist.Confirmed.CONFIRMED: ("You are on the waitlist", "We will write when codes are back."),
+    waitlist.Confirmed.ALREADY: ("Already confirmed", "This address is on the waitlist."),
+    waitlist.Confirmed.EXPIRED: (
+        "Link expired",
+        "This confirmation link is too old. Join the waitlist again for a new one.",
+    ),
+    waitlist.Confirmed.UNKNOWN: (
+        "Link not valid",
+        "This confirmation link is not valid, or a newer one was sent. Use the newest mail,"
+        " or join the waitlist again.",
+    ),
+}
+
+
+@router.get("/c/{campaign_id}/waitlist/confirm", name="waitlist_confirm_page")
+async def waitlist_confirm_page(
+    request: Request,
+    campaign_id: str,
+    ip: ClientIP,
+    token: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The link of a confirmation mail: a button that confirms (a mail scanner's GET does
+    not)."""
+    card = await _card(campaign_id)
+    await _waitlist_limit(request, ip)
+    state = await waitlist.check_confirmation(campaign_id=campaign_id, token=token)
+    if state is not waitlist.Confirmed.CONFIRMED:
+        return _mail_page(request, card, state.value, *CONFIRM_TEXTS[state])
+    action = request.url_for("waitlist_confirm", campaign_id=campaign_id)
+    return _mail_page(
+        request,
+        card,
+        "confirm",
+        "Confirm your address",
+        "Press the button to join the waitlist of this campaign.",
+        action=str(action.include_query_params(token=token)),
+        token=token,
+        button="Confirm",
+    )
+
+
+@router.post("/c/{campaign_id}/waitlist/confirm", name="waitlist_confirm")
+async def waitlist_confirm(
+    request: Request,
+    campaign_id: str,
+    ip: ClientIP,
+    token: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """Confirm an address (the token of its confirmation mail)."""
+    card = await _card(campaign_id)
+    await _waitlist_limit(request, ip)
+    state = await waitlist.confirm(campaign_id=campaign_id, token=token)
+    return _mail_page(request, card, state.value, *CONFIRM_TEXTS[state])
+
+
+@router.get("/c/{campaign_id}/waitlist/unsubscribe", name="waitlist_unsubscribe_page")
+async def waitlist_unsubscribe_page(
+    request: Request,
+    campaign_id: str,
+    ip: ClientIP,
+    token: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The unsubscribe link of a mail: a page asking to confirm (one-click clients POST)."""
+    card = await _card(campaign_id)
+    await _waitlist_limit(request, ip)
+    if not await waitlist.is_subscribed(campaign_id=campaign_id, token=token):
+        return _mail_page(request, card, "gone", "Not on the waitlist", NOT_SUBSCRIBED)
+    action = request.url_for("waitlist_unsubscribe", campaign_id=campaign_id)
+    return _mail_page(
+        request,
+        card,
+        "unsubscribe",
+        "Leave the waitlist?",
+        "Your address will be deleted from this campaign's waitlist.",
+        action=str(action.include_query_params(token=token)),
+        token=token,
+        button="Unsubscribe",
+    )
+
+
+NOT_SUBSCRIBED = "This address is not on the waitlist (any more). You will get no mail from it."
+
+
+@router.post("/c/{campaign_id}/waitlist/unsubscribe", name="waitlist_unsubscribe")
+async def waitlist_unsubscribe(
+    request: Request,
+    campaign_id: str,
+    ip: ClientIP,
+    token: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """One-click unsubscribe (RFC 8058: a POST to the link, `List-Unsubscribe=One-Click`),
+    also the button of the page: the address is deleted."""
+    card = await _card(campaign_id)
+    await _waitlist_limit(request, ip)
+    removed = await waitlist.unsubscribe(campaign_id=campaign_id, token=token)
+    log.info("waitlist unsubscribe campaign=%s removed=%s", campaign_id, removed)
+    if not removed:
+        return _mail_page(request, card, "gone", "Not on the waitlist", NOT_SUBSCRIBED)
+    return _mail_page(
+        request, card, "removed", "Unsubscribed", "Your address was deleted from this waitlist."
+    )

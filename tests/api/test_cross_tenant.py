@@ -156,6 +156,7 @@ ROLE_NEEDED: dict[str, str | None] = {
     "POST /api/campaigns/{campaign_id}/codes/{code_id}/used": "manager",
     "POST /api/campaigns/{campaign_id}/codes/{code_id}/release": "manager",
     "GET /api/campaigns/{campaign_id}/export.csv": "owner",
+    "GET /api/campaigns/{campaign_id}/waitlist.csv": "owner",
     "POST /api/campaigns/{campaign_id}/codes/generate": "manager",
     "GET /api/campaigns/{campaign_id}/codes/generate/{upload_id}": "viewer",
     "GET /api/campaigns/{campaign_id}/uploads": "viewer",

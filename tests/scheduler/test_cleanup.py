@@ -76,6 +76,7 @@ async def test_cleanup_removes_only_what_outlived_its_keep_time(
         "idempotency_records_deleted": 1,
         "leases_purged": 0,
         "dashboard_sessions_expired": 0,
+        "waitlist_entries_deleted": 0,
     }
     assert await svc.store.size(key) is None
     assert (await Upload.get(public_id=abandoned.upload_id)).status == "expired"

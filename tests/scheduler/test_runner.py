@@ -45,6 +45,7 @@ async def test_the_scheduler_holds_every_job_under_a_stable_id_in_utc(
             "expiry",
             "cleanup",
             "process_uploads",
+            "waitlist_mail",
         }
     )
     for job in found.values():
