@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.adapters.mail import mail_setup
 from domain.waitlist_notices import send_pass
 from scheduler.jobs import JobContext
 
@@ -18,6 +17,6 @@ async def waitlist_mail(ctx: JobContext) -> dict[str, Any]:
     """Tell confirmed e-mail waiters that their campaign has codes again (once per restock)."""
     s = ctx.services.settings
     result = await send_pass(
-        setup=mail_setup(s), limiter=ctx.services.limiter, rate=s.waitlist_mail_rate
+        setup=ctx.services.mail, limiter=ctx.services.limiter, rate=s.waitlist_mail_rate
     )
     return result.as_dict()

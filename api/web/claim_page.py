@@ -22,7 +22,6 @@ from api.web.errors import WebError
 from api.web.pages import NO_STORE
 from api.web.platforms import detect_platform, preselect
 from domain import campaigns, claims, waitlist
-from domain.adapters.mail import mail_setup
 from domain.campaigns import PublicCard
 from domain.claim_identity import signed_claimant
 from domain.errors import DomainError
@@ -272,7 +271,7 @@ async def waitlist_join(
     try:
         await _waitlist_limit(request, ip)
         joined = await waitlist.join_by_email(
-            campaign_id=campaign_id, address=email, setup=mail_setup(services.settings)
+            campaign_id=campaign_id, address=email, setup=services.mail
         )
     except DomainError as exc:  # not a translation: the form shows it, filled in
         context = _context(request, card, visitor, error=exc.detail, email=email.strip())

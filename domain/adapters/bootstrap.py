@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from domain.adapters.events import InProcessEventBus, RedisEventBus
 from domain.adapters.leases import build_leases
@@ -15,6 +16,9 @@ from domain.leases import Leases
 from domain.ratelimits import ClaimRateLimit, RateLimiter
 from domain.settings import Settings
 from domain.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from domain.waitlist import MailSetup
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,7 @@ class Services:
     limiter: RateLimiter
     store: ObjectStore
     leases: Leases
+    mail: MailSetup
 
     def claim_rate_limit(self) -> ClaimRateLimit | None:
         """The per-claimant limit every front hands to `claims.claim` (None when switched off)."""
@@ -60,6 +65,7 @@ def bootstrap(
     limiter: RateLimiter | None = None,
     store: ObjectStore | None = None,
     leases: Leases | None = None,
+    mail: MailSetup | None = None,
 ) -> Services:
     """Wire the adapters for these settings (Redis/S3 when configured, embedded otherwise)."""
     if events is None:
@@ -72,11 +78,18 @@ def bootstrap(
         store = build_store(settings)
     if leases is None:
         leases = build_leases(settings)
+    if mail is None:
+        from domain.adapters.mail import mail_setup
+
+        mail = mail_setup(settings)
     log.info(
-        "adapters: events=%s, rate limits=%s, objects=%s, leases=%s",
+        "adapters: events=%s, rate limits=%s, objects=%s, leases=%s, mail=%s",
         type(events).__name__,
         type(limiter).__name__,
         type(store).__name__,
         type(leases).__name__,
+        type(mail.mailer).__name__,
     )
-    return Services(settings=settings, events=events, limiter=limiter, store=store, leases=leases)
+    return Services(
+        settings=settings, events=events, limiter=limiter, store=store, leases=leases, mail=mail
+    )

@@ -128,7 +128,15 @@ async def test_private_and_reserved_targets_are_refused(
 
     strict = services.settings.model_copy(update={"webhook_allow_private": False})
     app = create_app(
-        strict, Services(strict, services.events, services.limiter, services.store, services.leases)
+        strict,
+        Services(
+            strict,
+            services.events,
+            services.limiter,
+            services.store,
+            services.leases,
+            services.mail,
+        ),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from tortoise.connection import get_connection
 
 from domain.adapters.bootstrap import Services
+from domain.adapters.mail import mail_setup
 from domain.settings import Settings
 
 PUBLIC_URL = "https://drops.example.com"
@@ -113,7 +114,8 @@ async def mail_services(
     conn = get_connection("default")
     for table in ("waitlist_notices", "waitlist_restocks", "waitlist"):
         await conn.execute_script(f"DELETE FROM {table}")
-    yield replace(services, settings=mail_settings(services.settings, smtp_server[1]))
+    settings = mail_settings(services.settings, smtp_server[1])
+    yield replace(services, settings=settings, mail=mail_setup(settings))
 
 
 @pytest.fixture

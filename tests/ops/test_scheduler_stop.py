@@ -32,7 +32,9 @@ async def test_stopping_the_scheduler_ends_archival_after_its_current_batch(
                 owner_id=dev.id, campaign_id=c.id, codes=names[start : start + 1000]
             )
     settings = services.settings.model_copy(update={"archive_batch_size": BATCH})
-    svc = Services(settings, services.events, services.limiter, services.store, services.leases)
+    svc = Services(
+        settings, services.events, services.limiter, services.store, services.leases, services.mail
+    )
     jobs = Scheduler(svc, [])
 
     running = asyncio.create_task(_fire("archive", svc, [], jobs))

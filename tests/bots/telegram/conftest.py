@@ -40,6 +40,7 @@ def front_services(services: Services, fake: FakeTelegram, **overrides: Any) -> 
         limiter=services.limiter,
         store=services.store,
         leases=services.leases,
+        mail=services.mail,
     )
 
 
