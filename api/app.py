@@ -116,7 +116,7 @@ def create_app(
         app.include_router(module.router)
     # plain claims skip FastAPI's layers (api/fastlane.py); metrics wrap the lane
     if fast_lane:
-        app.add_middleware(ClaimFastLane, route=claim_route(app.routes))
+        app.add_middleware(ClaimFastLane, route=claim_route(app))
     app.add_middleware(metrics.MetricsMiddleware)
     # the request id is known to every log line of the request, even the lane's
     app.add_middleware(RequestContext, access_log=settings.access_log)

@@ -10,46 +10,55 @@ known on the other) and the same error answers (`api.errors.to_response`) as the
 route. Everything else goes on to FastAPI untouched, the body already read handed on as it
 came: a body that fails validation or a malformed key gets FastAPI's 422, and the route
 stays in the OpenAPI document.
+
+The lane restates nothing of the route: it is built on the route itself (`claim_route`, by
+name), matches paths with the route's own compiled regex, checks the id with the route's own
+path parameter, and keys idempotency with the route's own operation
+(`api.idempotency.operation_of`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
-from api.idempotency import answer_once
-from api.routes.distribute import serve_claim
+from api.idempotency import answer_once, operation_of
+from api.routes.distribute import CLAIM_ROUTE, router, serve_claim
 from api.schemas import ClaimIn
 from domain import idempotency
 from domain.errors import DomainError
-from domain.values import PUBLIC_ID_PATTERN
 
-# only ids of the right shape: any other path goes on to FastAPI, whose route answers 422
-CLAIM_PATH = re.compile(r"^/api/distribute/(" + PUBLIC_ID_PATTERN.strip("^$") + ")$")
-ROUTE_PATH = "/api/distribute/{campaign_id}"
-CLAIM_OPERATION = "POST " + ROUTE_PATH  # the idempotency scope the FastAPI route uses
 MAX_BODY = 4096  # a claim body is well under 200 bytes; larger ones take the general road
 
 
 class ClaimFastLane:
     """ASGI middleware that answers claims it can take and hands everything else to `app`."""
 
-    def __init__(self, app: ASGIApp, route: APIRoute | None = None) -> None:
+    def __init__(self, app: ASGIApp, route: APIRoute) -> None:
         self.app = app
         self.route = route
+        self.operation = operation_of(route)  # the idempotency scope the route itself uses
+        [self.id_param] = route.dependant.path_params
+
+    def _campaign_id(self, path: str) -> str | None:
+        """The campaign id when `path` is the route's and the route would accept the id (any
+        other path goes on to FastAPI, whose route answers it, 422 included)."""
+        match = self.route.path_regex.match(path)
+        if match is None:
+            return None
+        raw = match[self.id_param.name]
+        value, problems = self.id_param.validate(raw, {}, loc=("path", self.id_param.name))
+        return None if problems else str(value)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        match = CLAIM_PATH.match(scope["path"])
-        if match is None or scope.get("query_string"):  # FastAPI refuses unknown parameters
+        campaign_id = self._campaign_id(scope["path"])
+        if campaign_id is None or scope.get("query_string"):  # FastAPI refuses unknown ones
             await self.app(scope, receive, send)
             return
         plain, key = _plain(scope["headers"])
@@ -78,20 +87,19 @@ class ClaimFastLane:
         except (ValidationError, ValueError):
             await self.app(scope, _replay(messages, receive), send)
             return
-        if self.route is not None:
-            scope["route"] = self.route  # metrics label the request by its route
+        scope["route"] = self.route  # metrics label the request by its route
         # the request as FastAPI would see it, its body readable again (the key's fingerprint)
         request = Request(scope, _replay(messages, receive))
         answer: Response
         try:
             if key is None:
-                answer = await self._claim(request, match.group(1), claim, None)
+                answer = await self._claim(request, campaign_id, claim, None)
             else:
                 answer = await answer_once(
                     request,
                     key,
-                    CLAIM_OPERATION,
-                    lambda: self._claim(request, match.group(1), claim, key),
+                    self.operation,
+                    lambda: self._claim(request, campaign_id, claim, key),
                     rerun=True,
                 )
         except Exception as exc:  # the FastAPI route's handlers, in the same order
@@ -141,13 +149,11 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-def claim_route(routes: Sequence[object]) -> APIRoute | None:
-    """The FastAPI route the lane stands in for (metrics label its requests by it)."""
-    for route in routes:
-        if (
-            isinstance(route, APIRoute)
-            and route.path == ROUTE_PATH
-            and "POST" in (route.methods or ())
-        ):
-            return route
-    return None
+def claim_route(app: FastAPI) -> APIRoute:
+    """The FastAPI route the lane stands in for, found by name; refused at start-up unless
+    `app` serves it at the path it declares (an include prefix would move it)."""
+    [route] = [r for r in router.routes if isinstance(r, APIRoute) and r.name == CLAIM_ROUTE]
+    served = app.url_path_for(CLAIM_ROUTE, campaign_id="probe")
+    if not route.path_regex.match(served):
+        raise RuntimeError(f"the claim route is served at {served}, not at {route.path}")
+    return route

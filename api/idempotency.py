@@ -225,6 +225,11 @@ HEADER_DOC = {
 }
 
 
+def operation_of(route: APIRoute) -> str:
+    """The operation a route's keys are scoped to: its methods and path template."""
+    return f"{','.join(sorted(route.methods or ()))} {route.path_format}"
+
+
 class IdempotentRoute(APIRoute):
     """An APIRoute whose `@idempotent` endpoints honour the `Idempotency-Key` header."""
 
@@ -243,6 +248,6 @@ class IdempotentRoute(APIRoute):
             return handler
         return guard(
             handler,
-            f"{','.join(sorted(self.methods or ()))} {self.path_format}",
+            operation_of(self),
             rerun=getattr(self.endpoint, RERUN, False),
         )

@@ -65,7 +65,10 @@ class CampaignCreate(Strict):
     name: str = Field(min_length=1, max_length=120)
     description: str = Field("", max_length=4000)
     platform: PlatformName = "universal"
-    status: Literal["draft", "active", "paused"] = "active"
+    # the statuses domain.campaign_state.START_STATUSES allows (a test holds them equal)
+    status: Literal["draft", "active"] = Field(
+        "active", description="draft or active: a new campaign starts in one of these"
+    )
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     per_claimant_limit: int = Field(1, ge=1, le=100)
@@ -93,7 +96,12 @@ class CampaignUpdate(Strict):
     name: str = Field(None, min_length=1, max_length=120)  # type: ignore[assignment]
     description: str = Field(None, max_length=4000)  # type: ignore[assignment]
     platform: PlatformName = Field(None)  # type: ignore[arg-type]
-    status: StatusName = Field(None)  # type: ignore[arg-type]
+    status: StatusName = Field(
+        None,  # type: ignore[arg-type]
+        description="the status to move to, as an owner action (draft→active publishes,"
+        " active→paused pauses, paused→active resumes, →completed ends, completed→active"
+        " reopens, completed→archived archives); any other move is a 409 `transition_refused`",
+    )
     starts_at: datetime | None = Field(None, description="null clears the start time")
     ends_at: datetime | None = Field(None, description="null clears the end time")
     per_claimant_limit: int = Field(None, ge=1, le=100)  # type: ignore[assignment]
@@ -120,6 +128,7 @@ class CampaignOut(BaseModel):
     platform: str
     status: str = Field(
         description="the stored status (draft, active, paused, completed, archived); PATCH it"
+        " to move it (an archived campaign takes no further change)"
     )
     state: Literal["draft", "not_started", "active", "paused", "sold_out", "ended", "archived"] = (
         Field(

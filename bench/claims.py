@@ -171,6 +171,7 @@ async def domain_phase(url: str, campaign: str, claimants: int, pool: int) -> di
     """Claims through the domain function alone: 1,000 concurrent tasks, no HTTP."""
     from domain import claims
     from domain.adapters import db
+    from domain.adapters.events import InProcessEventBus
     from domain.settings import Settings
     from domain.values import Claimant
 
@@ -193,6 +194,7 @@ async def domain_phase(url: str, campaign: str, claimants: int, pool: int) -> di
                     claimant=Claimant.of("web", f"d{i}"),
                     channel="web",
                     platform="ios",
+                    events_bus=InProcessEventBus(),
                 )
             except Exception:
                 errors += 1

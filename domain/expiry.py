@@ -25,7 +25,7 @@ from tortoise.expressions import Q
 
 from domain import clock, events
 from domain.adapters.db import is_mysql_connection
-from domain.campaigns import forget_card
+from domain.campaign_reads import forget_card
 from domain.events import Event, EventBus
 from domain.models import Campaign
 from domain.values import CampaignStatus
@@ -135,7 +135,7 @@ async def expiring_soon(*, now: datetime | None = None) -> dict[int, tuple[int, 
     return found
 
 
-async def notify_expiring(*, events_bus: EventBus | None, now: datetime | None = None) -> list[str]:
+async def notify_expiring(*, events_bus: EventBus, now: datetime | None = None) -> list[str]:
     """Publish `expiring_soon` for running campaigns with codes about to expire, once a day each.
 
     "Once" is a conditional UPDATE of the campaign's `expiry_noticed_on`: two runners, or
@@ -158,24 +158,23 @@ async def notify_expiring(*, events_bus: EventBus | None, now: datetime | None =
             continue
         noticed.append(c.public_id)
         count, first = soon[c.id]
-        if events_bus is not None:
-            await events_bus.publish(
-                Event(
-                    events.EXPIRING_SOON,
-                    c.public_id,
-                    c.owner_id,  # type: ignore[attr-defined]
-                    {
-                        "name": c.name,
-                        "count": count,
-                        "first_expires_at": first.isoformat(),
-                        "within_days": EXPIRING_WITHIN.days,
-                    },
-                )
+        await events_bus.publish(
+            Event(
+                events.EXPIRING_SOON,
+                c.public_id,
+                c.owner_id,  # type: ignore[attr-defined]
+                {
+                    "name": c.name,
+                    "count": count,
+                    "first_expires_at": first.isoformat(),
+                    "within_days": EXPIRING_WITHIN.days,
+                },
             )
+        )
     return noticed
 
 
-async def run_expiry(*, events_bus: EventBus | None, now: datetime | None = None) -> ExpiryResult:
+async def run_expiry(*, events_bus: EventBus, now: datetime | None = None) -> ExpiryResult:
     """The scheduler's `expiry` job: sweep expired codes, then the expiring-soon notices."""
     now = now or clock.now()
     result = ExpiryResult()

@@ -265,7 +265,7 @@ async def run_generation(
     pattern: Pattern,
     upload: Upload,
     count: int,
-    events_bus: EventBus | None = None,
+    events_bus: EventBus,
     batch_size: int | None = None,
 ) -> ImportReport:
     """Generate and insert `count` codes in batches; collisions are generated again.
@@ -346,7 +346,7 @@ async def generate_in_background(
     pattern: Pattern,
     upload: Upload,
     count: int,
-    events_bus: EventBus | None = None,
+    events_bus: EventBus,
 ) -> None:
     """`run_generation` from a request's background task; a failure marks the record failed
     (what went in stays: the codes are valid, the report says how many)."""

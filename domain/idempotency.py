@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 from domain import clock
 from domain.adapters.db import is_mysql_connection
 from domain.claims import ATTEMPTS, is_retryable
-from domain.coalesce import Coalescer
+from domain.claims.coalesce import Coalescer
 from domain.errors import IdempotencyMismatch, ServiceUnavailable, ValidationFailed
 from domain.models import IdempotencyRecord
 

@@ -1,9 +1,11 @@
 """Campaign lifecycle over time: scheduled starts, ends, sold-out completion, low stock.
 
-Run every minute by the scheduler. Every transition is one conditional UPDATE (the row must
-still be in the state we read), so two runners, or a runner racing an owner's edit, change a
-campaign once and publish one event. The edges follow the claim rules in `domain.claims`:
-a campaign is open from `starts_at` inclusive to `ends_at` exclusive.
+Run every minute by the scheduler. It finds the campaigns the clock or the stock has moved
+and asks `domain.campaign_state` to move them (`Move.STARTED`, `Move.ENDED`,
+`mark_sold_out`) and to raise or re-arm the low-stock flag; every move there is one
+conditional UPDATE, so two runners, or a runner racing an owner's edit, change a campaign
+once and publish one event. The window's edges are `campaign_state.openness`'s: open from
+`starts_at` inclusive to `ends_at` exclusive.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ from dataclasses import dataclass, field
 
 from tortoise.connection import get_connection
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
-from domain import clock, events, outbox
+from domain import campaign_state, clock
 from domain.adapters.db import is_mysql_connection
-from domain.campaigns import forget_card
-from domain.claims import alert_low_stock, available_count, mark_sold_out
-from domain.events import Event, EventBus
+from domain.campaign_state import Move
+from domain.claims import available_count
+from domain.events import EventBus
 from domain.expiry import db_time
 from domain.models import Campaign
 from domain.values import CampaignStatus
@@ -43,22 +44,6 @@ class LifecycleResult:
         }
 
 
-async def _publish_status(
-    bus: EventBus | None, c: Campaign, old: str, new: str, reason: str
-) -> None:
-    forget_card(c.public_id)
-    if bus is None:
-        return
-    await bus.publish(
-        Event(
-            events.CAMPAIGN_STATUS_CHANGED,
-            c.public_id,
-            c.owner_id,  # type: ignore[attr-defined]
-            {"from": old, "to": new, "reason": reason, "name": c.name},
-        )
-    )
-
-
 SOLD_OUT_SQL = (
     "SELECT c.id FROM campaigns c WHERE c.status = 'active'"
     " AND NOT EXISTS (SELECT 1 FROM promo_codes p"
@@ -77,7 +62,7 @@ async def _sold_out_ids() -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-async def advance_campaigns(*, events_bus: EventBus | None = None) -> LifecycleResult:
+async def advance_campaigns(*, events_bus: EventBus) -> LifecycleResult:
     """Start scheduled drafts, end campaigns past `ends_at`, complete sold-out ones."""
     now = clock.now()
     result = LifecycleResult()
@@ -89,21 +74,8 @@ async def advance_campaigns(*, events_bus: EventBus | None = None) -> LifecycleR
         starts_at__lte=now,
     )
     for c in due:
-        async with in_transaction() as conn:
-            changed = (
-                await Campaign.filter(id=c.id, status=CampaignStatus.DRAFT)
-                .using_db(conn)
-                .update(status=CampaignStatus.ACTIVE, completed_reason=None)
-            )
-            if changed:
-                await outbox.record_status(
-                    conn, c, CampaignStatus.DRAFT, CampaignStatus.ACTIVE, "started"
-                )
-        if changed:
+        if await campaign_state.move(c, Move.STARTED, events_bus):
             result.started.append(c.public_id)
-            await _publish_status(
-                events_bus, c, CampaignStatus.DRAFT, CampaignStatus.ACTIVE, "started"
-            )
 
     # past their end: running, paused, or scheduled drafts the scheduler never saw open
     over = await Campaign.filter(
@@ -112,22 +84,13 @@ async def advance_campaigns(*, events_bus: EventBus | None = None) -> LifecycleR
         ends_at__lte=now,
     )
     for c in over:
-        async with in_transaction() as conn:
-            changed = (
-                await Campaign.filter(id=c.id, status=c.status)
-                .using_db(conn)
-                .update(status=CampaignStatus.COMPLETED, completed_reason="ended")
-            )
-            if changed:
-                await outbox.record_status(conn, c, c.status, CampaignStatus.COMPLETED, "ended")
-        if changed:
+        if await campaign_state.move(c, Move.ENDED, events_bus):
             result.ended.append(c.public_id)
-            await _publish_status(events_bus, c, c.status, CampaignStatus.COMPLETED, "ended")
 
     # sold out: active, has had codes, none available (a campaign still waiting for its first
     # upload is not sold out). One query, each NOT EXISTS is a seek on promo_next_available.
     for c in await Campaign.filter(id__in=await _sold_out_ids()):
-        if await mark_sold_out(c, events_bus):
+        if await campaign_state.mark_sold_out(c, events_bus):
             result.sold_out.append(c.public_id)
 
     if result.started or result.ended or result.sold_out:
@@ -163,12 +126,12 @@ async def check_low_stock(*, events_bus: EventBus) -> LowStockResult:
     for c in watched:
         left = await available_count(c.id, at_most=c.low_stock_threshold + 1)
         if left > c.low_stock_threshold:
-            if c.low_stock_alerted:
-                rearmed = await Campaign.filter(id=c.id, low_stock_alerted=True).update(
-                    low_stock_alerted=False
-                )
-                if rearmed:
-                    result.rearmed.append(c.public_id)
-        elif left > 0 and not c.low_stock_alerted and await alert_low_stock(c, left, events_bus):
+            if c.low_stock_alerted and await campaign_state.rearm_low_stock(c, available=left):
+                result.rearmed.append(c.public_id)
+        elif (
+            left > 0
+            and not c.low_stock_alerted
+            and await campaign_state.alert_low_stock(c, left, events_bus)
+        ):
             result.alerted.append(c.public_id)
     return result

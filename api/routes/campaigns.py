@@ -31,7 +31,7 @@ router = APIRouter(
 async def create_campaign(
     body: CampaignCreate, dev: CurrentDeveloper, services: Svc
 ) -> CampaignOut:
-    """Create a campaign (active unless `status` says otherwise)."""
+    """Create a campaign (active unless `status` says draft)."""
     values = body.model_dump()
     values["eligibility"] = body.eligibility.model_dump(exclude_defaults=True)
     view = await campaigns.create_campaign(
@@ -51,7 +51,7 @@ async def list_campaigns(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CampaignPage:
-    """List your campaigns, newest first."""
+    """List your campaigns, newest first (archived ones only when `status=archived`)."""
     items, total = await campaigns.list_campaigns(
         owner_id=dev.id, status=status_, offset=offset, limit=limit
     )
@@ -74,7 +74,8 @@ async def get_campaign(
 async def update_campaign(
     campaign_id: CampaignId, body: CampaignUpdate, dev: CurrentDeveloper, services: Svc
 ) -> CampaignOut:
-    """Change fields of a campaign; send only what changes (status pauses, resumes, ends)."""
+    """Change fields of a campaign; send only what changes (`status` moves it as an owner
+    action would: publish, pause, resume, end, reopen, archive)."""
     changes = body.model_dump(exclude_unset=True)
     if "eligibility" in changes and body.eligibility is not None:
         changes["eligibility"] = body.eligibility.model_dump(exclude_defaults=True)

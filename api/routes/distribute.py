@@ -37,6 +37,7 @@ router = APIRouter(
     dependencies=[KnownQueryOnly],
 )
 
+CLAIM_ROUTE = "claim_code"  # the fast lane (api/fastlane.py) finds the claim route by it
 CARD_FRESH_WITHIN = 2.0  # seconds; the card also says max-age=5 to HTTP caches
 NO_STORE = {"Cache-Control": "no-store, private", "Pragma": "no-cache"}
 
@@ -55,6 +56,7 @@ async def campaign_card(
 
 @router.post(
     "/{campaign_id}",
+    name=CLAIM_ROUTE,
     response_model=ClaimOut,
     status_code=status.HTTP_201_CREATED,
     responses={
@@ -87,8 +89,9 @@ async def claim_code(
     ] = None,
 ) -> ClaimOut:
     """Claim a code for `user_identifier`; asking again returns the same code."""
-    # Plain claims (a valid JSON body, no Idempotency-Key) are served by api/fastlane.py with
-    # the same serve_claim; this route documents the operation and takes every other case.
+    # Claims with a JSON body ClaimIn accepts, with or without a well-formed Idempotency-Key,
+    # are served by api/fastlane.py with the same serve_claim and the same key scope; this
+    # route documents the operation and takes every other case (it answers their 422s).
     out = await serve_claim(request, response, campaign_id, body, idempotency_key)
     if out.repeated:
         response.status_code = status.HTTP_200_OK

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from api.app import create_app
-from api.fastlane import ClaimFastLane
+from api.fastlane import ClaimFastLane, claim_route
 from domain.adapters.bootstrap import Services
 from tests.api.conftest import Dev, new_campaign, upload
 
@@ -81,7 +81,7 @@ async def test_a_plain_claim_is_served_by_the_lane(
     cid = await new_campaign(client, dev, platform="ios")
     await upload(client, dev, cid, b"code\nLANE0001\nLANE0002\n")
     downstream = Downstream()
-    lane = ClaimFastLane(downstream)
+    lane = ClaimFastLane(downstream, route=claim_route(app))
     body = json.dumps({"platform": "ios", "user_identifier": "fast-1"}).encode()
 
     status, headers, answer = await call(
@@ -164,7 +164,7 @@ async def test_everything_but_a_plain_claim_goes_on_untouched(
     cid = await new_campaign(client, dev)
     await upload(client, dev, cid, b"code\nPASS0001\n")
     downstream = Downstream()
-    lane = ClaimFastLane(downstream)
+    lane = ClaimFastLane(downstream, route=claim_route(app))
     path = f"/api/distribute/{cid}"
     good = b'{"user_identifier": "u-1"}'
     cases = [
@@ -207,7 +207,7 @@ async def test_a_keyed_claim_is_served_by_the_lane_and_replayed_on_retry(
     cid = await new_campaign(client, dev)
     await upload(client, dev, cid, b"code\nKEYD0001\nKEYD0002\n")
     downstream = Downstream()
-    lane = ClaimFastLane(downstream)
+    lane = ClaimFastLane(downstream, route=claim_route(app))
     body = b'{"user_identifier": "retrier"}'
     path = f"/api/distribute/{cid}"
     headers = {"content_type": "application/json", "idempotency_key": "try-1"}

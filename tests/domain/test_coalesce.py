@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from domain.coalesce import Coalescer
+from domain.claims.coalesce import Coalescer
 
 
 class Recorder:

@@ -184,7 +184,10 @@ class Developers(commands.Cog):
         async def action() -> Answer:
             dev = await developer_of(interaction)
             view = await campaigns.update_campaign(
-                owner_id=dev.id, campaign_id=campaign, changes={"identity": mode}
+                owner_id=dev.id,
+                campaign_id=campaign,
+                changes={"identity": mode},
+                events_bus=self.services.events,
             )
             lang = lang_of(interaction)
             line = campaign_line(view, lang)

@@ -120,7 +120,11 @@ async def change_status(
 
 
 async def identity(
-    message: Message, command: CommandObject, developer: DeveloperView, lang: str | None
+    message: Message,
+    command: CommandObject,
+    developer: DeveloperView,
+    services: Services,
+    lang: str | None,
 ) -> None:
     """/identity <id> anonymous|verified: who may claim (domain.signin decides who counts)."""
     args = _args(command)
@@ -129,7 +133,10 @@ async def identity(
         return
     try:
         view = await campaigns.update_campaign(
-            owner_id=developer.id, campaign_id=args[0], changes={"identity": args[1]}
+            owner_id=developer.id,
+            campaign_id=args[0],
+            changes={"identity": args[1]},
+            events_bus=services.events,
         )
     except ValidationFailed:
         await message.answer(text("identity.usage", lang))
