@@ -117,7 +117,7 @@ async def check_low_stock(*, events_bus: EventBus) -> LowStockResult:
 
     Claims raise the alert as they happen (`domain.claims.check_stock`); this catches the
     crossings they cannot see (a threshold raised above the stock, codes released or
-    uploaded, a claim whose events were lost).
+    uploaded, codes that expired unclaimed).
     """
     result = LowStockResult()
     watched = await Campaign.filter(

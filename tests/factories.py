@@ -8,10 +8,14 @@ from typing import Any
 
 from domain import campaigns, developers, uploads
 from domain.adapters.bootstrap import Services, bootstrap
+from domain.adapters.events import InProcessEventBus
 from domain.campaigns import CampaignView
 from domain.developers import DeveloperView
 from domain.settings import Settings
 from domain.values import ImportReport
+
+# the bus for domain calls whose events no test listens to (the domain requires one)
+BUS = InProcessEventBus()
 
 
 async def developer(name: str = "Dev") -> tuple[DeveloperView, str]:

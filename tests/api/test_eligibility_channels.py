@@ -135,10 +135,15 @@ async def test_every_front_gets_the_refusal_from_the_domain(services: Services) 
         fact_sources=FactSources(web_country=True),
     )
     # resuming a campaign re-checks its rules against what this deployment can check
-    await campaigns.set_status(owner_id=dev.id, campaign_id=ok.id, status="paused")
+    await campaigns.set_status(
+        events_bus=factories.BUS, owner_id=dev.id, campaign_id=ok.id, status="paused"
+    )
     with pytest.raises(EligibilityUnverifiable):
-        await campaigns.set_status(owner_id=dev.id, campaign_id=ok.id, status="active")
+        await campaigns.set_status(
+            events_bus=factories.BUS, owner_id=dev.id, campaign_id=ok.id, status="active"
+        )
     resumed = await campaigns.set_status(
+        events_bus=factories.BUS,
         owner_id=dev.id,
         campaign_id=ok.id,
         status="active",

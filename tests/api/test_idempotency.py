@@ -109,7 +109,8 @@ async def test_answers_are_kept_24_hours_then_forgotten(
 async def test_a_refusal_is_not_stored_so_a_retry_sees_the_current_state(
     client: httpx.AsyncClient, dev: Dev
 ) -> None:
-    cid = await new_campaign(client, dev, status="paused")
+    cid = await new_campaign(client, dev)
+    await client.patch(f"/api/campaigns/{cid}", json={"status": "paused"}, headers=dev.auth)
     await upload(client, dev, cid, b"code\nIDEM0001\n")
     body = {"user_identifier": "early"}
     refused = await client.post(f"/api/distribute/{cid}", json=body, headers=key("k"))
@@ -327,7 +328,8 @@ async def test_one_key_sent_with_eight_different_bodies_at_once_runs_exactly_one
 async def test_a_refused_request_frees_its_key_for_another_request(
     client: httpx.AsyncClient, dev: Dev
 ) -> None:
-    cid = await new_campaign(client, dev, status="paused")
+    cid = await new_campaign(client, dev)
+    await client.patch(f"/api/campaigns/{cid}", json={"status": "paused"}, headers=dev.auth)
     await upload(client, dev, cid, b"code\nFREE0001\n")
     first = await client.post(
         f"/api/distribute/{cid}", json={"user_identifier": "a"}, headers=key("k")

@@ -16,6 +16,7 @@ from domain import claims
 from domain.adapters.bootstrap import Services
 from domain.claimants import pseudonym
 from domain.values import Claimant
+from tests import factories
 from tests.api.conftest import Dev, new_campaign, upload
 
 
@@ -108,7 +109,10 @@ async def test_an_anonymous_caller_cannot_take_or_preempt_a_claim_page_visitors_
     cid = await new_campaign(client, dev)
     await upload(client, dev, cid, CODES)
     visitor = await claims.claim(
-        campaign_id=cid, claimant=Claimant.of("web", "cookie-id-1"), channel="web"
+        events_bus=factories.BUS,
+        campaign_id=cid,
+        claimant=Claimant.of("web", "cookie-id-1"),
+        channel="web",
     )
     # naming the visitor's id through the API is another claimant: it never gets their code
     thief = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "cookie-id-1"})
@@ -116,7 +120,10 @@ async def test_an_anonymous_caller_cannot_take_or_preempt_a_claim_page_visitors_
     # claiming first under an id does not pre-empt the visitor who has it in their cookie
     early = await client.post(f"/api/distribute/{cid}", json={"user_identifier": "cookie-id-2"})
     later = await claims.claim(
-        campaign_id=cid, claimant=Claimant.of("web", "cookie-id-2"), channel="web"
+        events_bus=factories.BUS,
+        campaign_id=cid,
+        claimant=Claimant.of("web", "cookie-id-2"),
+        channel="web",
     )
     assert early.status_code == 201 and not later.repeated
     assert later.code != early.json()["code"]
@@ -129,7 +136,12 @@ async def test_the_owner_sees_web_and_anonymous_claimants_only_as_pseudonyms(
     other = await new_campaign(client, dev)
     await upload(client, dev, cid, CODES)
     await upload(client, dev, other, CODES)
-    await claims.claim(campaign_id=cid, claimant=Claimant.of("web", "cookie-id-9"), channel="web")
+    await claims.claim(
+        events_bus=factories.BUS,
+        campaign_id=cid,
+        claimant=Claimant.of("web", "cookie-id-9"),
+        channel="web",
+    )
     for campaign in (cid, other):
         await client.post(f"/api/distribute/{campaign}", json={"user_identifier": "install-9"})
     await client.post(
@@ -170,7 +182,10 @@ async def test_logs_never_carry_a_web_or_anonymous_claimants_id(
     caplog.set_level(logging.INFO)
     await client.post(f"/api/distribute/{cid}", json={"user_identifier": "install-secret-7"})
     await claims.claim(
-        campaign_id=cid, claimant=Claimant.of("web", "cookie-secret-7"), channel="web"
+        events_bus=factories.BUS,
+        campaign_id=cid,
+        claimant=Claimant.of("web", "cookie-secret-7"),
+        channel="web",
     )
     assert "claim campaign=" in caplog.text  # the claims were logged...
     assert "install-secret-7" not in caplog.text  # ...without who made them

@@ -14,6 +14,7 @@ from domain.adapters import db
 from domain.errors import DomainError
 from domain.settings import Settings
 from domain.values import Claimant
+from tests import factories
 
 
 async def main(url: str, campaign_id: str, n: int, prefix: str) -> None:
@@ -27,7 +28,9 @@ async def main(url: str, campaign_id: str, n: int, prefix: str) -> None:
         # every fifth claimant asks twice: repeats must get their first code back
         who = Claimant.of("web", f"{prefix}{i // 2 if i % 5 == 0 else i}")
         try:
-            got = await claims.claim(campaign_id=campaign_id, claimant=who, channel="web")
+            got = await claims.claim(
+                events_bus=factories.BUS, campaign_id=campaign_id, claimant=who, channel="web"
+            )
             acknowledged.append((who.key, got.code))
         except DomainError as exc:
             refused[exc.code] = refused.get(exc.code, 0) + 1

@@ -40,7 +40,9 @@ async def test_500_concurrent_claimers_share_200_codes_without_a_double(db: Sett
     async def one(i: int) -> None:
         who = Claimant.of("web", f"m{i // 2 if i % 5 == 0 else i}")
         try:
-            got = await claims.claim(campaign_id=cid, claimant=who, channel="web")
+            got = await claims.claim(
+                events_bus=factories.BUS, campaign_id=cid, claimant=who, channel="web"
+            )
             acknowledged.append((who.key, got.code))
         except DomainError as exc:
             refusals.append(exc.code)

@@ -57,10 +57,16 @@ async def test_claimants_differing_in_case_accents_or_trailing_spaces_each_get_t
     c = await factories.campaign(dev.id)
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(len(LOOKALIKES)))
     people = [Claimant(namespace="api", external_id=x) for x in LOOKALIKES]
-    first = [await claims.claim(campaign_id=c.id, claimant=p, channel="api") for p in people]
+    first = [
+        await claims.claim(events_bus=factories.BUS, campaign_id=c.id, claimant=p, channel="api")
+        for p in people
+    ]
     assert not any(r.repeated for r in first)
     assert len({r.code for r in first}) == len(people)
-    again = [await claims.claim(campaign_id=c.id, claimant=p, channel="api") for p in people]
+    again = [
+        await claims.claim(events_bus=factories.BUS, campaign_id=c.id, claimant=p, channel="api")
+        for p in people
+    ]
     assert [r.code for r in again] == [r.code for r in first] and all(r.repeated for r in again)
     for person, result in zip(people, first, strict=True):
         mine = await claims.my_codes(claimant_key=person.key)

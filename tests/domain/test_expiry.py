@@ -28,7 +28,10 @@ def _csv(rows: list[tuple[str, str]]) -> str:
 
 async def _claim(campaign_id: str, who: str) -> str:
     result = await claims.claim(
-        campaign_id=campaign_id, claimant=Claimant.of("web", who), channel="web"
+        events_bus=factories.BUS,
+        campaign_id=campaign_id,
+        claimant=Claimant.of("web", who),
+        channel="web",
     )
     return result.code
 
@@ -70,7 +73,9 @@ async def test_a_campaign_with_only_expired_codes_left_is_sold_out(db: Settings)
             CampaignStatus.COMPLETED
         )
         # the lifecycle tick sees the same: no claim was needed to complete `other`
-        result = await advance_campaigns()
+        result = await advance_campaigns(
+            events_bus=factories.BUS,
+        )
         row = await campaigns.owned(owner_id=dev.id, campaign_id=c.id)
         assert await claims.available_count(row.id, at_most=5) == 0
     # a day earlier both codes were still good
@@ -128,7 +133,10 @@ async def test_the_campaign_code_ttl_applies_at_import_and_a_row_date_wins(db: S
     assert stored["OWN-0001"] == datetime(2027, 3, 12, tzinfo=UTC)
     with pytest.raises(Exception, match="code_ttl_days must be 1-3650"):
         await campaigns.update_campaign(
-            owner_id=dev.id, campaign_id=c.id, changes={"code_ttl_days": 0}
+            events_bus=factories.BUS,
+            owner_id=dev.id,
+            campaign_id=c.id,
+            changes={"code_ttl_days": 0},
         )
 
 

@@ -53,7 +53,12 @@ async def test_a_used_and_archived_code_is_never_imported_again(services: Servic
     dev, _ = await factories.developer()
     c = await factories.campaign(dev.id)
     await factories.upload_codes(dev.id, c.id, "code\nAAAA1111\n")
-    await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "alice"), channel="web")
+    await claims.claim(
+        events_bus=factories.BUS,
+        campaign_id=c.id,
+        claimant=Claimant.of("web", "alice"),
+        channel="web",
+    )
     await codes.mark_used(owner_id=dev.id, campaign_id=c.id, codes=["AAAA1111"])
     with clock.frozen_at(clock.now() + timedelta(days=31)):
         await archive.archive_used_codes(store=services.store, older_than=timedelta(days=30))

@@ -58,7 +58,9 @@ async def test_a_restock_or_a_reopening_is_due_for_notice_only_while_the_campaig
     )
     assert not await waitlist.due_for_notice(event=event(events.LOW_STOCK))
 
-    await campaigns.set_status(owner_id=owner_id, campaign_id=cid, status="paused")
+    await campaigns.set_status(
+        events_bus=factories.BUS, owner_id=owner_id, campaign_id=cid, status="paused"
+    )
     assert not await waitlist.due_for_notice(event=event(events.CODES_RESTOCKED))
     gone = Event(name=events.CODES_RESTOCKED, campaign_id="cmp_nothere", owner_id=owner_id)
     assert not await waitlist.due_for_notice(event=gone)

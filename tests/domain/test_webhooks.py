@@ -249,7 +249,9 @@ async def test_each_change_writes_its_event_in_its_own_transaction(services: Ser
         code = (await Claim.get(campaign_id=row.id, claimant="web:a")).code
         await codes.release(owner_id=dev.id, campaign_id=c.id, code=code)
         await codes.mark_used(owner_id=dev.id, campaign_id=c.id, codes=[code])
-        await campaigns.set_status(owner_id=dev.id, campaign_id=c.id, status="paused")
+        await campaigns.set_status(
+            events_bus=factories.BUS, owner_id=dev.id, campaign_id=c.id, status="paused"
+        )
     names = await OutboxEvent.filter(owner_id=dev.id).order_by("id").values_list("name", flat=True)
     assert names == [
         "upload.completed",

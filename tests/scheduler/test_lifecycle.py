@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import claims, events
+from domain import campaigns, claims, events
 from domain.adapters.bootstrap import Services
+from domain.campaign_state import Action
 from domain.clock import frozen_at
 from domain.errors import CampaignEnded
 from domain.lifecycle import advance_campaigns
@@ -64,7 +65,12 @@ async def test_an_active_campaign_completes_exactly_at_its_end(
         assert (await advance_campaigns(events_bus=bus)).ended == [c.id]
         assert await _status(c.id) == ("completed", "ended")
         with pytest.raises(CampaignEnded):
-            await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "u1"), channel="web")
+            await claims.claim(
+                events_bus=factories.BUS,
+                campaign_id=c.id,
+                claimant=Claimant.of("web", "u1"),
+                channel="web",
+            )
     [event] = bus.named(events.CAMPAIGN_STATUS_CHANGED)
     assert event.data == {"from": "active", "to": "completed", "reason": "ended", "name": c.name}
 
@@ -75,7 +81,10 @@ async def test_a_paused_campaign_past_its_end_completes_too(
     _svc, bus = recorded
     dev, _ = await factories.developer()
     with frozen_at(START):
-        c = await factories.campaign(dev.id, status="paused", ends_at=END)
+        c = await factories.campaign(dev.id, ends_at=END)
+        await campaigns.act(
+            developer_id=dev.id, campaign_id=c.id, action=Action.PAUSE, events_bus=factories.BUS
+        )
     with frozen_at(END + timedelta(hours=1)):
         assert (await advance_campaigns(events_bus=bus)).ended == [c.id]
     assert await _status(c.id) == ("completed", "ended")
@@ -106,19 +115,24 @@ async def test_a_draft_without_a_start_time_stays_a_draft(
     assert bus.published == []
 
 
-async def test_a_campaign_with_every_code_handed_out_completes_as_sold_out(
+async def test_a_campaign_whose_last_codes_expired_unclaimed_completes_as_sold_out(
     recorded: tuple[Services, RecordingEvents],
 ) -> None:
     _svc, bus = recorded
     dev, _ = await factories.developer()
-    sold = await factories.campaign(dev.id, name="Sold")
-    empty = await factories.campaign(dev.id, name="Waiting for codes")
-    await factories.upload_codes(dev.id, sold.id, factories.codes_csv(2))
-    for i in range(2):
-        # no events bus: the claim itself does not complete the campaign, the job must
-        await claims.claim(campaign_id=sold.id, claimant=Claimant.of("web", f"u{i}"), channel="web")
+    with frozen_at(START):
+        sold = await factories.campaign(dev.id, name="Sold", code_ttl_days=1)
+        empty = await factories.campaign(dev.id, name="Waiting for codes")
+        await factories.upload_codes(dev.id, sold.id, factories.codes_csv(2))
+        # a claim leaves one code: it sees stock, so it completes nothing
+        await claims.claim(
+            events_bus=bus, campaign_id=sold.id, claimant=Claimant.of("web", "u"), channel="web"
+        )
+    assert bus.named(events.SOLD_OUT) == []
 
-    result = await advance_campaigns(events_bus=bus)
+    # the other code expires unclaimed: no claim sees the campaign run out, the job must
+    with frozen_at(START + timedelta(days=2)):
+        result = await advance_campaigns(events_bus=bus)
 
     assert result.sold_out == [sold.id]
     assert await _status(sold.id) == ("completed", "sold_out")

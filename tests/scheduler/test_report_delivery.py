@@ -94,7 +94,10 @@ async def ada_on_both_chats(discord_user: int) -> developers.DeveloperView:
     with frozen_at(RUN_AT - timedelta(hours=12)):
         for i, channel in enumerate(("telegram", "discord", "web")):
             await claims.claim(
-                campaign_id=c.id, claimant=Claimant.of(channel, f"m{i}"), channel=channel
+                events_bus=factories.BUS,
+                campaign_id=c.id,
+                claimant=Claimant.of(channel, f"m{i}"),
+                channel=channel,
             )
     return dev
 

@@ -28,6 +28,7 @@ async def _claims_on(campaign_id: str, at: datetime, channel: str, n: int, prefi
     with frozen_at(at):
         for i in range(n):
             await claims.claim(
+                events_bus=factories.BUS,
                 campaign_id=campaign_id,
                 claimant=Claimant.of(channel if channel != "api" else "web", f"{prefix}{i}"),
                 channel=channel,
@@ -128,7 +129,9 @@ async def test_completed_campaigns_are_reported_only_for_days_with_claims(
         c = await factories.campaign(dev.id)
         await factories.upload_codes(dev.id, c.id, factories.codes_csv(3))
     await _claims_on(c.id, RUN_AT - timedelta(hours=12), "web", 1, "w")
-    await campaigns.set_status(owner_id=dev.id, campaign_id=c.id, status="completed")
+    await campaigns.set_status(
+        events_bus=factories.BUS, owner_id=dev.id, campaign_id=c.id, status="completed"
+    )
 
     with frozen_at(RUN_AT):
         reported = await run_daily_reports(store=svc.store, notifiers=[])

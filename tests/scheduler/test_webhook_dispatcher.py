@@ -34,7 +34,11 @@ async def test_the_process_task_delivers_a_scheduled_start_to_the_webhook(
         start = clock.now() + timedelta(seconds=outbox.TAKES_EFFECT_AFTER + 5)
         c = await factories.campaign(dev.id, status="draft", starts_at=start)
         with clock.frozen_at(start):
-            assert (await advance_campaigns()).started == [c.id]
+            assert (
+                await advance_campaigns(
+                    events_bus=factories.BUS,
+                )
+            ).started == [c.id]
             for _ in range(100):
                 if receiver.received:
                     break

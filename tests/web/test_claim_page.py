@@ -101,7 +101,9 @@ async def test_a_member_who_holds_a_code_sees_it_first_when_the_campaign_paused_
     code = re.search(r'data-testid="code">([A-Z0-9]+)<', r.text)
     assert code and code.group(1) in codes
     for status, state in (("paused", "paused"), ("completed", "ended")):
-        await campaigns.set_status(owner_id=dev_id, campaign_id=cid, status=status)
+        await campaigns.set_status(
+            events_bus=factories.BUS, owner_id=dev_id, campaign_id=cid, status=status
+        )
         again = await visitor.get(f"/c/{cid}")
         assert state_of(again.text) == state
         assert "Show my code" in again.text, state
@@ -195,7 +197,9 @@ async def test_a_paused_campaign_says_so_and_refuses_a_claim(
 ) -> None:
     dev_id, cid, codes = await open_campaign(2)
     page = await visitor.get(f"/c/{cid}")
-    await campaigns.set_status(owner_id=dev_id, campaign_id=cid, status="paused")
+    await campaigns.set_status(
+        events_bus=factories.BUS, owner_id=dev_id, campaign_id=cid, status="paused"
+    )
     r = await visitor.get(f"/c/{cid}")
     assert state_of(r.text) == "paused" and "Paused." in r.text
     assert "claim-form" not in r.text

@@ -205,7 +205,12 @@ async def test_a_sold_out_campaign_is_called_sold_out_and_an_upload_says_it_reop
 ) -> None:
     c = await factories.campaign(dev.developer.id, name="Last one")
     await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(1, prefix="LAST"))
-    await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "fan"), channel="web")
+    await claims.claim(
+        events_bus=factories.BUS,
+        campaign_id=c.id,
+        claimant=Claimant.of("web", "fan"),
+        channel="web",
+    )
     page = await dev.http.get(f"/dashboard/c/{c.id}")
     badge = re.search(r'data-testid="status"[^>]*>([^<]+)<', page.text)
     assert badge and badge.group(1) == "Sold out"
@@ -240,7 +245,9 @@ async def test_a_sold_out_campaign_is_called_sold_out_and_an_upload_says_it_reop
 async def test_an_ended_campaign_is_called_ended_and_can_be_reopened(dev: Dev) -> None:
     c = await factories.campaign(dev.developer.id)
     await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(2))
-    await campaigns.set_status(owner_id=dev.developer.id, campaign_id=c.id, status="completed")
+    await campaigns.set_status(
+        events_bus=factories.BUS, owner_id=dev.developer.id, campaign_id=c.id, status="completed"
+    )
     page = await dev.http.get(f"/dashboard/c/{c.id}")
     badge = re.search(r'data-testid="status"[^>]*>([^<]+)<', page.text)
     assert badge and badge.group(1) == "Ended"
@@ -278,7 +285,12 @@ async def test_the_codes_table_is_masked_filterable_and_paginated(
 ) -> None:
     c = await factories.campaign(dev.developer.id)
     await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(60, prefix="PAGE"))
-    await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "member-1"), channel="web")
+    await claims.claim(
+        events_bus=factories.BUS,
+        campaign_id=c.id,
+        claimant=Claimant.of("web", "member-1"),
+        channel="web",
+    )
     r = await dev.http.get(f"/dashboard/c/{c.id}/codes")
     assert "PAG***000" in r.text and "PAGE000000" not in r.text
     assert "60 codes · page 1 of 2" in r.text
@@ -309,7 +321,10 @@ async def test_codes_can_be_marked_used_released_and_exported_in_full(dev: Dev) 
     c = await factories.campaign(dev.developer.id)
     await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(3, prefix="ROW"))
     got = await claims.claim(
-        campaign_id=c.id, claimant=Claimant.of("web", "member-1"), channel="web"
+        events_bus=factories.BUS,
+        campaign_id=c.id,
+        claimant=Claimant.of("web", "member-1"),
+        channel="web",
     )
     items, _ = await codes.list_codes(
         owner_id=dev.developer.id, campaign_id=c.id, secret_key="s", status="claimed"
@@ -358,10 +373,25 @@ async def test_the_campaign_page_shows_every_share_link(dev: Dev, services: Serv
 async def test_the_stats_snapshot_counts_claims_by_channel_and_minute(dev: Dev) -> None:
     c = await factories.campaign(dev.developer.id)
     await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(5))
-    await claims.claim(campaign_id=c.id, claimant=Claimant.of("telegram", "1"), channel="telegram")
-    await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "abc"), channel="web")
+    await claims.claim(
+        events_bus=factories.BUS,
+        campaign_id=c.id,
+        claimant=Claimant.of("telegram", "1"),
+        channel="telegram",
+    )
+    await claims.claim(
+        events_bus=factories.BUS,
+        campaign_id=c.id,
+        claimant=Claimant.of("web", "abc"),
+        channel="web",
+    )
     # an anonymous caller of the public API is not a claim-page visitor: counted apart
-    await claims.claim(campaign_id=c.id, claimant=Claimant.of("anon", "p-1"), channel="web")
+    await claims.claim(
+        events_bus=factories.BUS,
+        campaign_id=c.id,
+        claimant=Claimant.of("anon", "p-1"),
+        channel="web",
+    )
     r = await dev.http.get(f"/dashboard/c/{c.id}/stats.json")
     s = r.json()
     assert (s["available"], s["claimed"], s["claims_total"]) == (2, 3, 3)

@@ -172,6 +172,7 @@ async def test_a_member_signed_in_with_discord_sees_the_code_the_discord_bot_gav
     alice = alice_in(fake_discord)
     # alice claimed in the Discord bot first (its claimant: discord:<user id>)
     in_bot = await claims.claim(
+        events_bus=factories.BUS,
         campaign_id=cid,
         claimant=Claimant.of(DISCORD_NAMESPACE, alice.id),
         channel=Channel.DISCORD,
@@ -318,7 +319,10 @@ async def test_a_telegram_sign_in_makes_the_member_the_claimant_the_telegram_bot
     _, cid, _ = await campaign_with_codes()
     bob = User(id=5551234, is_bot=False, first_name="Bob", last_name="Stone")
     in_bot = await claims.claim(
-        campaign_id=cid, claimant=telegram_claimant_of(bob), channel=Channel.TELEGRAM
+        events_bus=factories.BUS,
+        campaign_id=cid,
+        claimant=telegram_claimant_of(bob),
+        channel=Channel.TELEGRAM,
     )
     await member_browser.get(f"/c/{cid}")
     fields = fake_telegram.fields_for({"id": bob.id, "first_name": "Bob", "last_name": "Stone"})
@@ -406,7 +410,9 @@ async def test_a_verified_campaign_refuses_anonymous_claims_with_identity_requir
     assert r.status_code == 200 and r.json()["code"].startswith("VER")
     # the bots' claimants are vouched for by their platforms
     for ns in ("discord", "telegram"):
-        result = await claims.claim(campaign_id=cid, claimant=Claimant.of(ns, "99"), channel=ns)
+        result = await claims.claim(
+            events_bus=factories.BUS, campaign_id=cid, claimant=Claimant.of(ns, "99"), channel=ns
+        )
         assert result.code.startswith("VER")
     assert await Claim.filter(claimant__startswith="web:").count() == 0
 

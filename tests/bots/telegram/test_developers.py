@@ -154,8 +154,15 @@ async def test_the_owner_pauses_resumes_ends_and_reads_stats(
     dev_id = await register(tg, jo)
     c = await factories.campaign(dev_id, name="Alpha")
     await factories.upload_codes(dev_id, c.id, factories.codes_csv(4))
-    await claims.claim(campaign_id=c.id, claimant=Claimant.of("telegram", 99), channel="telegram")
-    await claims.claim(campaign_id=c.id, claimant=Claimant.of("web", "w1"), channel="web")
+    await claims.claim(
+        events_bus=factories.BUS,
+        campaign_id=c.id,
+        claimant=Claimant.of("telegram", 99),
+        channel="telegram",
+    )
+    await claims.claim(
+        events_bus=factories.BUS, campaign_id=c.id, claimant=Claimant.of("web", "w1"), channel="web"
+    )
 
     listing = await say(tg, jo, "/campaigns")
     assert "<b>Alpha</b> · Active · 2 of 4 left" in listing["text"] and c.id in listing["text"]
