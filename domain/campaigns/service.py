@@ -152,7 +152,6 @@ async def update_campaign(
     requested = values.pop("status", None)
     action = None
     if requested is not None and requested != row.status:
-        campaign_state.require_changeable(row)
         action = campaign_state.action_to(CampaignStatus(row.status), CampaignStatus(requested))
     return await _apply(row, owner_id, values, action, events_bus, fact_sources, sorted(changes))
 
@@ -198,8 +197,12 @@ async def _apply(
     fact_sources: FactSources | None,
     asked: list[str],
 ) -> CampaignView:
-    """Write checked field `values` and the status `action` leads to, in one transaction."""
-    campaign_state.require_changeable(row)
+    """Write checked field `values` and the status `action` leads to, in one transaction.
+
+    An archived campaign refuses both: its fields here, its status by the table (no move
+    leaves `archived`)."""
+    if values:
+        campaign_state.require_changeable(row)
     old = CampaignStatus(row.status)
     check_window(values.get("starts_at", row.starts_at), values.get("ends_at", row.ends_at))
     for key, value in values.items():

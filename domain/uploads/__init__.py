@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from domain import audit, clock
 from domain.audit import Action
+from domain.campaign_state import require_changeable
 from domain.errors import FileTooLarge, InvalidCSV, UploadNotFound
 from domain.models import Campaign, Upload
 from domain.ratelimits import RateLimitState, enforce
@@ -121,7 +122,9 @@ async def check_admission(
     manages the campaign, the declared size (when there is one) is within `max_bytes`, one hit
     on `rate_limit_upload` (its state; None when limits are off)."""
     settings = services.settings
-    await require(campaign_id=campaign_id, developer_id=developer_id, role=Role.MANAGER)
+    require_changeable(
+        await require(campaign_id=campaign_id, developer_id=developer_id, role=Role.MANAGER)
+    )
     if declared_size is not None and declared_size > max_bytes:
         raise FileTooLarge(
             f"The file is {declared_size:,} bytes, over the {max_bytes:,}-byte limit{advice}.",

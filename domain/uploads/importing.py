@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from domain import clock, events, outbox
 from domain.adapters.db import is_mysql_connection
+from domain.campaign_state import rearm_low_stock
 from domain.campaigns import forget_card, reopen_if_sold_out
 from domain.events import Event, EventBus
 from domain.expiry import ttl_expiry
@@ -333,8 +334,7 @@ async def after_import(c: Campaign, report: ImportReport, events_bus: EventBus |
             report.reopened = await (
                 PromoCode.filter(campaign_id=c.id).exclude(status=CodeStatus.AVAILABLE).exists()
             )
-        if available > c.low_stock_threshold:
-            await Campaign.filter(id=c.id).update(low_stock_alerted=False)
+        await rearm_low_stock(c, available=available)
     if events_bus is None:
         return
     owner_id: int = c.owner_id  # type: ignore[attr-defined]
