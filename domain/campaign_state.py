@@ -141,7 +141,7 @@ def next_status(status: CampaignStatus, action: Action) -> CampaignStatus:
         raise TransitionRefused(
             f"A {status} campaign cannot {action.value}"
             + (f"; possible now: {possible}." if possible else "; it takes no further changes."),
-            status=str(status),
+            campaign_status=str(status),
             action=action.value,
         )
     return target
@@ -159,7 +159,7 @@ def action_to(status: CampaignStatus, requested: CampaignStatus) -> Action:
     raise TransitionRefused(
         f"A {status} campaign cannot become {requested}"
         + (f"; possible now: {possible}." if possible else "; it takes no further changes."),
-        status=str(status),
+        campaign_status=str(status),
         requested=str(requested),
     )
 
@@ -170,7 +170,7 @@ def check_action(c: Campaign, action: Action, now: datetime) -> CampaignStatus:
     if action is Action.REOPEN and c.ends_at and now >= c.ends_at:
         raise TransitionRefused(
             "This campaign's end time has passed; move its end time before reopening it.",
-            status=str(c.status),
+            campaign_status=str(c.status),
             action=action.value,
         )
     return target

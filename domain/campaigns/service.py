@@ -225,7 +225,7 @@ async def _apply(
             if change is None:  # another request moved it first: nothing of this one is kept
                 raise campaign_state.TransitionRefused(
                     "This campaign's status changed meanwhile; look at it again.",
-                    status=str(old),
+                    campaign_status=str(old),
                     action=str(action),
                 )
         await audit.record(

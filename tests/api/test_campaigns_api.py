@@ -202,3 +202,52 @@ async def test_times_with_an_offset_are_stored_in_utc_and_huge_offsets_are_refus
     assert r.json()["starts_at"].endswith(("Z", "+00:00"))
     huge = await client.get("/api/campaigns?offset=99999999999999999999", headers=dev.auth)
     assert huge.status_code == 422 and huge.json()["field"] == "offset"
+
+
+async def test_a_status_patch_moves_only_as_the_table_allows_with_a_clear_409(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    cid = await new_campaign(client, dev)
+    url = f"/api/campaigns/{cid}"
+
+    refused = await client.patch(url, json={"status": "archived"}, headers=dev.auth)
+    assert refused.status_code == 409 and refused.headers["content-type"] == PROBLEM
+    problem = refused.json()
+    assert problem["code"] == "transition_refused"
+    assert problem["detail"] == (
+        "A active campaign cannot become archived; possible now: paused (pause), completed (end)."
+    )
+    back = await client.patch(url, json={"status": "draft", "name": "kept?"}, headers=dev.auth)
+    assert back.status_code == 409
+    # a refused move keeps nothing of the request
+    assert (await client.get(url, headers=dev.auth)).json()["name"] == "Launch"
+
+    for status in ("completed", "archived"):
+        moved = await client.patch(url, json={"status": status}, headers=dev.auth)
+        assert moved.status_code == 200 and moved.json()["status"] == status
+    frozen = await client.patch(url, json={"name": "Renamed"}, headers=dev.auth)
+    assert (frozen.status_code, frozen.json()["code"]) == (409, "campaign_archived")
+    listed = (await client.get("/api/campaigns", headers=dev.auth)).json()
+    assert cid not in [c["id"] for c in listed["items"]]
+    only = (await client.get("/api/campaigns?status=archived", headers=dev.auth)).json()
+    assert [c["id"] for c in only["items"]] == [cid]
+
+
+async def test_a_new_campaign_may_start_only_as_the_domain_allows(
+    client: httpx.AsyncClient, dev: Dev
+) -> None:
+    from typing import get_args
+
+    from api.schemas import CampaignCreate
+    from domain.campaign_state import START_STATUSES
+
+    allowed = get_args(CampaignCreate.model_fields["status"].annotation)
+    assert set(allowed) == {s.value for s in START_STATUSES}
+    r = await client.post(
+        "/api/campaigns", json={"name": "P", "status": "paused"}, headers=dev.auth
+    )
+    assert r.status_code == 422 and r.json()["code"] == "validation_error"
+    draft = await client.post(
+        "/api/campaigns", json={"name": "D", "status": "draft"}, headers=dev.auth
+    )
+    assert draft.status_code == 201 and draft.json()["state"] == "draft"

@@ -221,3 +221,25 @@ async def test_a_keyed_claim_is_served_by_the_lane_and_replayed_on_retry(
     assert retry[1]["idempotent-replayed"] == "true"
     assert other[0] == 422 and json.loads(other[2])["code"] == "idempotency_key_reused"
     assert (await client.get(f"/api/distribute/{cid}")).json()["codes_left"] == 1
+
+
+def test_the_lane_takes_its_path_and_key_scope_from_the_claim_route(app: FastAPI) -> None:
+    from fastapi import APIRouter
+
+    from api.idempotency import operation_of
+    from api.routes import distribute
+
+    route = claim_route(app)
+    lane = ClaimFastLane(Downstream(), route=route)
+    assert route.endpoint.__name__ == "claim_code"
+    assert lane.operation == operation_of(route) == "POST /api/distribute/{campaign_id}"
+    assert lane._campaign_id("/api/distribute/Abc_12-x") == "Abc_12-x"
+    assert lane._campaign_id("/api/distribute/has%20space") is None  # the route's own 422
+    assert lane._campaign_id("/api/distribute/" + "x" * 33) is None
+    # served somewhere else (an include prefix), the lane would stand in for nothing: refused
+    moved = FastAPI()
+    outer = APIRouter(prefix="/v2")
+    outer.include_router(distribute.router)
+    moved.include_router(outer)
+    with pytest.raises(RuntimeError, match="served at /v2/api/distribute/probe"):
+        claim_route(moved)
