@@ -18,8 +18,10 @@ sells out and reopens when codes come back (a restock, a released code) before i
 
 A new campaign starts as a draft or active (`initial_status`); `reopen` takes a completed
 campaign back to `active` while its window has not ended. `archived` is the end of the line:
-the campaign is left out of default listings, refuses every change (fields, status, uploads:
-`require_changeable`) and serves no claim, and stays readable and exportable.
+the campaign is left out of default listings (`list_campaigns` shows it when asked for by
+status), refuses every change (fields, status moves, uploads, generated codes:
+`require_changeable` and the table) and serves no claim; it stays readable, exportable, and
+its owner may still delete it.
 
 Whether a campaign serves claims is decided once, by `openness`; the claim's refusal
 (`check_open`), the member's card (`public_state`) and the owner's word (`owner_state`) are
