@@ -230,7 +230,7 @@ async def import_file(
     handle: IO[bytes],
     max_codes: int,
     batch_size: int,
-    events_bus: EventBus | None = None,
+    events_bus: EventBus,
     progress_every: int = 10,
 ) -> ImportReport:
     """Parse a spooled file and import its codes into `campaign`, updating `upload` as it goes."""
@@ -317,7 +317,7 @@ async def record_completed(conn: Any, campaign: Campaign, report: ImportReport) 
     )
 
 
-async def after_import(c: Campaign, report: ImportReport, events_bus: EventBus | None) -> None:
+async def after_import(c: Campaign, report: ImportReport, events_bus: EventBus) -> None:
     """Reopen a sold-out campaign, re-arm the low-stock alert, tell listeners."""
     forget_card(c.public_id)
     if report.imported:
@@ -335,8 +335,6 @@ async def after_import(c: Campaign, report: ImportReport, events_bus: EventBus |
                 PromoCode.filter(campaign_id=c.id).exclude(status=CodeStatus.AVAILABLE).exists()
             )
         await rearm_low_stock(c, available=available)
-    if events_bus is None:
-        return
     owner_id: int = c.owner_id  # type: ignore[attr-defined]
     await events_bus.publish(
         Event(

@@ -183,7 +183,12 @@ async def test_an_upload_interrupted_midway_is_restarted_without_duplicates(
         first_part.write("\n".join(text.splitlines()[:1_501]).encode() + b"\n")
         first_part.seek(0)
         await import_file(
-            campaign=campaign, upload=row, handle=first_part, max_codes=10**6, batch_size=500
+            campaign=campaign,
+            upload=row,
+            handle=first_part,
+            max_codes=10**6,
+            batch_size=500,
+            events_bus=svc.events,
         )
     await Upload.filter(id=row.id).update(status="processing")
     assert await PromoCode.filter(upload_id=row.id).count() == 1_500
