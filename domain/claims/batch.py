@@ -24,7 +24,7 @@ from domain.claims.holdings import claim_event, free_slot, pick_existing
 from domain.claims.sql import ATTEMPTS, Held, StaleRead, Terms, is_retryable
 from domain.models import Campaign
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # "domain.claims", the name log pipelines filter on
 
 
 class Kind(enum.Enum):

@@ -28,7 +28,7 @@ from domain.ratelimits import ClaimRateLimit, enforce
 from domain.signin import require_identity
 from domain.values import Claimant, ClaimResult, Platform, mask_code, parse_platform
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # "domain.claims", the name log pipelines filter on
 
 MAX_IDEMPOTENCY_KEY = 128
 # a claim may reuse this process's read of the campaign this recent (seconds); the batch

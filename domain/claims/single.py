@@ -27,7 +27,7 @@ from domain.events import EventBus
 from domain.models import Campaign, PromoCode
 from domain.values import CodeStatus, Platform
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # "domain.claims", the name log pipelines filter on
 
 
 async def claim_alone(

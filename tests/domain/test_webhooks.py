@@ -73,7 +73,7 @@ async def _claim(campaign_id: str, who: str, services: Services | None = None) -
         campaign_id=campaign_id,
         claimant=Claimant.of("web", who),
         channel="web",
-        events_bus=services.events if services else None,
+        events_bus=services.events if services else factories.BUS,
     )
 
 
