@@ -111,7 +111,7 @@ def _transition_refused(error: TransitionRefused, lang: str | None) -> str:
     When the table does allow the move (the domain refused it for another reason, such as
     reopening past the campaign's end time) the domain's own sentence says why.
     """
-    status = CampaignStatus(str(error.extra.get("status")))
+    status = CampaignStatus(str(error.extra.get("campaign_status")))
     action = Action.parse(str(error.extra.get("action")))
     possible = allowed_actions(status)
     if action in possible:
