@@ -101,7 +101,12 @@ async def test_generation_regenerates_collisions_until_the_count_is_reached(
     # run past the 10 % rule on purpose: 60 of the 100 codes "CODE-00".."CODE-99" in batches
     # of 5, so later batches mostly collide with earlier ones and are made up for
     report = await generate.run_generation(
-        campaign=campaign, pattern=p, upload=upload, count=60, batch_size=5
+        campaign=campaign,
+        pattern=p,
+        upload=upload,
+        count=60,
+        batch_size=5,
+        events_bus=factories.BUS,
     )
     assert (report.status, report.imported) == ("done", 60)
     stored = await PromoCode.filter(upload_id=upload.id).values_list("code", flat=True)

@@ -108,7 +108,12 @@ async def test_addresses_go_30_days_after_the_campaign_ended_not_while_it_is_sol
         action=Action.ARCHIVE,
         events_bus=mail_services.events,
     )
-    await campaigns.set_status(owner_id=ended_owner[0].id, campaign_id=ended.id, status="completed")
+    await campaigns.set_status(
+        events_bus=factories.BUS,
+        owner_id=ended_owner[0].id,
+        campaign_id=ended.id,
+        status="completed",
+    )
     ttl = {
         "upload_object_ttl": timedelta(hours=24),
         "upload_session_ttl": timedelta(hours=24),
