@@ -21,7 +21,6 @@ from domain.campaigns.service import (
     list_campaigns,
     new_public_id,
     owned,
-    set_status,
     update_campaign,
 )
 from domain.campaigns.views import CampaignView, Stock, stock_of
@@ -44,7 +43,6 @@ __all__ = [
     "public_row",
     "recent_public_row",
     "reopen_if_sold_out",
-    "set_status",
     "stock_of",
     "update_campaign",
 ]

@@ -156,25 +156,6 @@ async def update_campaign(
     return await _apply(row, owner_id, values, action, events_bus, fact_sources, sorted(changes))
 
 
-async def set_status(
-    *,
-    owner_id: int,
-    campaign_id: str,
-    status: str,
-    events_bus: EventBus,
-    fact_sources: FactSources | None = None,
-) -> CampaignView:
-    """Move a campaign to `status` through the table of moves (kept for fronts not yet on
-    `act`)."""
-    return await update_campaign(
-        owner_id=owner_id,
-        campaign_id=campaign_id,
-        changes={"status": status},
-        events_bus=events_bus,
-        fact_sources=fact_sources,
-    )
-
-
 async def act(
     *,
     developer_id: int,

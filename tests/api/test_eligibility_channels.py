@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from domain import campaigns
 from domain.adapters.bootstrap import Services
+from domain.campaign_state import Action
 from domain.eligibility import FactSources
 from domain.errors import EligibilityUnverifiable
 from tests import factories
@@ -135,18 +136,18 @@ async def test_every_front_gets_the_refusal_from_the_domain(services: Services) 
         fact_sources=FactSources(web_country=True),
     )
     # resuming a campaign re-checks its rules against what this deployment can check
-    await campaigns.set_status(
-        events_bus=factories.BUS, owner_id=dev.id, campaign_id=ok.id, status="paused"
+    await campaigns.act(
+        events_bus=factories.BUS, developer_id=dev.id, campaign_id=ok.id, action=Action.PAUSE
     )
     with pytest.raises(EligibilityUnverifiable):
-        await campaigns.set_status(
-            events_bus=factories.BUS, owner_id=dev.id, campaign_id=ok.id, status="active"
+        await campaigns.act(
+            events_bus=factories.BUS, developer_id=dev.id, campaign_id=ok.id, action=Action.RESUME
         )
-    resumed = await campaigns.set_status(
+    resumed = await campaigns.act(
         events_bus=factories.BUS,
-        owner_id=dev.id,
+        developer_id=dev.id,
         campaign_id=ok.id,
-        status="active",
+        action=Action.RESUME,
         fact_sources=FactSources(web_country=True),
     )
     assert resumed.status == "active"

@@ -8,6 +8,7 @@ import pytest
 
 from domain import campaigns, claims, clock, events
 from domain.adapters.bootstrap import Services
+from domain.campaign_state import Action
 from domain.errors import (
     CampaignEnded,
     CampaignNotActive,
@@ -80,8 +81,8 @@ async def test_paused_not_started_and_ended_campaigns_refuse_with_the_reason(
     c = await factories.campaign(dev.id)
     await factories.upload_codes(dev.id, c.id, factories.codes_csv(3))
     member = Claimant.of("discord", 7)
-    await campaigns.set_status(
-        events_bus=factories.BUS, owner_id=dev.id, campaign_id=c.id, status="paused"
+    await campaigns.act(
+        events_bus=factories.BUS, developer_id=dev.id, campaign_id=c.id, action=Action.PAUSE
     )
     with pytest.raises(CampaignNotActive):
         await claims.claim(

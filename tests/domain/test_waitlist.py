@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain import campaigns, events, waitlist
+from domain.campaign_state import Action
 from domain.events import Event
 from domain.values import Claimant
 from tests import factories
@@ -58,8 +59,8 @@ async def test_a_restock_or_a_reopening_is_due_for_notice_only_while_the_campaig
     )
     assert not await waitlist.due_for_notice(event=event(events.LOW_STOCK))
 
-    await campaigns.set_status(
-        events_bus=factories.BUS, owner_id=owner_id, campaign_id=cid, status="paused"
+    await campaigns.act(
+        events_bus=factories.BUS, developer_id=owner_id, campaign_id=cid, action=Action.PAUSE
     )
     assert not await waitlist.due_for_notice(event=event(events.CODES_RESTOCKED))
     gone = Event(name=events.CODES_RESTOCKED, campaign_id="cmp_nothere", owner_id=owner_id)

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from domain import campaigns, claims, clock, codes, outbox, webhooks
 from domain.adapters.bootstrap import Services
 from domain.adapters.webhook_http import WebhookSender
+from domain.campaign_state import Action
 from domain.models import Campaign, Claim, OutboxEvent, WebhookDelivery
 from domain.values import Claimant
 from domain.webhook_dispatch import (
@@ -249,8 +250,8 @@ async def test_each_change_writes_its_event_in_its_own_transaction(services: Ser
         code = (await Claim.get(campaign_id=row.id, claimant="web:a")).code
         await codes.release(owner_id=dev.id, campaign_id=c.id, code=code)
         await codes.mark_used(owner_id=dev.id, campaign_id=c.id, codes=[code])
-        await campaigns.set_status(
-            events_bus=factories.BUS, owner_id=dev.id, campaign_id=c.id, status="paused"
+        await campaigns.act(
+            events_bus=factories.BUS, developer_id=dev.id, campaign_id=c.id, action=Action.PAUSE
         )
     names = await OutboxEvent.filter(owner_id=dev.id).order_by("id").values_list("name", flat=True)
     assert names == [

@@ -108,11 +108,11 @@ async def test_addresses_go_30_days_after_the_campaign_ended_not_while_it_is_sol
         action=Action.ARCHIVE,
         events_bus=mail_services.events,
     )
-    await campaigns.set_status(
+    await campaigns.act(
         events_bus=factories.BUS,
-        owner_id=ended_owner[0].id,
+        developer_id=ended_owner[0].id,
         campaign_id=ended.id,
-        status="completed",
+        action=Action.END,
     )
     ttl = {
         "upload_object_ttl": timedelta(hours=24),

@@ -8,6 +8,7 @@ import pytest
 
 from domain import campaigns, claims, developers
 from domain.adapters.bootstrap import Services
+from domain.campaign_state import Action
 from domain.clock import frozen_at
 from domain.reports import (
     ReportNotFound,
@@ -129,8 +130,8 @@ async def test_completed_campaigns_are_reported_only_for_days_with_claims(
         c = await factories.campaign(dev.id)
         await factories.upload_codes(dev.id, c.id, factories.codes_csv(3))
     await _claims_on(c.id, RUN_AT - timedelta(hours=12), "web", 1, "w")
-    await campaigns.set_status(
-        events_bus=factories.BUS, owner_id=dev.id, campaign_id=c.id, status="completed"
+    await campaigns.act(
+        events_bus=factories.BUS, developer_id=dev.id, campaign_id=c.id, action=Action.END
     )
 
     with frozen_at(RUN_AT):

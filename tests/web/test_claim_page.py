@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 
 from domain import campaigns, clock, waitlist
+from domain.campaign_state import Action
 from domain.claim_identity import sign_identity
 from domain.settings import Settings
 from tests import factories
@@ -100,9 +101,9 @@ async def test_a_member_who_holds_a_code_sees_it_first_when_the_campaign_paused_
     r = await visitor.post(f"/c/{cid}/claim", data={"csrf_token": csrf_of(page.text)})
     code = re.search(r'data-testid="code">([A-Z0-9]+)<', r.text)
     assert code and code.group(1) in codes
-    for status, state in (("paused", "paused"), ("completed", "ended")):
-        await campaigns.set_status(
-            events_bus=factories.BUS, owner_id=dev_id, campaign_id=cid, status=status
+    for action, state in ((Action.PAUSE, "paused"), (Action.END, "ended")):
+        await campaigns.act(
+            events_bus=factories.BUS, developer_id=dev_id, campaign_id=cid, action=action
         )
         again = await visitor.get(f"/c/{cid}")
         assert state_of(again.text) == state
@@ -197,8 +198,8 @@ async def test_a_paused_campaign_says_so_and_refuses_a_claim(
 ) -> None:
     dev_id, cid, codes = await open_campaign(2)
     page = await visitor.get(f"/c/{cid}")
-    await campaigns.set_status(
-        events_bus=factories.BUS, owner_id=dev_id, campaign_id=cid, status="paused"
+    await campaigns.act(
+        events_bus=factories.BUS, developer_id=dev_id, campaign_id=cid, action=Action.PAUSE
     )
     r = await visitor.get(f"/c/{cid}")
     assert state_of(r.text) == "paused" and "Paused." in r.text

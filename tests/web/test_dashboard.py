@@ -12,6 +12,7 @@ import httpx
 
 from domain import campaigns, claims, codes
 from domain.adapters.bootstrap import Services
+from domain.campaign_state import Action
 from domain.claimants import pseudonym
 from domain.values import Claimant
 from tests import factories
@@ -245,8 +246,8 @@ async def test_a_sold_out_campaign_is_called_sold_out_and_an_upload_says_it_reop
 async def test_an_ended_campaign_is_called_ended_and_can_be_reopened(dev: Dev) -> None:
     c = await factories.campaign(dev.developer.id)
     await factories.upload_codes(dev.developer.id, c.id, factories.codes_csv(2))
-    await campaigns.set_status(
-        events_bus=factories.BUS, owner_id=dev.developer.id, campaign_id=c.id, status="completed"
+    await campaigns.act(
+        events_bus=factories.BUS, developer_id=dev.developer.id, campaign_id=c.id, action=Action.END
     )
     page = await dev.http.get(f"/dashboard/c/{c.id}")
     badge = re.search(r'data-testid="status"[^>]*>([^<]+)<', page.text)
