@@ -70,7 +70,7 @@ def my_codes_message(codes: list[MyCode], lang: str | None = None) -> str:
                 campaign=c.campaign_name,
                 code=c.code,
                 platform=c.platform or text("platform.any", lang),
-                when=c.claimed_at,
+                when=c.claimed_at.date(),
             )
         )
     return "\n".join(lines)[:MAX_MESSAGE]

@@ -82,7 +82,7 @@ def my_codes_text(codes: list[MyCode], lang: str | None) -> str:
                 lang,
                 campaign=item.campaign_name,
                 code=Raw(text("claim.code", lang, code=item.code)),
-                when=item.claimed_at,
+                when=item.claimed_at.date(),
             )
         )
     return "\n".join(lines)
