@@ -15,8 +15,8 @@ placeholders.
 
 `negotiate` maps what a platform sends (Telegram `pt-br`, Discord `es-ES`, a browser's
 `de-AT`) to a supported locale, English when none fits; `localized` formats the numbers and
-dates inserted into a message with Babel for that locale. Codes are strings and are inserted
-as they are.
+dates inserted into a message with Babel for that locale (English dates keep the ISO-like
+form the rest of the product uses). Codes are strings and are inserted as they are.
 
 This module imports only Babel, so any front (the claim page too) can use it; `domain/` never
 does.
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_datetime_format
+from babel.dates import format_date, format_datetime, format_time, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -135,14 +135,28 @@ class Catalogue:
         return self.gettext(key, lang).format(**localized(values, lang))
 
 
+# English keeps the ISO-like form the API, the dashboard and the domain's own sentences use
+# ("opens at 2026-12-02 18:30 UTC"); every other language gets CLDR's medium date.
+ISO_DATE = {DEFAULT: "yyyy-MM-dd"}
+ISO_MOMENT = {DEFAULT: "yyyy-MM-dd HH:mm"}
+
+
 def moment(value: datetime, lang: str | None) -> str:
-    """A date and time in the locale's medium date and short time (`Dec 2, 2026, 10:00 AM`)."""
+    """A UTC date and time as the language writes it (`02.12.2026, 18:30`, `2026/12/02 18:30`)."""
     locale = negotiate(lang)
-    pattern = get_datetime_format("medium", locale=locale).replace("'", "")
     when = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if locale in ISO_MOMENT:
+        return format_datetime(when, ISO_MOMENT[locale], tzinfo=UTC, locale=locale)
+    pattern = str(get_datetime_format("medium", locale=locale)).replace("'", "")
     return pattern.replace("{0}", format_time(when, "short", tzinfo=UTC, locale=locale)).replace(
         "{1}", format_date(when, "medium", locale=locale)
     )
+
+
+def day(value: date, lang: str | None) -> str:
+    """A date as the language writes it (`2 de dez. de 2026`; English `2026-12-02`)."""
+    locale = negotiate(lang)
+    return format_date(value, ISO_DATE.get(locale, "medium"), locale=locale)
 
 
 def localized(values: Mapping[str, Any], lang: str | None) -> dict[str, Any]:
@@ -150,14 +164,14 @@ def localized(values: Mapping[str, Any], lang: str | None) -> dict[str, Any]:
     locale = negotiate(lang)
     out: dict[str, Any] = {}
     for name, value in values.items():
-        if isinstance(value, bool) or isinstance(value, str):
+        if isinstance(value, bool | str):
             out[name] = value  # codes and names are never reformatted
         elif isinstance(value, int | float):
             out[name] = format_decimal(value, locale=locale)
         elif isinstance(value, datetime):
             out[name] = moment(value, locale)
         elif isinstance(value, date):
-            out[name] = format_date(value, "medium", locale=locale)
+            out[name] = day(value, locale)
         else:
             out[name] = value
     return out

@@ -53,7 +53,7 @@ class CatalogueTranslator(app_commands.Translator):
     ) -> str | None:
         key = string.extras.get("key")
         lang = negotiate(locale.value)
-        if key not in CATALOGUE or lang == DEFAULT:
+        if not isinstance(key, str) or key not in CATALOGUE or lang == DEFAULT:
             return None
         translated = CATALOGUE.gettext(key, lang)
         return translated if translated != string.message else None
