@@ -9,7 +9,7 @@ from bots.discord.texts import CATALOGUE
 from domain.models import Claim, PromoCode
 from tests import factories
 from tests.bots.discord.conftest import MemberFactory, Running
-from tests.bots.discord.test_members import code_in, owner_linked
+from tests.bots.discord.test_members import code_in, dropped, owner_linked
 from tests.fakes.discord import FakeDiscord
 
 
@@ -20,10 +20,11 @@ def registered(fake: FakeDiscord, name: str) -> dict[str, Any]:
 async def test_a_member_with_a_spanish_client_gets_spanish_replies_and_the_code_unchanged(
     bot: Running, fake_discord: FakeDiscord, member: MemberFactory
 ) -> None:
-    owner_id, _ = await owner_linked(fake_discord, member)
+    owner_id, owner = await owner_linked(fake_discord, member)
     c = await factories.campaign(owner_id, name="Lanzamiento")
     await factories.upload_codes(owner_id, c.id, "code\nAbC-0012-xyz_9\n")
     await bot.start()
+    await dropped(fake_discord, owner, c.id)  # /claim serves campaigns dropped in the server
     lucia = member("lucia")
     lucia.locale = "es-ES"
 
