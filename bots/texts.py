@@ -57,15 +57,21 @@ def _transition_refused(error: TransitionRefused, lang: str | None) -> str:
     possible = allowed_actions(status)
     if action in possible:
         return error.detail
+    said = t(f"campaign_status.{status.value}", lang)
     if not possible:
-        return t(REFUSAL + "transition_refused.final", lang, status=status.value)
+        return t(REFUSAL + "transition_refused.final", lang, status=said)
     return t(
         REFUSAL + "transition_refused",
         lang,
-        status=status.value,
-        action=action.value,
-        possible=", ".join(a.value for a in possible),
+        status=said,
+        action=t(f"action.{action.value}", lang),
+        possible=", ".join(t(f"action.{a.value}", lang) for a in possible),
     )
+
+
+def state_label(state: str, lang: str | None = None) -> str:
+    """What the owner calls the campaign's state now (`domain.campaigns.STATE_LABELS` keys)."""
+    return t(f"state.{state}", lang)
 
 
 def expiring_text(event: Event, lang: str | None = None) -> str:

@@ -13,6 +13,8 @@ from bots import texts as shared
 from bots.discord import texts as discord_texts
 from bots.i18n import LANGUAGES, Catalogue
 from bots.telegram import texts as telegram_texts
+from domain.campaign_state import Action, TransitionRefused, next_status
+from domain.values import CampaignStatus
 
 ROOT = Path(__file__).resolve().parents[2] / "bots"
 # text("key" / label("key" / plain("key" / t("key" / command("key", literal keys only
@@ -69,3 +71,17 @@ def test_telegram_escapes_values_in_every_language_and_keeps_raw_markup() -> Non
         assert "<b>&lt;b&gt;</b>" in line
     raw = telegram_texts.Raw("<code>A&amp;B</code>")
     assert telegram_texts.text("claim.code", "ru", code=raw) == "<code><code>A&amp;B</code></code>"
+
+
+def test_a_refused_status_move_names_status_and_actions_in_the_owners_language() -> None:
+    with pytest.raises(TransitionRefused) as refused:
+        next_status(CampaignStatus.ACTIVE, Action.ARCHIVE)
+    assert shared.refusal(refused.value, "en") == (
+        "This campaign is active, so it cannot archive now. What you can do: pause, end."
+    )
+    assert shared.refusal(refused.value, "de") == (
+        "Diese Kampagne ist im Zustand „aktiv“, daher ist „archivieren“ gerade nicht möglich."
+        " Möglich ist: pausieren, beenden."
+    )
+    assert shared.state_label("sold_out", "ja") == "配布終了"
+    assert shared.state_label("sold_out", "en") == "Sold out"
