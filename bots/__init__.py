@@ -14,7 +14,7 @@ Both bots have the same shape, one file name per role:
     buttons.py    the buttons the bot attaches (Telegram callback data; Discord DynamicItems)
     replies.py    how an update / interaction is answered: errors to replies (once per bot),
                   language, work in flight, time to first answer
-    texts.py      every sentence the bot shows, keyed, one table per language
+    texts.py      every sentence the bot shows, by key from its gettext catalogue
     notices.py    domain events -> owner notices, waitlist messages, posted cards kept current
     sender.py     the `Notifier` the scheduler uses to message a chat
 
@@ -22,5 +22,6 @@ Telegram alone has `states.py` (the /new wizard) and `webhook.py` (the webhook r
 part serves when `CODEDROP_TELEGRAM_WEBHOOK_URL` is set).
 
 Shared here: `texts.py` (wording both bots use, and the one translation of domain refusals),
-`inflight.py` (work accepted and not answered yet, for graceful shutdown) and `metrics.py`.
+`i18n.py` and `locales/` (the message catalogues of every language, locale negotiation, Babel
+number and date formats), `inflight.py` (work accepted and not answered yet, for graceful shutdown) and `metrics.py`.
 """

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bots.discord.claiming import DYNAMIC_ITEMS
 from bots.discord.handlers import cogs
+from bots.discord.texts import CatalogueTranslator
 from bots.inflight import InFlight
 from domain.adapters.bootstrap import Services
 
@@ -48,6 +49,8 @@ class CodedropBot(commands.AutoShardedBot):
             await self.add_cog(cog)
         # the Claim/Notify/platform templates: buttons posted before a restart keep working
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        # command and option descriptions in every language the catalogue has
+        await self.tree.set_translator(CatalogueTranslator())
         await self.sync_commands()
 
     async def sync_commands(self) -> None:

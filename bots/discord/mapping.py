@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import discord
 
+from bots.i18n import negotiate
 from domain import claimants
 from domain.values import Channel, Claimant
 
@@ -35,5 +36,6 @@ def claimant_of(user: discord.User | discord.Member) -> Claimant:
 
 
 def lang_of(interaction: discord.Interaction) -> str:
-    """The member's language as the texts are keyed (`en-US` -> `en`)."""
-    return str(interaction.locale.value).split("-")[0]
+    """The catalogue locale for the member's client language (`es-ES` -> `es`, `pt-BR` ->
+    `pt_BR`; English for a language not translated)."""
+    return negotiate(interaction.locale.value)

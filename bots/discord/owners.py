@@ -14,9 +14,9 @@ from discord import app_commands
 from bots.discord.mapping import NAMESPACE, lang_of
 from bots.discord.replies import Refusal
 from bots.discord.texts import text
+from bots.texts import state_label
 from domain import audit, campaigns, developers
 from domain.audit import AuditChannel
-from domain.campaigns import STATE_LABELS
 from domain.developers import DeveloperView
 
 
@@ -42,7 +42,8 @@ async def owned_choices(
     if dev is None:
         return []
     found = await campaigns.find_campaigns(owner_id=dev.id, text=current)
+    lang = lang_of(interaction)
     return [
-        app_commands.Choice(name=f"{c.name} ({STATE_LABELS[c.state]})"[:100], value=c.id)
+        app_commands.Choice(name=f"{c.name} ({state_label(c.state, lang)})"[:100], value=c.id)
         for c in found
     ]

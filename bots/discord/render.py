@@ -10,8 +10,9 @@ from __future__ import annotations
 import discord
 
 from bots.discord.texts import text
+from bots.texts import state_label
 from domain.analytics import Analytics
-from domain.campaigns import STATE_LABELS, CampaignView, PublicCard
+from domain.campaigns import CampaignView, PublicCard
 from domain.claims import MyCode
 from domain.values import ClaimResult, ImportReport
 
@@ -70,7 +71,7 @@ def my_codes_message(codes: list[MyCode], lang: str | None = None) -> str:
                 campaign=c.campaign_name,
                 code=c.code,
                 platform=c.platform or text("platform.any", lang),
-                when=c.claimed_at,
+                when=c.claimed_at.date(),
             )
         )
     return "\n".join(lines)[:MAX_MESSAGE]
@@ -82,7 +83,7 @@ def campaign_line(c: CampaignView, lang: str | None = None) -> str:
         lang,
         name=c.name,
         id=c.id,
-        state=STATE_LABELS[c.state],
+        state=state_label(c.state, lang),
         available=c.stock.available,
         total=c.stock.total,
         platform=c.platform,

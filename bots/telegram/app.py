@@ -30,11 +30,12 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
+from bots.i18n import DEFAULT, LANGUAGES
 from bots.inflight import InFlight
 from bots.telegram.bot import build_bot
 from bots.telegram.handlers import routers
 from bots.telegram.notices import WANTED, Notices
-from bots.telegram.replies import ErrorReplies, FirstAnswer, InFlightUpdates, Language
+from bots.telegram.replies import ErrorReplies, FirstAnswer, InFlightUpdates, Locales
 from bots.telegram.sender import TelegramNotifier
 from bots.telegram.texts import label
 from domain.adapters.bootstrap import Services
@@ -80,7 +81,7 @@ def build_dispatcher(
     """The dispatcher with every router; handlers receive `services` as an argument."""
     dp = Dispatcher(storage=storage, services=services)
     dp.update.outer_middleware(InFlightUpdates(in_flight if in_flight is not None else InFlight()))
-    dp.update.outer_middleware(Language())
+    dp.update.outer_middleware(Locales())
     # answering is outermost so a callback is answered even when a handler fails
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.message.middleware(ErrorReplies())
@@ -107,8 +108,8 @@ def webhook_secret(settings: Settings) -> str:
     ).hexdigest()
 
 
-def commands(keys: tuple[str, ...]) -> list[BotCommand]:
-    return [BotCommand(command=k, description=label(f"command.{k}")) for k in keys]
+def commands(keys: tuple[str, ...], lang: str = DEFAULT) -> list[BotCommand]:
+    return [BotCommand(command=k, description=label(f"command.{k}", lang)) for k in keys]
 
 
 class TelegramFront:
@@ -160,14 +161,24 @@ class TelegramFront:
         self.ready.set()
 
     async def publish_commands(self) -> None:
-        """setMyCommands: members everywhere, developers in private chats, a few in groups."""
-        await self.bot.set_my_commands(commands(MEMBER_COMMANDS), scope=BotCommandScopeDefault())
-        await self.bot.set_my_commands(
-            commands(MEMBER_COMMANDS + DEVELOPER_COMMANDS), scope=BotCommandScopeAllPrivateChats()
-        )
-        await self.bot.set_my_commands(
-            commands(GROUP_COMMANDS), scope=BotCommandScopeAllGroupChats()
-        )
+        """setMyCommands: members everywhere, developers in private chats, a few in groups;
+        English for everyone, then each translated language for users of that language."""
+        for lang in LANGUAGES:
+            # Telegram keys command lists by a two-letter language code (pt_BR -> pt)
+            code = None if lang == DEFAULT else lang.split("_")[0]
+            await self.bot.set_my_commands(
+                commands(MEMBER_COMMANDS, lang), scope=BotCommandScopeDefault(), language_code=code
+            )
+            await self.bot.set_my_commands(
+                commands(MEMBER_COMMANDS + DEVELOPER_COMMANDS, lang),
+                scope=BotCommandScopeAllPrivateChats(),
+                language_code=code,
+            )
+            await self.bot.set_my_commands(
+                commands(GROUP_COMMANDS, lang),
+                scope=BotCommandScopeAllGroupChats(),
+                language_code=code,
+            )
 
     async def run(self) -> None:
         """Serve until cancelled: long polling, or the webhook when one is configured."""

@@ -10,8 +10,9 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bots.telegram import buttons
 from bots.telegram.texts import Raw, label, text
+from bots.texts import state_label
 from domain.analytics import Analytics
-from domain.campaigns import STATE_LABELS, CampaignView, PublicCard
+from domain.campaigns import CampaignView, PublicCard
 from domain.claims import MyCode
 from domain.values import ClaimResult, ImportReport
 
@@ -82,7 +83,7 @@ def my_codes_text(codes: list[MyCode], lang: str | None) -> str:
                 lang,
                 campaign=item.campaign_name,
                 code=Raw(text("claim.code", lang, code=item.code)),
-                when=item.claimed_at,
+                when=item.claimed_at.date(),
             )
         )
     return "\n".join(lines)
@@ -123,7 +124,7 @@ def campaigns_text(views: list[CampaignView], total: int, lang: str | None) -> s
                 "campaigns.line",
                 lang,
                 name=v.name,
-                status=STATE_LABELS[v.state],
+                status=state_label(v.state, lang),
                 available=v.stock.available,
                 total=v.stock.total,
                 id=v.id,

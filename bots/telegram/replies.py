@@ -1,6 +1,7 @@
-"""How an update is answered, as dispatcher middlewares: the user's language, the one place
-errors become replies, and the count of updates in flight with the time to each one's first
-answer (metrics, shutdown). The same role as `bots/discord/replies.py`.
+"""How an update is answered, as dispatcher middlewares: the user's language (aiogram's i18n
+middleware over the `telegram` catalogue), the one place errors become replies, and the count
+of updates in flight with the time to each one's first answer (metrics, shutdown). The same
+role as `bots/discord/replies.py`.
 
 Every domain refusal a handler lets through is answered with the shared wording; anything
 unexpected is logged with a reference the user sees, so a support request can find the log.
@@ -8,6 +9,7 @@ unexpected is logged with a reference the user sees, so a support request can fi
 
 from __future__ import annotations
 
+import gettext
 import logging
 import secrets
 import time
@@ -21,10 +23,12 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 
+from bots.i18n import DEFAULT, LOCALES_DIR, negotiate
 from bots.inflight import InFlight
 from bots.metrics import FIRST_ACK, INTERACTIONS
-from bots.telegram.texts import refusal, text
+from bots.telegram.texts import CATALOGUE, refusal, text
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -36,13 +40,32 @@ log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class Language(BaseMiddleware):
-    """Puts `lang` (the user's Telegram language code) into every handler's data."""
+class CatalogueI18n(I18n):
+    """aiogram's `I18n` over the `telegram` catalogue (Babel `Translations` compiled from the
+    `.po` files, English behind each language) instead of `.mo` files it finds itself."""
+
+    def __init__(self) -> None:
+        super().__init__(path=LOCALES_DIR, default_locale=DEFAULT, domain=CATALOGUE.domain)
+
+    def find_locales(self) -> dict[str, gettext.GNUTranslations]:
+        return dict(CATALOGUE.translations)
+
+
+class Locales(SimpleI18nMiddleware):
+    """aiogram's i18n middleware: the locale of `event_from_user.language_code` (`pt-br` ->
+    `pt_BR`, `pt` -> `pt_BR`, unknown -> `en`) becomes the I18n context and `lang`, which
+    every handler passes to the texts."""
+
+    def __init__(self) -> None:
+        super().__init__(CatalogueI18n())
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user: User | None = data.get("event_from_user")
+        return negotiate(user.language_code if user else None, self.i18n.available_locales)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        user: User | None = data.get("event_from_user")
-        data["lang"] = user.language_code if user else None
-        return await handler(event, data)
+        data["lang"] = await self.get_locale(event, data)
+        return await super().__call__(handler, event, data)
 
 
 # when the update being handled arrived; emptied by its first request to Telegram

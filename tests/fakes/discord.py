@@ -69,6 +69,7 @@ class FakeMember:
     roles: list[int] = field(default_factory=list)
     joined_at: datetime = field(default_factory=lambda: datetime(2020, 1, 1, tzinfo=UTC))
     permissions: int = BASIC_PERMISSIONS
+    locale: str = "en-US"  # the member's client language, sent with each interaction
 
     def user(self) -> dict[str, Any]:
         return {
@@ -392,7 +393,7 @@ class FakeDiscord:
             "data": data,
             "token": "itk_" + secrets.token_urlsafe(24),
             "version": 1,
-            "locale": "en-US",
+            "locale": member.locale if member is not None else "en-US",
             "app_permissions": str(BASIC_PERMISSIONS | MANAGE_GUILD),
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(self.guild_id)},

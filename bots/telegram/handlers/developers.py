@@ -19,11 +19,11 @@ from aiogram.types import Message
 from bots.telegram import claiming, mapping, render
 from bots.telegram.owners import Gate
 from bots.telegram.texts import text
+from bots.texts import state_label
 from domain import access, analytics, campaigns, developers, posts
 from domain.access import Role
 from domain.adapters.bootstrap import Services
 from domain.campaign_state import Action
-from domain.campaigns import STATE_LABELS
 from domain.developers import DeveloperView
 from domain.errors import ValidationFailed
 
@@ -94,7 +94,7 @@ async def stats(
         return
     view = await campaigns.get_campaign(owner_id=developer.id, campaign_id=args[0])
     result = await analytics.campaign_analytics(owner_id=developer.id, campaign_id=args[0])
-    await message.answer(render.stats_text(result, view.name, STATE_LABELS[view.state], lang))
+    await message.answer(render.stats_text(result, view.name, state_label(view.state, lang), lang))
 
 
 async def change_status(
@@ -115,7 +115,7 @@ async def change_status(
         action=Action.parse(command.command),
         events_bus=services.events,
     )
-    state = STATE_LABELS[view.state].lower()
+    state = state_label(view.state, lang).lower()
     await message.answer(text("status.changed", lang, name=view.name, status=state))
 
 
