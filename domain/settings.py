@@ -47,7 +47,20 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         "sqlite://codedrop.sqlite3",
-        description="sqlite://PATH (default) or mysql://user:pass@host:3306/db",
+        description="sqlite://PATH (default) or mysql://user:pass@host:3306/db; several hosts"
+        " (host1:3306,host2:3306) are tried in order",
+    )
+    database_read_url: str | None = Field(
+        None,
+        description="mysql://… of a replica for analytics, listings, exports and reports"
+        " (unset: they read the primary)",
+    )
+    database_host_backoff: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="MariaDB with several hosts: seconds a failed host is skipped (doubling, at"
+        " most 30 s)",
     )
     database_pool_size: int = Field(4, ge=1, le=200, description="MariaDB connections per process")
     database_timeout: float = Field(

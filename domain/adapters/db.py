@@ -9,7 +9,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
-from tortoise.connection import get_connection
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import connections, get_connection
 from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as tortoise_migrate
 
@@ -22,10 +23,27 @@ MODELS_MODULE = "domain.models"
 MIGRATIONS_MODULE = "domain.migrations"
 
 
-def database_url(settings: Settings) -> str:
+READ_CONNECTION = "replica"
+
+
+def split_hosts(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """`mysql://u:p@h1:3306,h2:3307/db` → the URL naming only h1, and every (host, port)."""
+    parts = urlsplit(url)
+    userinfo, at, hostlist = parts.netloc.rpartition("@")
+    hosts: list[tuple[str, int]] = []
+    for item in hostlist.split(","):
+        host, _, port = item.strip().rpartition(":") if ":" in item else (item.strip(), "", "")
+        if not host:
+            raise ValueError(f"a database host is empty in {hostlist!r}")
+        hosts.append((host, int(port or 3306)))
+    first = f"{hosts[0][0]}:{hosts[0][1]}"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{first}")), hosts
+
+
+def database_url(settings: Settings, url: str | None = None) -> str:
     """The tortoise URL, with pool size and charset added for MySQL/MariaDB."""
-    url = settings.database_url
-    if not settings.is_mysql:
+    url = url or settings.database_url
+    if not url.startswith("mysql://"):
         return url
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
@@ -40,22 +58,30 @@ def database_url(settings: Settings) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def connection_config(settings: Settings) -> str | dict[str, Any]:
-    """The default connection: a URL, or for MySQL our bounded client (domain/adapters/mysql_client.py)."""
-    url = database_url(settings)
-    if not settings.is_mysql:
-        return url
-    config = expand_db_url(url)
+def connection_config(settings: Settings, url: str | None = None) -> str | dict[str, Any]:
+    """One connection (the primary unless `url` says otherwise): a URL, or for MySQL our
+    bounded client with its hosts in order (domain/adapters/mysql_client.py)."""
+    full = database_url(settings, url)
+    if not full.startswith("mysql://"):
+        return full
+    first, hosts = split_hosts(full)
+    config = expand_db_url(first)
     # the module name must contain "mysql": tortoise picks the migration dialect by it
     config["engine"] = "domain.adapters.mysql_client"
     config["credentials"]["round_trip_timeout"] = settings.database_timeout
+    config["credentials"]["hosts"] = hosts
+    config["credentials"]["host_backoff"] = settings.database_host_backoff
     return config
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:
-    """The tortoise config dict for these settings."""
+    """The tortoise config dict for these settings (a `replica` connection when a read URL
+    is set; models write through `default`)."""
+    connections: dict[str, Any] = {"default": connection_config(settings)}
+    if settings.database_read_url:
+        connections[READ_CONNECTION] = connection_config(settings, settings.database_read_url)
     return {
-        "connections": {"default": connection_config(settings)},
+        "connections": connections,
         "apps": {
             APP_LABEL: {
                 "models": [MODELS_MODULE],
@@ -89,10 +115,13 @@ def describe_database(settings: Settings) -> str:
     """A log-safe description of the database (no password)."""
     if not settings.is_mysql:
         return f"SQLite ({settings.database_url.removeprefix('sqlite://')})"
-    parts = urlsplit(settings.database_url)
-    return (
-        f"MySQL/MariaDB at {parts.hostname}:{parts.port or 3306}{parts.path} via {mysql_driver()}"
-    )
+    _, hosts = split_hosts(settings.database_url)
+    where = ",".join(f"{h}:{p}" for h, p in hosts)
+    text = f"MySQL/MariaDB at {where}{urlsplit(settings.database_url).path} via {mysql_driver()}"
+    if settings.database_read_url:
+        _, replicas = split_hosts(settings.database_read_url)
+        text += "; reads from " + ",".join(f"{h}:{p}" for h, p in replicas)
+    return text
 
 
 def check_sqlite_folder(settings: Settings) -> None:
@@ -170,6 +199,15 @@ async def close_db() -> None:
 async def ping() -> None:
     """One round trip to the database; raises when it does not answer."""
     await get_connection("default").execute_query("SELECT 1")
+
+
+def read_connection() -> BaseDBAsyncClient:
+    """Where reads that may lag a little go (analytics, listings, exports, reports): the
+    replica when `CODEDROP_DATABASE_READ_URL` is set, else the primary. What must be fresh
+    (the claim, ownership and access checks, idempotency) never reads through this."""
+    if READ_CONNECTION in connections.db_config:
+        return connections.get(READ_CONNECTION)
+    return connections.get("default")
 
 
 def is_mysql_connection(conn: Any) -> bool:

@@ -17,26 +17,51 @@ tortoise's `MySQLClient` over aiomysql, with three repairs the stock stack lacks
   connection, although its slot is free again; requests parked on a full pool would wait for
   the next healthy release. We wake one.
 
+- **Several hosts, failover.** Given `hosts` (from a URL naming `host1:3306,host2:3306`), the
+  pool is opened on the first host that passes a health check (it answers, and a Galera node
+  reports `wsrep_ready=ON`), in order. A lost connection, a round trip past its bound, or a
+  Galera node that is not ready (error 1047: it lost the quorum) makes the client check its
+  host; when it fails, the host is skipped for a back-off (doubling, at most 30 s) and the next
+  request opens a pool on the next healthy host. The request that met the failure is answered
+  503; nothing is retried behind the caller's back.
+- **Errors a retry can cure are named as such.** A Galera node that is not ready answers
+  1047 to every statement: that is `DBConnectionError` (503), never a 500. COMMIT, which
+  tortoise leaves untranslated, raises tortoise's `OperationalError` like any statement, so a
+  certification conflict (1213 at COMMIT) reaches the claim's deadlock retry.
+
 `fill_pool()` opens every pooled connection at start-up (the API's lifespan), so no request
-waits for the pool to be created. `close()` terminates connections still marked in use (at shutdown nothing legitimate holds
-one) and is itself bounded, so a process stops within seconds whatever the database did.
+waits for the pool to be created. `close()` terminates connections still marked in use (at
+shutdown nothing legitimate holds one) and is itself bounded, so a process stops within
+seconds whatever the database did.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContextPooled
 from tortoise.backends.mysql.client import MySQLClient, TransactionWrapper
 from tortoise.connection import get_connections
-from tortoise.exceptions import DBConnectionError, TransactionManagementError
+from tortoise.exceptions import (
+    DBConnectionError,
+    IntegrityError,
+    OperationalError,
+    TransactionManagementError,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
+HEALTH_TIMEOUT = 2.0
+MAX_BACKOFF = 30.0
+# errors that say "this host cannot serve now": refused, gone away, lost, not ready (Galera
+# without quorum). Statement errors (syntax, deadlock victim, duplicate key) say nothing of it.
+HOST_ERRNOS = {1047, 2003, 2006, 2013}
+NOT_READY = 1047
 T = TypeVar("T")
 _background: set[asyncio.Future[Any]] = set()
 
@@ -83,6 +108,38 @@ async def _leave(deadline: asyncio.Timeout, exc: BaseException | None, seconds: 
         raise DBConnectionError(f"the database did not answer within {seconds:g} s") from expired
 
 
+def _errno(exc: BaseException | None) -> int | None:
+    """The MySQL error number behind `exc` (tortoise wraps the driver's error in its own)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        code = exc.args[0] if exc.args else None
+        if isinstance(code, int):
+            return code
+        if isinstance(code, BaseException):
+            exc = code
+        else:
+            exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _host_trouble(exc: BaseException | None) -> bool:
+    """Whether `exc` says the host cannot serve (rather than that one statement failed)."""
+    if exc is None:
+        return False
+    if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ == "InterfaceError":
+        return True
+    return _errno(exc) in HOST_ERRNOS
+
+
+def _as_unavailable(exc: BaseException | None) -> None:
+    """Raise `DBConnectionError` for a Galera node that is not ready (the API answers 503)."""
+    if exc is not None and not isinstance(exc, DBConnectionError) and _errno(exc) == NOT_READY:
+        raise DBConnectionError(
+            "the database node is not ready (a Galera node without the quorum)"
+        ) from exc
+
+
 class BoundedPoolConnection(PoolConnectionWrapper[Any]):
     """One statement outside a transaction: pool wait, statement and fetch within the bound."""
 
@@ -107,16 +164,21 @@ class BoundedPoolConnection(PoolConnectionWrapper[Any]):
         except BaseException:
             gate.release()
             raise
+        # the pool it came from: a failover may have replaced the client's pool meanwhile
+        self.pool = self.client._pool
         await self.deadline.__aenter__()
         return self.connection
 
     async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
         try:
             if self.connection is not None:
-                _give_back(self.client._pool, self.connection, abandon=self.deadline.expired())
+                _give_back(self.pool, self.connection, abandon=self.deadline.expired())
         finally:
             self.client.gate().release()
+            if self.deadline.expired() or _host_trouble(exc_val):
+                self.client.host_trouble()
             await _leave(self.deadline, exc_val, self.seconds)
+            _as_unavailable(exc_val)
 
 
 def _gate_of(client: Any) -> asyncio.Semaphore:
@@ -145,23 +207,26 @@ class BoundedTransaction(TransactionContextPooled):
         except BaseException:
             gate.release()
             raise
-        pool = self.client._parent._pool
+        pool = self.pool = self.client._parent._pool
         await self.deadline.__aenter__()
         try:
             try:
                 self.token = get_connections().set(self.connection_name, self.client)
                 await self.client.begin()
-            except BaseException:
+            except BaseException as exc:
                 # tortoise would skip __aexit__ here and keep the connection "in use" for ever;
                 # a connection whose BEGIN failed is not trusted again
                 if self.token is not None:
                     get_connections().reset(self.token)
                 _give_back(pool, conn, abandon=True)
                 gate.release()
+                if _host_trouble(exc):
+                    self.client._parent.host_trouble()
                 raise
             return self.client
         except BaseException as exc:
             await _leave(self.deadline, exc, self.seconds)
+            _as_unavailable(exc)
             raise
 
     async def _acquire(self) -> Any:
@@ -175,7 +240,7 @@ class BoundedTransaction(TransactionContextPooled):
             try:
                 if not self.client._finalized:
                     if exc_type is None:
-                        await self.client.commit()
+                        await _commit(self.client)
                     elif (
                         exc_type is not TransactionManagementError
                         and not conn.closed
@@ -183,26 +248,111 @@ class BoundedTransaction(TransactionContextPooled):
                     ):
                         await self.client.rollback()
             finally:
-                pool = self.client._parent._pool
-                if pool is not None:
-                    # past the deadline the connection is closed instead: the server rolls back
-                    _give_back(pool, conn, abandon=self.deadline.expired())
+                # past the deadline the connection is closed instead: the server rolls back
+                _give_back(self.pool, conn, abandon=self.deadline.expired())
                 _gate_of(self.client).release()
                 get_connections().reset(self.token)
         except BaseException as exc:
             error = exc
             raise
         finally:
+            if self.deadline.expired() or _host_trouble(error):
+                self.client._parent.host_trouble()
             await _leave(self.deadline, error, self.seconds)
+            _as_unavailable(error)
+
+
+async def _commit(client: TransactionWrapper) -> None:
+    """COMMIT, its driver errors translated like every statement's (tortoise leaves them raw):
+    a Galera certification conflict (1213) must reach the claim's deadlock retry."""
+    from pymysql import err
+
+    try:
+        await client.commit()
+    except err.IntegrityError as exc:
+        raise IntegrityError(exc) from exc
+    except (err.OperationalError, err.InternalError, err.ProgrammingError) as exc:
+        raise OperationalError(exc) from exc
 
 
 class BoundedMySQLClient(MySQLClient):
     """tortoise's MySQL client with bounded round trips, leak-free transactions, bounded close."""
 
-    def __init__(self, *, round_trip_timeout: float | str = DEFAULT_TIMEOUT, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        round_trip_timeout: float | str = DEFAULT_TIMEOUT,
+        hosts: Sequence[tuple[str, int]] = (),
+        host_backoff: float | str = 1.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.round_trip_timeout = float(round_trip_timeout)
         self._gate: asyncio.Semaphore | None = None
+        self.hosts = Hosts(list(hosts) or [(self.host, self.port)], float(host_backoff))
+        self._checking: asyncio.Task[None] | None = None
+
+    async def create_connection(self, with_db: bool) -> None:
+        """Open the pool on the first healthy host (in order, skipping hosts in back-off)."""
+        if len(self.hosts.all) == 1:
+            await super().create_connection(with_db)
+            return
+        for host, port in self.hosts.candidates():
+            if not await self._healthy(host, port):
+                self.hosts.failed(host, port)
+                continue
+            self.host, self.port = host, port
+            try:
+                await super().create_connection(with_db)
+            except DBConnectionError:
+                self.hosts.failed(host, port)
+                continue
+            self.hosts.succeeded(host, port)
+            log.warning("database pool opened on %s:%d", host, port)
+            return
+        raise DBConnectionError("no database host answered (every host tried)")
+
+    async def _healthy(self, host: str, port: int) -> bool:
+        """The host accepts a connection and, when it is a Galera node, is ready."""
+        import aiomysql
+
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                conn = await aiomysql.connect(
+                    host=host,
+                    port=port,
+                    user=self.user,
+                    password=self.password,
+                    connect_timeout=HEALTH_TIMEOUT,
+                )
+                try:
+                    async with conn.cursor() as cur:
+                        await cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep_ready'")
+                        row = await cur.fetchone()
+                finally:
+                    conn.close()
+        except Exception as exc:  # noqa: BLE001 (any failure means "not healthy")
+            log.warning("database host %s:%d failed its health check: %s", host, port, exc)
+            return False
+        return row is None or str(row[1]).upper() == "ON"
+
+    def host_trouble(self) -> None:
+        """A request met trouble on this host: check it (once at a time) and move if it failed."""
+        if len(self.hosts.all) == 1 or (self._checking and not self._checking.done()):
+            return
+        self._checking = asyncio.ensure_future(self._check_current())
+
+    async def _check_current(self) -> None:
+        host, port, pool = self.host, self.port, self._pool
+        if pool is None or await self._healthy(host, port):
+            return
+        self.hosts.failed(host, port)
+        if self._pool is pool:
+            # the next request opens a pool on the next healthy host (create_connection);
+            # statements still running on this one fail on their own
+            self._pool = None
+            pool.terminate()
+            log.warning("database host %s:%d failed; moving to the next host", host, port)
 
     def gate(self) -> asyncio.Semaphore:
         """One permit per pooled connection, taken before the pool is asked.
@@ -268,6 +418,31 @@ class BoundedMySQLClient(MySQLClient):
             )
             self._pool = None
             self._template.clear()
+
+
+class Hosts:
+    """The hosts of one connection, in order of preference, with a back-off per failed host."""
+
+    def __init__(self, hosts: list[tuple[str, int]], backoff: float) -> None:
+        self.all = hosts
+        self.backoff = backoff
+        self._failures: dict[tuple[str, int], int] = {}
+        self._until: dict[tuple[str, int], float] = {}
+
+    def candidates(self) -> list[tuple[str, int]]:
+        """Hosts not in back-off, in order; when all are, every host (better than none)."""
+        now = time.monotonic()
+        ready = [h for h in self.all if self._until.get(h, 0.0) <= now]
+        return ready or list(self.all)
+
+    def failed(self, host: str, port: int) -> None:
+        key = (host, port)
+        n = self._failures[key] = self._failures.get(key, 0) + 1
+        self._until[key] = time.monotonic() + min(self.backoff * 2 ** (n - 1), MAX_BACKOFF)
+
+    def succeeded(self, host: str, port: int) -> None:
+        self._failures.pop((host, port), None)
+        self._until.pop((host, port), None)
 
 
 client_class = BoundedMySQLClient
