@@ -115,10 +115,7 @@ def _errno(exc: BaseException | None) -> int | None:
         code = exc.args[0] if exc.args else None
         if isinstance(code, int):
             return code
-        if isinstance(code, BaseException):
-            exc = code
-        else:
-            exc = exc.__cause__ or exc.__context__
+        exc = code if isinstance(code, BaseException) else exc.__cause__ or exc.__context__
         seen += 1
     return None
 
@@ -331,7 +328,7 @@ class BoundedMySQLClient(MySQLClient):
                         row = await cur.fetchone()
                 finally:
                     conn.close()
-        except Exception as exc:  # noqa: BLE001 (any failure means "not healthy")
+        except Exception as exc:
             log.warning("database host %s:%d failed its health check: %s", host, port, exc)
             return False
         return row is None or str(row[1]).upper() == "ON"
