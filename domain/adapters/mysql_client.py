@@ -178,10 +178,14 @@ class BoundedPoolConnection(PoolConnectionWrapper[Any]):
             _as_unavailable(exc_val)
 
 
-def _gate_of(client: Any) -> asyncio.Semaphore:
+def _parent_of(client: Any) -> BoundedMySQLClient:
     parent = client._parent
     assert isinstance(parent, BoundedMySQLClient)
-    return parent.gate()
+    return parent
+
+
+def _gate_of(client: Any) -> asyncio.Semaphore:
+    return _parent_of(client).gate()
 
 
 class BoundedTransaction(TransactionContextPooled):
@@ -218,7 +222,7 @@ class BoundedTransaction(TransactionContextPooled):
                 _give_back(pool, conn, abandon=True)
                 gate.release()
                 if _host_trouble(exc):
-                    self.client._parent.host_trouble()
+                    _parent_of(self.client).host_trouble()
                 raise
             return self.client
         except BaseException as exc:
@@ -237,7 +241,7 @@ class BoundedTransaction(TransactionContextPooled):
             try:
                 if not self.client._finalized:
                     if exc_type is None:
-                        await _commit(self.client)
+                        await _commit(self.client)  # type: ignore[arg-type]
                     elif (
                         exc_type is not TransactionManagementError
                         and not conn.closed
@@ -254,7 +258,7 @@ class BoundedTransaction(TransactionContextPooled):
             raise
         finally:
             if self.deadline.expired() or _host_trouble(error):
-                self.client._parent.host_trouble()
+                _parent_of(self.client).host_trouble()
             await _leave(self.deadline, error, self.seconds)
             _as_unavailable(error)
 
@@ -340,7 +344,8 @@ class BoundedMySQLClient(MySQLClient):
         self._checking = asyncio.ensure_future(self._check_current())
 
     async def _check_current(self) -> None:
-        host, port, pool = self.host, self.port, self._pool
+        host, port = self.host, self.port
+        pool: Any = self._pool
         if pool is None or await self._healthy(host, port):
             return
         self.hosts.failed(host, port)
