@@ -349,12 +349,13 @@ class BoundedMySQLClient(MySQLClient):
         if pool is None or await self._healthy(host, port):
             return
         self.hosts.failed(host, port)
-        if self._pool is pool:
-            # the next request opens a pool on the next healthy host (create_connection);
-            # statements still running on this one fail on their own
-            self._pool = None
-            pool.terminate()
-            log.warning("database host %s:%d failed; moving to the next host", host, port)
+        if self._pool is not pool:
+            return  # already replaced
+        # the next request opens a pool on the next healthy host (create_connection);
+        # statements still running on this one fail on their own
+        self._pool = None
+        pool.terminate()
+        log.warning("database host %s:%d failed; moving to the next host", host, port)
 
     def gate(self) -> asyncio.Semaphore:
         """One permit per pooled connection, taken before the pool is asked.
