@@ -354,7 +354,7 @@ class BoundedMySQLClient(MySQLClient):
         # the next request opens a pool on the next healthy host (create_connection);
         # statements still running on this one fail on their own
         self._pool = None
-        pool.terminate()
+        pool.terminate()  # type: ignore[union-attr]
         log.warning("database host %s:%d failed; moving to the next host", host, port)
 
     def gate(self) -> asyncio.Semaphore:
