@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bench.chaos import driver
 from bench.chaos.scenarios import BY_NAME, Result
@@ -31,10 +31,18 @@ def _generator(scenario: str) -> str:
     return f"{usage.cores:.2f}" + (" GENERATOR-LIMITED" if usage.limited else "")
 
 
-def table(results: Sequence[Result], *, scale: str, workers: int) -> str:
+def table(
+    results: Sequence[Result],
+    *,
+    scale: str,
+    workers: int,
+    where: str = "private MariaDB + Redis",
+    titles: Mapping[str, str] | None = None,
+) -> str:
     """One row per scenario, then the notes of each fault."""
+    titles = titles or {name: s.title for name, s in BY_NAME.items()}
     lines = [
-        f"scale `{scale}`, {workers} API workers, private MariaDB + Redis",
+        f"scale `{scale}`, {workers} API workers, {where}",
         "",
         "| scenario | claimers | requests | acknowledged (codes) | refused | errors by kind"
         " | p50 ms | p99 ms | seconds | generator | violations |",
@@ -48,7 +56,7 @@ def table(results: Sequence[Result], *, scale: str, workers: int) -> str:
         )
     lines += ["", LATENCY_NOTE, ""]
     for r in results:
-        title = BY_NAME[r.scenario].title
+        title = titles[r.scenario]
         extra = "; ".join(r.notes)
         usage = driver.USAGE.get(r.scenario)
         if usage is not None:
