@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -27,7 +29,7 @@ from bench.chaos.cluster import GaleraCluster
 from bench.chaos.driver import History, Load
 from bench.chaos.harness import make_developer, service_env
 from bench.chaos.scenarios import Result, Stack
-from bench.chaos.servers import ApiService, MariaDB, Redis
+from bench.chaos.servers import ROOT, ApiService, MariaDB, Redis
 
 
 @dataclass
@@ -207,6 +209,19 @@ async def run(cs: ClusterStack, scenario: ClusterScenario) -> Result:
     )
 
 
+def _migrate(api: ApiService) -> None:
+    """`codedrop migrate` through the failover URL; its output in the error when it fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "migrate"],
+        cwd=ROOT,
+        env=api.env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f"codedrop migrate failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
 class _ClusterAsServer:
     """What the shared steps need of "the database": a URL (every node, for failover)."""
 
@@ -244,7 +259,7 @@ async def run_cluster_suite(
         took = await asyncio.to_thread(cluster.start)
         progress(f"galera cluster of 3 synced in {took:.1f} s")
         await asyncio.to_thread(redis.start)
-        await asyncio.to_thread(apis[0].migrate)
+        await asyncio.to_thread(_migrate, apis[0])
         await asyncio.gather(*(asyncio.to_thread(a.start) for a in [*apis, pinned]))
         dev_id, key = await make_developer(db)
         progress(

@@ -49,7 +49,7 @@ class Network:
     def __init__(self, nodes: int) -> None:
         self.nodes = nodes
         self.tag = f"cd{os.getpid() % 1000:03d}{secrets.token_hex(1)}"  # short: link names ≤ 15
-        self.octet = 0
+        self.octet = _free_octet()  # chosen now: the nodes' addresses are known before they start
         self.created: list[str] = []
 
     @property
@@ -69,7 +69,6 @@ class Network:
 
     def create(self) -> None:
         """Create the switch, the node namespaces and their links."""
-        self.octet = _free_octet()
         _ip("netns", "add", self.switch)
         self.created.append(self.switch)
         _ip("-n", self.switch, "link", "add", "br0", "type", "bridge")

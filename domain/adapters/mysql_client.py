@@ -62,6 +62,9 @@ MAX_BACKOFF = 30.0
 # without quorum). Statement errors (syntax, deadlock victim, duplicate key) say nothing of it.
 HOST_ERRNOS = {1047, 2003, 2006, 2013}
 NOT_READY = 1047
+# a COMMIT refused by a Galera node that left the primary component (the transaction rolled
+# back): "Error while appending streaming replication fragment (… Primary Component)"
+COMMIT_ERROR = 1180
 T = TypeVar("T")
 _background: set[asyncio.Future[Any]] = set()
 
@@ -120,18 +123,26 @@ def _errno(exc: BaseException | None) -> int | None:
     return None
 
 
+def _not_ready(exc: BaseException | None) -> bool:
+    """A Galera node outside the primary component refused the statement or the COMMIT."""
+    if exc is None or isinstance(exc, DBConnectionError):
+        return False
+    code = _errno(exc)
+    return code == NOT_READY or (code == COMMIT_ERROR and "Primary Component" in str(exc))
+
+
 def _host_trouble(exc: BaseException | None) -> bool:
     """Whether `exc` says the host cannot serve (rather than that one statement failed)."""
     if exc is None:
         return False
     if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ == "InterfaceError":
         return True
-    return _errno(exc) in HOST_ERRNOS
+    return _errno(exc) in HOST_ERRNOS or _not_ready(exc)
 
 
 def _as_unavailable(exc: BaseException | None) -> None:
     """Raise `DBConnectionError` for a Galera node that is not ready (the API answers 503)."""
-    if exc is not None and not isinstance(exc, DBConnectionError) and _errno(exc) == NOT_READY:
+    if _not_ready(exc):
         raise DBConnectionError(
             "the database node is not ready (a Galera node without the quorum)"
         ) from exc
