@@ -62,6 +62,7 @@ MAX_BACKOFF = 30.0
 # without quorum). Statement errors (syntax, deadlock victim, duplicate key) say nothing of it.
 HOST_ERRNOS = {1047, 2003, 2006, 2013}
 NOT_READY = 1047
+RETRY_ERRNOS = {1205, 1213}  # lock wait timeout, deadlock (or a Galera certification conflict)
 # a COMMIT refused by a Galera node that left the primary component (the transaction rolled
 # back): "Error while appending streaming replication fragment (… Primary Component)"
 COMMIT_ERROR = 1180
@@ -141,7 +142,17 @@ def _host_trouble(exc: BaseException | None) -> bool:
 
 
 def _as_unavailable(exc: BaseException | None) -> None:
-    """Raise `DBConnectionError` for a Galera node that is not ready (the API answers 503)."""
+    """Raise `DBConnectionError` for a Galera node that is not ready (the API answers 503),
+    and a deadlock or lock wait as tortoise's `OperationalError(errno, message)`: a retry
+    cures both, and the number (not a wrapped driver error) is what callers read. Under
+    Galera any statement may be aborted by a replicated write (1213), not only the claim's."""
+    if exc is None or isinstance(exc, DBConnectionError):
+        return
+    code = _errno(exc)
+    if code in RETRY_ERRNOS and not (isinstance(exc, OperationalError) and exc.args[0] == code):
+        inner = exc.args[0] if isinstance(exc, OperationalError) and exc.args else exc
+        message = inner.args[1] if len(inner.args) > 1 else str(inner)
+        raise OperationalError(code, message) from exc
     if _not_ready(exc):
         raise DBConnectionError(
             "the database node is not ready (a Galera node without the quorum)"
