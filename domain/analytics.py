@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tortoise.connection import get_connection
 from tortoise.functions import Count
 
 from domain import claimants, clock
 from domain.access import Role, require
-from domain.adapters.db import is_mysql_connection
+from domain.adapters.db import is_mysql_connection, read_connection
 from domain.campaigns import stock_of
 from domain.errors import ValidationFailed
 from domain.models import Claim
@@ -58,7 +57,9 @@ async def campaign_analytics(
             field="since",
         )
     stock = (await stock_of([c.id]))[c.id]
-    claims = Claim.filter(campaign_id=c.id, slot__isnull=False)
+    # the access check above reads the primary; the counts may lag a little (the replica)
+    replica = read_connection()
+    claims = Claim.filter(campaign_id=c.id, slot__isnull=False).using_db(replica)
     by_channel = {
         r["channel"]: r["n"]
         for r in await claims.annotate(n=Count("id")).group_by("channel").values("channel", "n")
@@ -82,7 +83,7 @@ async def campaign_analytics(
     }
     last_24h = await claims.filter(created_at__gte=now - timedelta(hours=24)).count()
 
-    conn = get_connection("default")
+    conn = replica
     if is_mysql_connection(conn):
         sql = (
             "SELECT DATE_FORMAT(created_at, %s) AS b, COUNT(*) AS n FROM claims"

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from domain import audit, clock, outbox
 from domain.access import Role, require
+from domain.adapters.db import read_connection
 from domain.audit import Action
 from domain.campaigns import forget_card, reopen_if_sold_out
 from domain.claimants import pseudonym
@@ -82,7 +83,8 @@ async def list_codes(
     Web and anonymous claimants appear as pseudonyms keyed with `secret_key` (domain.claimants).
     """
     c = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.VIEWER)
-    query = PromoCode.filter(campaign_id=c.id)
+    # the access check reads the primary; the listing may lag a little (the replica)
+    query = PromoCode.filter(campaign_id=c.id).using_db(read_connection())
     if wanted := _status(status):
         query = query.filter(status=wanted)
     total = await query.count()
@@ -251,6 +253,8 @@ async def export_csv(
         detail={"status": wanted or "all"},
     )
 
+    replica = read_connection()
+
     async def rows() -> AsyncIterator[str]:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
@@ -268,7 +272,7 @@ async def export_csv(
         )
         last = 0
         while True:
-            query = PromoCode.filter(campaign_id=c.id, id__gt=last)
+            query = PromoCode.filter(campaign_id=c.id, id__gt=last).using_db(replica)
             if wanted:
                 query = query.filter(status=wanted)
             page = await query.order_by("id").limit(batch)

@@ -22,6 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 
 from domain import clock
+from domain.adapters.db import read_connection
 from domain.campaigns import stock_of
 from domain.codes import spreadsheet_safe
 from domain.developers import chats_of
@@ -90,10 +91,19 @@ def _bounds(day: date) -> tuple[datetime, datetime]:
 async def _campaigns_by_owner(day: date) -> dict[int, list[Campaign]]:
     """Campaigns worth reporting: running ones, and completed ones with claims that day."""
     start, end = _bounds(day)
-    running = await Campaign.filter(status__in=[CampaignStatus.ACTIVE, CampaignStatus.PAUSED])
-    finished = await Campaign.filter(
-        status=CampaignStatus.COMPLETED, claims__created_at__gte=start, claims__created_at__lt=end
-    ).distinct()
+    replica = read_connection()
+    running = await Campaign.filter(
+        status__in=[CampaignStatus.ACTIVE, CampaignStatus.PAUSED]
+    ).using_db(replica)
+    finished = (
+        await Campaign.filter(
+            status=CampaignStatus.COMPLETED,
+            claims__created_at__gte=start,
+            claims__created_at__lt=end,
+        )
+        .distinct()
+        .using_db(replica)
+    )
     grouped: dict[int, list[Campaign]] = defaultdict(list)
     for c in sorted({c.id: c for c in [*running, *finished]}.values(), key=lambda c: c.id):
         grouped[c.owner_id].append(c)  # type: ignore[attr-defined]
@@ -105,10 +115,12 @@ async def campaign_lines(campaigns: Sequence[Campaign], day: date) -> list[Campa
     start, end = _bounds(day)
     pks = [c.id for c in campaigns]
     lines = {c.id: CampaignLine(c.public_id, c.name, c.status) for c in campaigns}
+    replica = read_connection()  # a report may lag the primary by a moment
     rows = (
         await Claim.filter(
             campaign_id__in=pks, slot__isnull=False, created_at__gte=start, created_at__lt=end
         )
+        .using_db(replica)
         .annotate(n=Count("id"))
         .group_by("campaign_id", "channel", "platform")
         .values("campaign_id", "channel", "platform", "n")
@@ -126,6 +138,7 @@ async def campaign_lines(campaigns: Sequence[Campaign], day: date) -> list[Campa
             created_at__gte=end - timedelta(days=PACE_DAYS),
             created_at__lt=end,
         )
+        .using_db(replica)
         .annotate(n=Count("id"))
         .group_by("campaign_id")
         .values("campaign_id", "n")
@@ -264,7 +277,12 @@ async def run_daily_reports(
 
 async def list_reports(*, developer_id: int, limit: int = 60) -> list[ReportView]:
     """A developer's reports, newest first."""
-    rows = await Report.filter(developer_id=developer_id).order_by("-period").limit(limit)
+    rows = (
+        await Report.filter(developer_id=developer_id)
+        .using_db(read_connection())
+        .order_by("-period")
+        .limit(limit)
+    )
     return [_view(r) for r in rows]
 
 
