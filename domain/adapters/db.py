@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ MIGRATIONS_MODULE = "domain.migrations"
 
 
 READ_CONNECTION = "replica"
+# the replica's client, opened by init_db when a read URL is set (outside tortoise's registry)
+_replica: BaseDBAsyncClient | None = None
 
 
 def split_hosts(url: str) -> tuple[str, list[tuple[str, int]]]:
@@ -75,13 +78,10 @@ def connection_config(settings: Settings, url: str | None = None) -> str | dict[
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:
-    """The tortoise config dict for these settings (a `replica` connection when a read URL
-    is set; models write through `default`)."""
-    connections: dict[str, Any] = {"default": connection_config(settings)}
-    if settings.database_read_url:
-        connections[READ_CONNECTION] = connection_config(settings, settings.database_read_url)
+    """The tortoise config dict for these settings (one connection: the replica is kept
+    outside it, so `in_transaction()` without a name still means the primary)."""
     return {
-        "connections": connections,
+        "connections": {"default": connection_config(settings)},
         "apps": {
             APP_LABEL: {
                 "models": [MODELS_MODULE],
@@ -148,6 +148,13 @@ async def init_db(settings: Settings, *, migrate: bool = False) -> None:
     if migrate:
         await run_migrations(settings)
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+    global _replica
+    if settings.database_read_url:
+        config = connection_config(settings, settings.database_read_url)
+        if isinstance(config, str):
+            config = expand_db_url(config)
+        engine = importlib.import_module(config["engine"])
+        _replica = engine.client_class(connection_name=READ_CONNECTION, **config["credentials"])
     log.info("database: %s", describe_database(settings))
 
 
@@ -193,7 +200,13 @@ async def run_migrations(settings: Settings) -> None:
 
 async def close_db() -> None:
     """Close every connection (SQLite threads otherwise keep the process alive)."""
-    await Tortoise.close_connections()
+    global _replica
+    replica, _replica = _replica, None
+    try:
+        if replica is not None:
+            await replica.close()
+    finally:
+        await Tortoise.close_connections()
 
 
 async def ping() -> None:
@@ -205,9 +218,7 @@ def read_connection() -> BaseDBAsyncClient:
     """Where reads that may lag a little go (analytics, listings, exports, reports): the
     replica when `CODEDROP_DATABASE_READ_URL` is set, else the primary. What must be fresh
     (the claim, ownership and access checks, idempotency) never reads through this."""
-    if READ_CONNECTION in connections.db_config:
-        return connections.get(READ_CONNECTION)
-    return connections.get("default")
+    return _replica if _replica is not None else connections.get("default")
 
 
 def is_mysql_connection(conn: Any) -> bool:
