@@ -159,6 +159,14 @@ def _as_unavailable(exc: BaseException | None) -> None:
         ) from exc
 
 
+def _acquire_failed(client: BoundedMySQLClient, exc: BaseException) -> None:
+    """A new pooled connection failed while it was set up (aiomysql runs the init command
+    and a COMMIT on it, which a Galera node without the quorum refuses)."""
+    if _host_trouble(exc):
+        client.host_trouble()
+    _as_unavailable(exc)
+
+
 class BoundedPoolConnection(PoolConnectionWrapper[Any]):
     """One statement outside a transaction: pool wait, statement and fetch within the bound."""
 
@@ -180,8 +188,9 @@ class BoundedPoolConnection(PoolConnectionWrapper[Any]):
         await _bounded_wait(self.seconds, gate.acquire())
         try:
             await _bounded_wait(self.seconds, super().__aenter__())
-        except BaseException:
+        except BaseException as exc:
             gate.release()
+            _acquire_failed(self.client, exc)
             raise
         # the pool it came from: a failover may have replaced the client's pool meanwhile
         self.pool = self.client._pool
@@ -227,8 +236,9 @@ class BoundedTransaction(TransactionContextPooled):
         await _bounded_wait(self.seconds, gate.acquire())
         try:
             conn = self.client._connection = await _bounded_wait(self.seconds, self._acquire())
-        except BaseException:
+        except BaseException as exc:
             gate.release()
+            _acquire_failed(_parent_of(self.client), exc)
             raise
         pool = self.pool = self.client._parent._pool
         await self.deadline.__aenter__()
@@ -331,7 +341,7 @@ class BoundedMySQLClient(MySQLClient):
                 self.hosts.failed(host, port)
                 continue
             self.hosts.succeeded(host, port)
-            log.warning("database pool opened on %s:%d", host, port)
+            log.info("database pool opened on %s:%d", host, port)
             return
         raise DBConnectionError("no database host answered (every host tried)")
 
