@@ -191,3 +191,32 @@ async def test_analytics_and_listings_read_the_replica_and_claims_never_do(
     finally:
         await asyncio.to_thread(cluster.nodes[2].start, recover=True)
         await asyncio.to_thread(cluster.wait_size, 3)
+
+
+def _third_first(cluster: GaleraCluster) -> Settings:
+    return _settings(cluster.url(first=2), Path(cluster.workdir))
+
+
+@pytest.mark.parametrize("connected", [_third_first], indirect=True)
+async def test_a_node_without_the_quorum_refuses_and_the_client_moves_to_a_node_with_it(
+    cluster: GaleraCluster, connected: Settings
+) -> None:
+    _, cid = await _campaign(10)
+    client = get_connection("default")
+    assert client.host == cluster.nodes[2].host  # type: ignore[attr-defined]
+    cluster.net.cut(3)
+    try:
+        await asyncio.to_thread(cluster.wait_size, 2)
+        assert cluster.nodes[2].status().get("wsrep_ready") == "OFF"
+        # the node itself refuses every claim as "not available" (the API's 503), never 500
+        with pytest.raises(DBConnectionError, match="not ready"):
+            await claims.claim(
+                campaign_id=cid, claimant=Claimant(namespace="api", external_id="x"), channel="api"
+            )
+        # and the client, which names the other nodes too, goes on there
+        code, _failures = await _claim(cid, "on-a-node-with-quorum")
+        assert code
+        assert client.host in {cluster.nodes[0].host, cluster.nodes[1].host}  # type: ignore[attr-defined]
+    finally:
+        cluster.net.heal(3)
+        await asyncio.to_thread(cluster.wait_size, 3)
