@@ -72,7 +72,16 @@ def _cluster(args: argparse.Namespace) -> int:
     )
     titles = {s.name: s.title for s in cluster_run.CLUSTER_SCENARIOS}
     where = "private 3-node MariaDB Galera cluster + Redis"
-    print(table(results, scale=args.scale, workers=args.workers, where=where, titles=titles))
+    print(
+        table(
+            results,
+            scale=args.scale,
+            workers=args.workers,
+            where=where,
+            titles=titles,
+            column="cluster scenario",
+        )
+    )
     if args.json:
         args.json.write_text(json.dumps([r.as_dict() for r in results], indent=2))
     return 1 if any(r.violations for r in results) else 0

@@ -38,13 +38,14 @@ def table(
     workers: int,
     where: str = "private MariaDB + Redis",
     titles: Mapping[str, str] | None = None,
+    column: str = "scenario",
 ) -> str:
     """One row per scenario, then the notes of each fault."""
     titles = titles or {name: s.title for name, s in BY_NAME.items()}
     lines = [
         f"scale `{scale}`, {workers} API workers, {where}",
         "",
-        "| scenario | claimers | requests | acknowledged (codes) | refused | errors by kind"
+        f"| {column} | claimers | requests | acknowledged (codes) | refused | errors by kind"
         " | p50 ms | p99 ms | seconds | generator | violations |",
         "|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|",
     ]
