@@ -173,6 +173,7 @@ async def run(cs: ClusterStack, scenario: ClusterScenario) -> Result:
     load = Load(concurrency=max(1, size.concurrency // len(cs.apis)), timeout=30.0)
     notes: list[str] = []
     marks = [api.unexpected_errors(0)[1] for api in cs.apis]
+    conflicts_before = _conflicts(cs.cluster)
     start = time.monotonic()
     fault = asyncio.create_task(scenario.fault(cs, progress, notes))
     await asyncio.gather(
@@ -183,6 +184,11 @@ async def run(cs: ClusterStack, scenario: ClusterScenario) -> Result:
     )
     await fault
     seconds = time.monotonic() - start
+    cert, aborted = (a - b for a, b in zip(_conflicts(cs.cluster), conflicts_before, strict=True))
+    notes.append(
+        f"{cert} certification failures and {aborted} transactions aborted by replicated"
+        " writes (each one a deadlock error, retried)"
+    )
     for api, mark in zip(cs.apis, marks, strict=True):
         internal, _ = api.unexpected_errors(mark)
         notes.extend(f"500 logged: {line}" for line in internal[:5])
@@ -220,6 +226,16 @@ def _migrate(api: ApiService) -> None:
     )
     if done.returncode:
         raise RuntimeError(f"codedrop migrate failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def _conflicts(cluster: GaleraCluster) -> tuple[int, int]:
+    """Certification failures and brute-force aborts so far, summed over the nodes (a node
+    restarted in between starts again from 0, so a fault's figure is a lower bound)."""
+    views = [n.status() for n in cluster.nodes]
+    return (
+        sum(int(v.get("wsrep_local_cert_failures", 0)) for v in views),
+        sum(int(v.get("wsrep_local_bf_aborts", 0)) for v in views),
+    )
 
 
 class _ClusterAsServer:
