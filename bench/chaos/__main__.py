@@ -40,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
     if args.cluster:
+        wrong = set(args.scenario or ()) - set(cluster_run.BY_NAME)
+        if wrong:
+            parser.error(f"not a cluster scenario: {', '.join(sorted(wrong))}")
         return _cluster(args)
+    if set(args.scenario or ()) & set(cluster_run.BY_NAME):
+        parser.error("the galera-* scenarios run with --cluster galera")
     results = asyncio.run(
         run_suite(
             scale=args.scale,
