@@ -184,7 +184,7 @@ async def run(cs: ClusterStack, scenario: ClusterScenario) -> Result:
     )
     await fault
     seconds = time.monotonic() - start
-    cert, aborted = (a - b for a, b in zip(_conflicts(cs.cluster), conflicts_before, strict=True))
+    cert, aborted = _since(_conflicts(cs.cluster), conflicts_before)
     notes.append(
         f"{cert} certification failures and {aborted} transactions aborted by replicated"
         " writes (each one a deadlock error, retried)"
@@ -228,14 +228,23 @@ def _migrate(api: ApiService) -> None:
         raise RuntimeError(f"codedrop migrate failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
-def _conflicts(cluster: GaleraCluster) -> tuple[int, int]:
-    """Certification failures and brute-force aborts so far, summed over the nodes (a node
-    restarted in between starts again from 0, so a fault's figure is a lower bound)."""
+def _conflicts(cluster: GaleraCluster) -> list[tuple[int, int]]:
+    """Per node: certification failures and brute-force aborts so far."""
     views = [n.status() for n in cluster.nodes]
-    return (
-        sum(int(v.get("wsrep_local_cert_failures", 0)) for v in views),
-        sum(int(v.get("wsrep_local_bf_aborts", 0)) for v in views),
-    )
+    return [
+        (int(v.get("wsrep_local_cert_failures", 0)), int(v.get("wsrep_local_bf_aborts", 0)))
+        for v in views
+    ]
+
+
+def _since(after: list[tuple[int, int]], before: list[tuple[int, int]]) -> tuple[int, int]:
+    """The counts since `before`, summed over the nodes; a node restarted in between counts
+    from its restart (its counters start again at 0), so a fault's figure is a lower bound."""
+    cert = aborted = 0
+    for (c1, a1), (c0, a0) in zip(after, before, strict=True):
+        cert += c1 - c0 if c1 >= c0 else c1
+        aborted += a1 - a0 if a1 >= a0 else a1
+    return cert, aborted
 
 
 class _ClusterAsServer:
