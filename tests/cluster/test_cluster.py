@@ -25,6 +25,7 @@ import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.connection import get_connection
 from tortoise.exceptions import DBConnectionError, OperationalError
+from tortoise.transactions import in_transaction
 
 from api.errors import is_connection_problem, is_transient_database_error
 from bench.chaos.cluster import GaleraCluster, galera_available
@@ -220,3 +221,35 @@ async def test_a_node_without_the_quorum_refuses_and_the_client_moves_to_a_node_
     finally:
         cluster.net.heal(3)
         await asyncio.to_thread(cluster.wait_size, 3)
+
+
+def _first_only(cluster: GaleraCluster) -> Settings:
+    return _settings(cluster.nodes[0].url, Path(cluster.workdir))
+
+
+@pytest.mark.parametrize("connected", [_first_only], indirect=True)
+async def test_a_certification_conflict_at_commit_is_the_deadlock_error_the_claim_retries(
+    cluster: GaleraCluster, connected: Settings
+) -> None:
+    conn = get_connection("default")
+    await conn.execute_script(
+        "CREATE TABLE IF NOT EXISTS galera_probe (id INT PRIMARY KEY, n INT) ENGINE=InnoDB;"
+        "REPLACE INTO galera_probe VALUES (1, 0)"
+    )
+    other = pymysql.connect(host=cluster.nodes[1].host, user="root", database="codedrop")
+    try:
+        with pytest.raises(OperationalError) as conflict:
+            async with in_transaction() as tx:
+                await tx.execute_query("UPDATE galera_probe SET n = n + 1 WHERE id = 1")
+                # the same row, committed first on another node: ours loses at certification
+                with other.cursor() as cur:
+                    cur.execute("UPDATE galera_probe SET n = n + 10 WHERE id = 1")
+                other.commit()
+                await asyncio.sleep(0.5)  # let the other node's write set arrive
+        assert conflict.value.args[0] == 1213
+        assert claims.is_retryable(conflict.value)
+        _, rows = await conn.execute_query("SELECT n FROM galera_probe WHERE id = 1")
+        assert rows[0]["n"] == 10  # ours rolled back whole
+    finally:
+        other.close()
+        await conn.execute_script("DROP TABLE IF EXISTS galera_probe")
