@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 from tortoise.backends.base.client import PoolConnectionWrapper, TransactionContextPooled
 from tortoise.backends.mysql.client import MySQLClient, TransactionWrapper
+from tortoise.backends.mysql.client import errors as driver_errors  # the driver tortoise uses
 from tortoise.connection import get_connections
 from tortoise.exceptions import (
     DBConnectionError,
@@ -298,13 +299,15 @@ class BoundedTransaction(TransactionContextPooled):
 async def _commit(client: TransactionWrapper) -> None:
     """COMMIT, its driver errors translated like every statement's (tortoise leaves them raw):
     a Galera certification conflict (1213) must reach the claim's deadlock retry."""
-    from pymysql import err
-
     try:
         await client.commit()
-    except err.IntegrityError as exc:
+    except driver_errors.IntegrityError as exc:
         raise IntegrityError(exc) from exc
-    except (err.OperationalError, err.InternalError, err.ProgrammingError) as exc:
+    except (
+        driver_errors.OperationalError,
+        driver_errors.InternalError,
+        driver_errors.ProgrammingError,
+    ) as exc:
         raise OperationalError(exc) from exc
 
 
