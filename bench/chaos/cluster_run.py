@@ -26,7 +26,7 @@ import httpx
 
 from bench.chaos import driver, scenarios
 from bench.chaos.cluster import GaleraCluster
-from bench.chaos.driver import History, Load
+from bench.chaos.driver import History, Load, Usage
 from bench.chaos.harness import make_developer, service_env
 from bench.chaos.scenarios import Result, Stack
 from bench.chaos.servers import ROOT, ApiService, MariaDB, Redis
@@ -170,7 +170,8 @@ async def run(cs: ClusterStack, scenario: ClusterScenario) -> Result:
     groups = [list(range(k, len(intents), len(cs.apis))) for k in range(len(cs.apis))]
     parts = [(g, History([intents[i] for i in g])) for g in groups]
     progress = Progress([h for _, h in parts], cid)
-    load = Load(concurrency=max(1, size.concurrency // len(cs.apis)), timeout=30.0)
+    # one generator process per service: three in all, beside the nodes and the services
+    load = Load(concurrency=max(1, size.concurrency // len(cs.apis)), timeout=30.0, processes=1)
     notes: list[str] = []
     marks = [api.unexpected_errors(0)[1] for api in cs.apis]
     conflicts_before = _conflicts(cs.cluster)
@@ -193,6 +194,14 @@ async def run(cs: ClusterStack, scenario: ClusterScenario) -> Result:
         internal, _ = api.unexpected_errors(mark)
         notes.extend(f"500 logged: {line}" for line in internal[:5])
     history = merge(parts, intents)
+    usages = [h.usage for _, h in parts if h.usage is not None]
+    if usages:  # the generator's CPU over the three runs, for the table's `generator` column
+        driver.USAGE[scenario.name] = Usage(
+            processes=sum(u.processes for u in usages),
+            wall=max(u.wall for u in usages),
+            child_cpu=sum(u.child_cpu for u in usages),
+            parent_cpu=max(u.parent_cpu for u in usages),  # one process, measured three times
+        )
     violations = progress.violations + await scenarios.check(
         stack, cid, uploaded, 1, history, notes
     )
