@@ -100,6 +100,7 @@ async def _claim(campaign_id: str, who: str, *, within: float = 30.0) -> tuple[s
     while True:
         try:
             got = await claims.claim(
+                events_bus=factories.BUS,
                 campaign_id=campaign_id,
                 claimant=Claimant(namespace="api", external_id=who),
                 channel="api",
@@ -212,7 +213,10 @@ async def test_a_node_without_the_quorum_refuses_and_the_client_moves_to_a_node_
         # the node itself refuses every claim as "not available" (the API's 503), never 500
         with pytest.raises(DBConnectionError, match="not ready"):
             await claims.claim(
-                campaign_id=cid, claimant=Claimant(namespace="api", external_id="x"), channel="api"
+                events_bus=factories.BUS,
+                campaign_id=cid,
+                claimant=Claimant(namespace="api", external_id="x"),
+                channel="api",
             )
         # and the client, which names the other nodes too, goes on there
         code, _failures = await _claim(cid, "on-a-node-with-quorum")

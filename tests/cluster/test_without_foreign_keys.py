@@ -80,7 +80,10 @@ async def test_migrations_and_concurrent_claims_keep_the_promise_with_foreign_ke
 
     async def one(who: str) -> tuple[str, str]:
         got = await claims.claim(
-            campaign_id=c.id, claimant=Claimant(namespace="api", external_id=who), channel="api"
+            events_bus=factories.BUS,
+            campaign_id=c.id,
+            claimant=Claimant(namespace="api", external_id=who),
+            channel="api",
         )
         return f"api:{who}", got.code
 
