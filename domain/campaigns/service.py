@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from domain import audit, campaign_state, clock
 from domain.access import Role, require, roles_of
+from domain.adapters.db import read_connection
 from domain.audit import Action as AuditAction
 from domain.campaign_reads import forget_card
 from domain.campaign_state import Action
@@ -124,7 +125,8 @@ async def list_campaigns(
     total count. Archived campaigns only when `status` asks for them."""
     visible, roles = await _visible(owner_id)
     # archived campaigns are listed only when asked for by status
-    query = Campaign.filter(visible)
+    # the listing may lag a moment (read replica); which campaigns are visible does not
+    query = Campaign.filter(visible).using_db(read_connection())
     query = query.filter(status=status) if status else query.exclude(status=CampaignStatus.ARCHIVED)
     total = await query.count()
     rows = await query.order_by("-id").offset(offset).limit(limit)

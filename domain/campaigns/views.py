@@ -10,6 +10,7 @@ from tortoise.functions import Count
 
 from domain import clock
 from domain.access import Role
+from domain.adapters.db import read_connection
 from domain.campaign_state import owner_state
 from domain.models import ArchivedCode, Campaign, PromoCode
 from domain.values import CodeStatus, IdentityMode
@@ -53,12 +54,14 @@ class CampaignView:
 
 
 async def stock_of(campaign_pks: list[int]) -> dict[int, Stock]:
-    """Counts per status (and available per platform) for several campaigns in two queries."""
+    """Counts per status (and available per platform) for several campaigns in two queries
+    (on the read replica when one is configured: counts shown to owners may lag a moment)."""
     result = {pk: Stock() for pk in campaign_pks}
     if not campaign_pks:
         return result
     rows = (
         await PromoCode.filter(campaign_id__in=campaign_pks)
+        .using_db(read_connection())
         .annotate(n=Count("id"))
         .group_by("campaign_id", "status", "platform")
         .values("campaign_id", "status", "platform", "n")
@@ -76,6 +79,7 @@ async def stock_of(campaign_pks: list[int]) -> dict[int, Stock]:
             stock.used += row["n"]
     archived = (
         await ArchivedCode.filter(campaign_id__in=campaign_pks)
+        .using_db(read_connection())
         .annotate(n=Count("id"))
         .group_by("campaign_id", "status")
         .values("campaign_id", "status", "n")
