@@ -244,7 +244,8 @@ async def find_campaigns(*, owner_id: int, text: str = "", limit: int = 25) -> l
     """Campaigns the developer may see whose name contains `text` (for bot autocomplete; not
     archived ones, which take no command)."""
     visible, roles = await _visible(owner_id)
-    query = Campaign.filter(visible).exclude(status=CampaignStatus.ARCHIVED)
+    query = Campaign.filter(visible).using_db(read_connection())
+    query = query.exclude(status=CampaignStatus.ARCHIVED)
     if text:
         query = query.filter(name__icontains=text)
     rows = await query.order_by("-id").limit(limit)
