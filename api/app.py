@@ -58,6 +58,9 @@ def create_app(
     """Build the app. With `manage_database` the lifespan opens and closes the database.
 
     `fast_lane=False` leaves every claim to the FastAPI route (tests compare the two roads).
+
+    One function on purpose: the order of middleware, handlers, routers and the pages app
+    is the order requests meet them, and reads best top to bottom in one place.
     """
 
     @asynccontextmanager

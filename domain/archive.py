@@ -216,7 +216,8 @@ async def _export_range(store: ObjectStore, after: int, through: int) -> tuple[i
     """Write archived rows with after < id <= through to one gzip CSV; (rows, key).
 
     The key depends only on the range (and the day its first row was archived), so
-    exporting the same range again overwrites the same object.
+    exporting the same range again overwrites the same object. One function: the temporary
+    file, the gzip stream and the upload share one lifetime that must close in order.
     """
     conn = get_connection("default")
     ph = "%s" if is_mysql_connection(conn) else "?"

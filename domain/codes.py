@@ -241,7 +241,8 @@ async def export_csv(
     """The campaign's codes in full as CSV text chunks (owners only; streamed in batches).
 
     Web and anonymous claimants appear as pseudonyms, as in the listing. The export is
-    audited when it is asked for, before the first row leaves.
+    audited when it is asked for, before the first row leaves. One generator: the
+    audit, the batching cursor and the CSV writer share state across every yielded chunk.
     """
     c = await require(campaign_id=campaign_id, developer_id=owner_id, role=Role.OWNER)
     wanted = _status(status)

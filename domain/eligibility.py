@@ -163,7 +163,10 @@ def check_verifiable(rules: EligibilityRules, sources: FactSources) -> None:
 
 
 def judge(rules: EligibilityRules, claimant: Claimant, *, channel: str, now: datetime) -> None:
-    """Raise `NotEligible` naming the first failed rule; return when every rule holds."""
+    """Raise `NotEligible` naming the first failed rule; return when every rule holds.
+
+    The rules are checked in one function, in the order a member reads them in a refusal;
+    each is a short guard, and splitting them would scatter that order."""
     if rules.channels and channel not in rules.channels:
         raise NotEligible(
             "This campaign cannot be claimed here; claim it through "

@@ -272,7 +272,8 @@ async def run_generation(
 
     Memory holds one batch. `upload` counts progress (`rows` = codes in so far) and ends
     `done` with `imported == count` (or `failed` if the space ran dry, which MAX_FILL makes
-    practically impossible).
+    practically impossible). One loop on purpose: the batch, its retry of collisions and the
+    progress row are one unit of work, checkpointed together.
     """
     expires_at = ttl_expiry(campaign.code_ttl_days, clock.now())
     has_archive = await ArchivedCode.filter(campaign_id=campaign.id).exists()

@@ -65,7 +65,8 @@ class DiscordOAuth:
     ) -> DiscordIdentity:
         """Exchange the code, read the user and their membership of `guild_ids`.
 
-        Every failure is a `SignInFailed` that names the step, never the token.
+        Every failure is a `SignInFailed` that names the step, never the token. The three
+        HTTP steps share one session and one error mapping, so they stay in one function.
         """
         base = self.base_url.rstrip("/")
         timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
