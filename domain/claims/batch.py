@@ -60,6 +60,7 @@ def terms_of(c: Campaign) -> Terms:
     """The terms a claim was admitted on, as `sql.terms_now` reads them back."""
     return (
         str(c.status),
+        c.completed_reason,
         c.starts_at,
         c.ends_at,
         c.per_claimant_limit,

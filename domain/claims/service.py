@@ -9,16 +9,17 @@ settle, the single-claim path (domain/claims/single.py). After commit it publish
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from domain import campaign_state, clock, events
 from domain.campaign_reads import forget_card, public_row, recent_public_row
 from domain.claimants import loggable
-from domain.claims.batch import BATCHING, Ask, Batch, Kind
+from domain.claims.batch import BATCHING, Ask, Batch, Kind, terms_of
 from domain.claims.holdings import pick_existing, result_of
 from domain.claims.single import claim_alone
-from domain.claims.sql import Held, held_now
+from domain.claims.sql import Held, held_now, terms_and_held
 from domain.claims.stock import check_stock
 from domain.eligibility import judge, parse_rules
 from domain.errors import CampaignNotFound, ClaimRefused, PlatformNotServed, ValidationFailed
@@ -45,6 +46,15 @@ class Paths:
 
 
 PATHS = Paths()
+
+
+class _Confirmed(Exception):
+    """A refusal already confirmed against the database with the claimant's holdings: raised
+    as is, with no further read."""
+
+    def __init__(self, refusal: ClaimRefused) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
 
 
 async def claim(
@@ -75,14 +85,17 @@ async def claim(
     if rate_limit is not None:
         await enforce(rate_limit.limiter, rate_limit.rule, "claimant", claimant.key, what="claims")
     requested = parse_platform(platform)
+    started = time.monotonic()
     c, reused = await recent_public_row(campaign_id, fresh_within=CAMPAIGN_FRESH_WITHIN)
     if for_owner is not None and c.owner_id != for_owner:  # type: ignore[attr-defined]
         raise CampaignNotFound(campaign_id)
     try:
         # what the claimant already holds is read by the batch, for all its claimants at once
         return await _claim_new(
-            c, claimant, channel, requested, idempotency_key, events_bus, reused
+            c, claimant, channel, requested, idempotency_key, events_bus, reused, started
         )
+    except _Confirmed as confirmed:
+        raise confirmed.refusal from None
     except ClaimRefused:
         # a member who already holds a code sees it again, even when the campaign has since
         # paused, ended, sold out or stopped admitting them
@@ -144,21 +157,29 @@ async def _claim_new(
     idempotency_key: str | None,
     events_bus: EventBus,
     reused: bool,
+    started: float,
 ) -> ClaimResult:
     """Take a code for a claimant who may not hold one yet: in a batch, else alone.
 
     `reused`: `c` was read up to CAMPAIGN_FRESH_WITHIN ago. A refusal is then confirmed
-    against a fresh read, and a batch re-checks the terms in its transaction, so a reused
-    row never decides alone.
+    by ONE read of the terms now and the claimant's holdings (a sold-out campaign answers
+    its storm without a write), a changed campaign is read again and decides, and a batch
+    re-checks the terms in its transaction, so a reused row never decides alone.
     """
     key = claimant.key
     now = clock.now()
     try:
         ask = _admit(c, claimant, channel, requested, idempotency_key, now)
-    except ClaimRefused:
+    except ClaimRefused as refusal:
         if not reused:
             raise
-        c, reused = await public_row(c.public_id), False
+        current, held = await terms_and_held(c.id, key)
+        if current == terms_of(c):  # the same terms decide the same: the refusal stands
+            existing = pick_existing(held, idempotency_key, c.per_claimant_limit)
+            if existing is not None:
+                return result_of(c, key, existing, repeated=True)
+            raise _Confirmed(refusal) from None
+        c, reused = await public_row(c.public_id, read_since=started), False
         ask = _admit(c, claimant, channel, requested, idempotency_key, now)
 
     kind, row, batch = await BATCHING.submit(c.id, ask)
@@ -172,7 +193,7 @@ async def _claim_new(
 
     PATHS.alone += 1
     if reused:  # the single-claim path decides on a fresh read
-        c = await public_row(c.public_id)
+        c = await public_row(c.public_id, read_since=started)
         ask = _admit(c, claimant, channel, requested, idempotency_key, now)
     row, repeated = await claim_alone(ask, requested, now, events_bus)
     if repeated:

@@ -18,6 +18,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import campaign_state, clock, outbox
+from domain.campaign_reads import forget_row
 from domain.claims import sql
 from domain.claims.batch import Ask
 from domain.claims.holdings import claim_event, free_slot, pick_existing
@@ -124,4 +125,5 @@ async def _no_code_left(c: Campaign, requested: Platform | None, events_bus: Eve
             available=[str(p) for p in others],
         )
     await campaign_state.mark_sold_out(c, events_bus)
+    forget_row(c.public_id)  # the next claim here reads "sold out" and refuses on a read
     raise SoldOut()

@@ -65,9 +65,20 @@ HELD = (
     " FROM claims WHERE campaign_id=? AND claimant IN ({marks}) AND slot IS NOT NULL"
     " ORDER BY slot"
 )
-TERMS = (
-    "SELECT status, starts_at, ends_at, per_claimant_limit, platform, eligibility, identity"
-    " FROM campaigns WHERE id=?"
+TERMS_COLUMNS = (
+    "status, completed_reason, starts_at, ends_at, per_claimant_limit, platform, eligibility,"
+    " identity"
+)
+TERMS = f"SELECT {TERMS_COLUMNS} FROM campaigns WHERE id=?"
+# a refusal confirmed in ONE read: the campaign's terms now, beside what the claimant holds
+# (a LEFT JOIN, so a claimant who holds nothing still reads the terms)
+TERMS_AND_HELD = (
+    "SELECT c.status, c.completed_reason, c.starts_at, c.ends_at, c.per_claimant_limit,"
+    " c.platform, c.eligibility, c.identity, h.slot, h.code, h.platform AS held_platform,"
+    " h.channel, h.idempotency_key, h.created_at"
+    " FROM campaigns c LEFT JOIN claims h"
+    " ON h.campaign_id=c.id AND h.claimant=? AND h.slot IS NOT NULL"
+    " WHERE c.id=? ORDER BY h.slot"
 )
 AVAILABLE_COUNT = (
     "SELECT COUNT(*) AS n FROM (SELECT 1 FROM promo_codes"
@@ -96,8 +107,9 @@ class Held:
     created_at: datetime
 
 
-# what a claim was admitted on: status, window, limit, platform, eligibility rules, identity
-Terms = tuple[str, datetime | None, datetime | None, int, str, Any, str]
+# what a claim was admitted on: status (and why completed), window, limit, platform,
+# eligibility rules, identity
+Terms = tuple[str, str | None, datetime | None, datetime | None, int, str, Any, str]
 
 
 def dialect(conn: Any, query: str) -> str:
@@ -163,12 +175,14 @@ async def record(conn: Any, campaign_pk: int, rows: list[tuple[str, int, Held]])
 async def terms_now(conn: Any, campaign_pk: int) -> Terms | None:
     """The campaign's terms as the database has them now (None: deleted)."""
     _, rows = await conn.execute_query(dialect(conn, TERMS), [campaign_pk])
-    if not rows:
-        return None
-    r = rows[0]
+    return _terms(rows[0]) if rows else None
+
+
+def _terms(r: Any) -> Terms:
     rules = r["eligibility"]
     return (
         str(r["status"]),
+        r["completed_reason"],
         _when(r["starts_at"]) if r["starts_at"] is not None else None,
         _when(r["ends_at"]) if r["ends_at"] is not None else None,
         int(r["per_claimant_limit"]),
@@ -176,6 +190,28 @@ async def terms_now(conn: Any, campaign_pk: int) -> Terms | None:
         json.loads(rules) if isinstance(rules, (str, bytes)) else rules,
         str(r["identity"]),
     )
+
+
+async def terms_and_held(campaign_pk: int, claimant: str) -> tuple[Terms | None, list[Held]]:
+    """The campaign's terms now and what one claimant holds in it, by slot: ONE read, no
+    transaction (what confirms a refusal decided on a recent read)."""
+    conn = get_connection("default")
+    _, rows = await conn.execute_query(dialect(conn, TERMS_AND_HELD), [claimant, campaign_pk])
+    if not rows:
+        return None, []
+    held = [
+        Held(
+            slot=int(r["slot"]),
+            code=str(r["code"]),
+            platform=str(r["held_platform"]),
+            channel=str(r["channel"]),
+            idempotency_key=r["idempotency_key"],
+            created_at=_when(r["created_at"]),
+        )
+        for r in rows
+        if r["slot"] is not None
+    ]
+    return _terms(rows[0]), held
 
 
 async def held_by(conn: Any, campaign_pk: int, claimants: list[str]) -> dict[str, list[Held]]:

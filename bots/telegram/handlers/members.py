@@ -96,6 +96,10 @@ async def claim_pressed(
         me = await bot.me()
         callback_answer.url = mapping.deep_link(me.username, callback_data.campaign)
         return
+    # acknowledged before the claim, not after it: in a drop the claim waits its turn, and
+    # Telegram shows a spinner (then "query is too old") until the press is answered
+    await query.answer()
+    callback_answer.disable()
     # Two taps on the same message, or two devices, share one key: one code, sent twice.
     key = None
     if query.message is not None:
