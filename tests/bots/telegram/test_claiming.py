@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tortoise.transactions import in_transaction
+
 from bots.telegram.app import TelegramFront
 from domain import campaigns, claims
 from domain.adapters.bootstrap import Services
-from domain.models import Claim
+from domain.claims.sql import dialect
+from domain.models import Campaign, Claim
 from tests import factories
 from tests.bots.telegram.support import buttons, callback, code_in
 from tests.fakes.telegram import FakeTelegram
@@ -250,3 +253,30 @@ async def test_a_429_from_telegram_delays_the_reply_but_does_not_lose_it(
     assert code_in(reply["text"]) is not None
     await asyncio.sleep(0)  # let a (wrong) third attempt show up if there were one
     assert len(tg.sent_to(gus.id)) == 1
+
+
+async def test_a_press_is_answered_before_its_claim_finishes(
+    bot: TelegramFront, tg: FakeTelegram
+) -> None:
+    dev, _ = await factories.developer()
+    c = await factories.campaign(dev.id)
+    await factories.upload_codes(dev.id, c.id, factories.codes_csv(3))
+    alice = tg.user(1201, "Alice")
+    tg.send_text(alice, f"/start {c.id}")
+    card = (await tg.wait_for(lambda: tg.sent_to(alice.id)))[0]
+    campaign_pk = (await Campaign.get(public_id=c.id)).id
+
+    # another transaction holds every code (as a drop's batches do): the claim must wait
+    async with in_transaction() as conn:
+        await conn.execute_query(
+            dialect(conn, "UPDATE promo_codes SET status=status WHERE campaign_id=?"),
+            [campaign_pk],
+        )
+        tg.press(alice, card, callback(card, "Get my code"))
+        await tg.wait_for(lambda: len(tg.answered()) == 1)
+        await asyncio.sleep(0.2)
+        assert len(tg.sent_to(alice.id)) == 1  # the card only: no code yet
+
+    reply = (await tg.wait_for(lambda: tg.sent_to(alice.id)[1:]))[0]
+    assert code_in(reply["text"]) is not None
+    assert len(tg.answered()) == 1  # answered once, not again after the claim
