@@ -9,6 +9,10 @@ Routes opt in with `@idempotent` under their decorator, on a router built with
    when the key belongs to another request (also one arriving at the same moment: that one
    never runs), the stored answer replayed when there is one (`Idempotent-Replayed: true`);
 3. otherwise runs the route and stores a successful answer (domain/idempotency.py).
+The claim (`idempotent_in_domain`) instead reads the key first (a read, no write) and, when
+it is free, hands it to the claim, which writes the key's row and answer in its own
+transaction (`keyed_answer`, domain/claims/keys.py): one write transaction per keyed claim
+where taking the key, claiming and storing the answer were three.
 Keys are scoped to the caller (a hash of its API key, or `anon`) and the operation, so two
 callers never see each other's answers.
 """
@@ -19,6 +23,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -28,8 +33,10 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
 
 from domain import developers, idempotency
+from domain.claims.keys import Answer, KeyedAnswer
 from domain.errors import DomainError
 from domain.idempotency import StoredAnswer
+from domain.values import ClaimResult
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,28 @@ RERUN = "__codedrop_idempotent_rerun__"
 F = TypeVar("F", bound=Callable[..., Any])
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+# (scope, key, request hash) of a free key the running claim writes with its answer
+_KEY_TO_WRITE: ContextVar[tuple[str, str, str] | None] = ContextVar("key_to_write", default=None)
+
+
+def keyed_answer(
+    render: Callable[[ClaimResult], Any], headers: dict[str, str]
+) -> KeyedAnswer | None:
+    """For the claim route: the free Idempotency-Key this request may write with its new
+    claim, its answer being `render(result)` as JSON with `headers` (a 201). None when the
+    request has no key or its key already has a row (the claim then runs as a retry)."""
+    held = _KEY_TO_WRITE.get()
+    if held is None:
+        return None
+    kept = {k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+
+    def answer_of(result: ClaimResult) -> Answer:
+        answer = StoredAnswer(201, render(result), "application/json", kept)
+        return answer.status_code, idempotency.payload_of(answer)
+
+    scope, key, request_hash = held
+    return KeyedAnswer(scope, key, request_hash, answer_of)
 
 
 def idempotent(endpoint: F) -> F:
@@ -181,6 +210,16 @@ async def answer_once(
     key = idempotency.check_key(raw_key)
     scope = idempotency.scope_of(_principal(request), f"{operation} {request.url.path}")
     request_hash = await request_fingerprint(request)
+    if rerun:
+        found = await idempotency.lookup(
+            scope=scope, key=key, request_hash=request_hash, ttl=_ttl(request)
+        )
+        if found is None:  # free: the claim writes the key with its answer, or nothing
+            token = _KEY_TO_WRITE.set((scope, key, request_hash))
+            try:
+                return await run()
+            finally:
+                _KEY_TO_WRITE.reset(token)
     # the key is this request's from here on (another request with it is refused, never run)
     held = await idempotency.begin(
         scope=scope, key=key, request_hash=request_hash, ttl=_ttl(request)

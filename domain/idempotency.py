@@ -36,7 +36,8 @@ from domain import clock
 from domain.adapters.db import is_mysql_connection
 from domain.claims import ATTEMPTS, is_retryable
 from domain.claims.coalesce import Coalescer
-from domain.errors import IdempotencyMismatch, ServiceUnavailable, ValidationFailed
+from domain.claims.keys import key_reused
+from domain.errors import ServiceUnavailable, ValidationFailed
 from domain.models import IdempotencyRecord
 
 log = logging.getLogger(__name__)
@@ -132,13 +133,26 @@ async def begin(*, scope: str, key: str, request_hash: str, ttl: timedelta) -> H
             await IdempotencyRecord.filter(id=record.id, created_at=record.created_at).delete()
             continue
         if record.request_hash != request_hash:
-            raise IdempotencyMismatch(
-                "This Idempotency-Key was already used with a different request; use a new key"
-                " for a new request.",
-                field="Idempotency-Key",
-            )
+            raise key_reused()
         return Held(answer=_answer(record) if record.status_code is not None else None)
     raise ServiceUnavailable("The Idempotency-Key could not be taken; retry the request.")
+
+
+async def lookup(*, scope: str, key: str, request_hash: str, ttl: timedelta) -> Held | None:
+    """The key's state before a claim that writes its own row (domain/claims/keys.py): None
+    when the key is free, its stored answer when this request holds it; `IdempotencyMismatch`
+    when another request does. A read, no write (an expired row is deleted)."""
+    for _ in range(BEGIN_ATTEMPTS):
+        record = await IdempotencyRecord.get_or_none(scope=scope, key=key)
+        if record is None:
+            return None
+        if record.created_at < clock.now() - ttl:
+            await IdempotencyRecord.filter(id=record.id, created_at=record.created_at).delete()
+            continue
+        if record.request_hash != request_hash:
+            raise key_reused()
+        return Held(answer=_answer(record) if record.status_code is not None else None)
+    raise ServiceUnavailable("The Idempotency-Key could not be read; retry the request.")
 
 
 def _new_record(
@@ -149,12 +163,13 @@ def _new_record(
         key=key,
         request_hash=request_hash,
         status_code=answer.status_code if answer else None,
-        response=_payload(answer) if answer else None,
+        response=payload_of(answer) if answer else None,
         created_at=clock.now(),
     )
 
 
-def _payload(answer: StoredAnswer) -> dict[str, Any]:
+def payload_of(answer: StoredAnswer) -> dict[str, Any]:
+    """An answer as its row keeps it (the `response` column)."""
     return {"body": answer.body, "media_type": answer.media_type, "headers": answer.headers}
 
 
@@ -199,7 +214,7 @@ async def _answer_together(_: None, answers: list[_Answer]) -> list[None]:
             key,
             request_hash,
             answer.status_code,
-            json.dumps(_payload(answer), separators=(",", ":")),
+            json.dumps(payload_of(answer), separators=(",", ":")),
             now.replace(tzinfo=None) if mysql else now,
         ]
     rows = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(unique))

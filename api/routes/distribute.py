@@ -8,7 +8,7 @@ is limited per key instead. Neither can name a claim-page visitor or a chat acco
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
 
@@ -23,11 +23,11 @@ from api.deps import (
     limit,
     optional_developer,
 )
-from api.idempotency import IdempotentRoute, idempotent_in_domain
+from api.idempotency import IdempotentRoute, idempotent_in_domain, keyed_answer
 from api.schemas import PROBLEMS, CardOut, ClaimIn, ClaimOut, Problem
 from domain import campaigns, claimants, claims, idempotency
 from domain.adapters.bootstrap import Services
-from domain.values import Channel, Claimant
+from domain.values import Channel, Claimant, ClaimResult
 
 router = APIRouter(
     prefix="/api/distribute",
@@ -98,6 +98,10 @@ async def claim_code(
     return out
 
 
+def _rendered(result: ClaimResult) -> Any:
+    return ClaimOut.of(result).model_dump(mode="json")
+
+
 async def serve_claim(
     request: Request,
     response: Response,
@@ -149,6 +153,8 @@ async def serve_claim(
         for_owner=dev.id if dev is not None else None,
         # a developer's backend is limited per key above; people per claimant, in the domain
         rate_limit=services.claim_rate_limit() if dev is None else None,
+        # a free Idempotency-Key is written with the claim, its answer this route's 201
+        keyed=keyed_answer(_rendered, NO_STORE) if idempotency_key is not None else None,
     )
     response.headers.update(NO_STORE)
     return ClaimOut.of(result)

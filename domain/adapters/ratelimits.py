@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-
 from collections.abc import Awaitable, Callable
 
 from limits import RateLimitItem, parse

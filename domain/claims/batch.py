@@ -20,7 +20,8 @@ from tortoise.transactions import in_transaction
 from domain import clock, outbox
 from domain.claims import sql
 from domain.claims.coalesce import Coalescer
-from domain.claims.holdings import claim_event, free_slot, pick_existing
+from domain.claims.holdings import claim_event, free_slot, pick_existing, result_of
+from domain.claims.keys import KeyedAnswer, KeyTaken, write_answers
 from domain.claims.sql import ATTEMPTS, Held, StaleRead, Terms, is_retryable
 from domain.models import Campaign
 
@@ -50,6 +51,7 @@ class Ask:
     candidates: tuple[str, ...]
     served_platform: str
     idempotency_key: str | None
+    keyed: KeyedAnswer | None = None  # the key's answer, written with the claim
 
 
 Outcome = tuple[Kind, Held | None, Batch | None]
@@ -84,7 +86,7 @@ async def claim_batch(campaign_pk: int, asks: list[Ask]) -> list[Outcome]:
     for attempt in range(ATTEMPTS):
         try:
             return await _claim_batch_once(campaign_pk, asks)
-        except IntegrityError:
+        except (IntegrityError, KeyTaken):
             return [_ALONE] * len(asks)
         except (OperationalError, StaleRead) as exc:
             if isinstance(exc, OperationalError) and not is_retryable(exc):
@@ -96,10 +98,15 @@ async def claim_batch(campaign_pk: int, asks: list[Ask]) -> list[Outcome]:
 
 
 def _first_asks(asks: list[Ask]) -> dict[str, int]:
-    """Each claimant's first ask in the batch; a later one runs alone and finds the first's
-    claim."""
+    """Each claimant's first ask in the batch; a later one, or a later one with a key an
+    earlier ask writes, runs alone and finds the first's claim (or is refused the key)."""
     first: dict[str, int] = {}
+    keys: set[tuple[str, str]] = set()
     for i, ask in enumerate(asks):
+        if ask.keyed is not None:
+            if (ask.keyed.scope, ask.keyed.key) in keys:
+                continue
+            keys.add((ask.keyed.scope, ask.keyed.key))
         first.setdefault(ask.claimant, i)
     return first
 
@@ -153,6 +160,13 @@ async def _claim_batch_once(campaign_pk: int, asks: list[Ask]) -> list[Outcome]:
             taken = [(asks[i].claimant, *row) for i, row in new_rows.items()]
             await sql.mark_claimed(conn, [(code_id, who) for who, code_id, _ in taken], now)
             await sql.record(conn, campaign_pk, taken)
+            keyed = [
+                (k, result_of(asks[i].campaign, asks[i].claimant, row, repeated=False))
+                for i, (_, row) in new_rows.items()
+                if (k := asks[i].keyed) is not None
+            ]
+            if keyed:  # the keys' answers commit with their claims (domain/claims/keys.py)
+                await write_answers(conn, keyed, now)
             if notify:  # the batch's events: one multi-row INSERT in the same transaction
                 entries = [
                     claim_event(asks[i].campaign, who, row)

@@ -18,6 +18,7 @@ from domain.campaign_reads import forget_card, public_row, recent_public_row
 from domain.claimants import loggable
 from domain.claims.batch import BATCHING, Ask, Batch, Kind, terms_of
 from domain.claims.holdings import pick_existing, result_of
+from domain.claims.keys import KeyedAnswer
 from domain.claims.single import claim_alone
 from domain.claims.sql import Held, held_now, terms_and_held
 from domain.claims.stock import check_stock
@@ -67,6 +68,7 @@ async def claim(
     idempotency_key: str | None = None,
     for_owner: int | None = None,
     rate_limit: ClaimRateLimit | None = None,
+    keyed: KeyedAnswer | None = None,
 ) -> ClaimResult:
     """Give `claimant` a code of the campaign, or hand back the one they already hold.
 
@@ -75,7 +77,9 @@ async def claim(
     backend claims for its own users with its key: the campaign must be theirs (another
     tenant's campaign is a `CampaignNotFound`). `rate_limit` (from
     `Services.claim_rate_limit()`) counts this request against the claimant's own limit
-    first, so every front shares one bucket per claimant.
+    first, so every front shares one bucket per claimant. `keyed` (with `idempotency_key`):
+    the front's Idempotency-Key row and answer, written in the transaction of a new claim
+    (domain/claims/keys.py); `IdempotencyMismatch` when another request committed the key.
 
     Raises a `ClaimRefused` subclass (paused, not started, ended, sold out, not eligible,
     platform) when no code can be given; never gives one code to two claimants.
@@ -92,7 +96,7 @@ async def claim(
     try:
         # what the claimant already holds is read by the batch, for all its claimants at once
         return await _claim_new(
-            c, claimant, channel, requested, idempotency_key, events_bus, reused, started
+            c, claimant, channel, requested, idempotency_key, events_bus, reused, started, keyed
         )
     except _Confirmed as confirmed:
         raise confirmed.refusal from None
@@ -131,6 +135,7 @@ def _admit(
     requested: Platform | None,
     idempotency_key: str | None,
     now: datetime,
+    keyed: KeyedAnswer | None = None,
 ) -> Ask:
     """Judge the campaign open and the claimant eligible: the claim as its batch takes it."""
     campaign_state.check_open(c, now)
@@ -146,6 +151,7 @@ def _admit(
         candidates=tuple(code_platforms(c, requested)),
         served_platform=served_platform,
         idempotency_key=idempotency_key,
+        keyed=keyed,
     )
 
 
@@ -158,6 +164,7 @@ async def _claim_new(
     events_bus: EventBus,
     reused: bool,
     started: float,
+    keyed: KeyedAnswer | None,
 ) -> ClaimResult:
     """Take a code for a claimant who may not hold one yet: in a batch, else alone.
 
@@ -169,7 +176,7 @@ async def _claim_new(
     key = claimant.key
     now = clock.now()
     try:
-        ask = _admit(c, claimant, channel, requested, idempotency_key, now)
+        ask = _admit(c, claimant, channel, requested, idempotency_key, now, keyed)
     except ClaimRefused as refusal:
         if not reused:
             raise
@@ -180,7 +187,7 @@ async def _claim_new(
                 return result_of(c, key, existing, repeated=True)
             raise _Confirmed(refusal) from None
         c, reused = await public_row(c.public_id, read_since=started), False
-        ask = _admit(c, claimant, channel, requested, idempotency_key, now)
+        ask = _admit(c, claimant, channel, requested, idempotency_key, now, keyed)
 
     kind, row, batch = await BATCHING.submit(c.id, ask)
     if kind is Kind.REPEAT:
@@ -194,7 +201,7 @@ async def _claim_new(
     PATHS.alone += 1
     if reused:  # the single-claim path decides on a fresh read
         c = await public_row(c.public_id, read_since=started)
-        ask = _admit(c, claimant, channel, requested, idempotency_key, now)
+        ask = _admit(c, claimant, channel, requested, idempotency_key, now, keyed)
     row, repeated = await claim_alone(ask, requested, now, events_bus)
     if repeated:
         return result_of(c, key, row, repeated=True)

@@ -10,6 +10,7 @@ no code is left, and a claimant's concurrent request is found by the unique key.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import NoReturn
 
@@ -21,7 +22,8 @@ from domain import campaign_state, clock, outbox
 from domain.campaign_reads import forget_row
 from domain.claims import sql
 from domain.claims.batch import Ask
-from domain.claims.holdings import claim_event, free_slot, pick_existing
+from domain.claims.holdings import claim_event, free_slot, pick_existing, result_of
+from domain.claims.keys import KeyTaken, holder_of, key_reused, write_answers
 from domain.claims.sql import ATTEMPTS, Held, is_retryable
 from domain.errors import PlatformNotServed, PlatformRequired, ServiceUnavailable, SoldOut
 from domain.events import EventBus
@@ -59,6 +61,20 @@ async def claim_alone(
                     break
                 if notify:
                     await outbox.write(conn, c.owner_id, [claim_event(c, key, mine)], now)  # type: ignore[attr-defined]
+        except KeyTaken:
+            # another request committed this Idempotency-Key first (our claim rolled back)
+            assert ask.keyed is not None
+            holder = await holder_of(ask.keyed)
+            if holder is None:
+                continue  # swept since: the key is free again
+            if holder != ask.keyed.request_hash:
+                raise key_reused() from None
+            held = await sql.held_now(c.id, key)
+            existing = pick_existing(held, ask.idempotency_key, c.per_claimant_limit)
+            if existing is not None:
+                return existing, True
+            ask = replace(ask, keyed=None)  # the same request's key, held without a claim
+            continue
         except IntegrityError:
             # The claimant already holds this slot (a repeat, or a concurrent request that
             # committed first); our transaction rolled back and the code returned to the pool.
@@ -98,6 +114,9 @@ async def _take_one(conn: object, ask: Ask, slot: int, now: datetime) -> Held | 
                 created_at=now,
             )
             await sql.record(conn, ask.campaign.id, [(ask.claimant, code_id, mine)])
+            if ask.keyed is not None:  # the key's answer commits with the claim
+                result = result_of(ask.campaign, ask.claimant, mine, repeated=False)
+                await write_answers(conn, [(ask.keyed, result)], now)
             return mine
     return None
 

@@ -33,8 +33,8 @@ async def test_hits_count_in_the_window_limits_itself_reads(redis_url: str) -> N
     for _ in range(3):
         state = await limiter.hit("5/minute", "claimant", who)
     uri = "async+" + redis_url
-    stats = await FixedWindowRateLimiter(RedisStorage(uri, implementation="redispy")).get_window_stats(
-        parse("5/minute"), "claimant", who
-    )
+    stats = await FixedWindowRateLimiter(
+        RedisStorage(uri, implementation="redispy")
+    ).get_window_stats(parse("5/minute"), "claimant", who)
     assert stats.remaining == state.remaining == 2
     assert 55 <= state.reset_after <= 60

@@ -4,6 +4,7 @@ requests are refused."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,8 +14,9 @@ import pytest
 from api.app import create_app
 from domain import clock
 from domain.adapters.bootstrap import Services
-from domain.models import Upload
+from domain.models import IdempotencyRecord, Upload
 from tests.api.conftest import Dev, new_campaign, upload
+from tests.statements import Statements
 
 PROBLEM = "application/problem+json"
 
@@ -349,3 +351,34 @@ async def test_a_refused_request_frees_its_key_for_another_request(
         f"/api/distribute/{cid}", json={"user_identifier": "a"}, headers=key("k")
     )
     assert taken.status_code == 422 and taken.json()["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize("road", ["fast lane", "route"])
+async def test_a_keyed_claim_writes_its_key_and_answer_in_the_claims_own_transaction(
+    client: httpx.AsyncClient, route_only: httpx.AsyncClient, dev: Dev, road: str
+) -> None:
+    http = client if road == "fast lane" else route_only
+    cid = await new_campaign(client, dev)
+    await upload(client, dev, cid, b"code\nONE0001\nONE0002\n")
+    sent = Statements()
+    logger = logging.getLogger("tortoise.db_client")
+    level = logger.level
+    logger.addHandler(sent)
+    logger.setLevel(logging.DEBUG)
+    try:
+        first = await http.post(
+            f"/api/distribute/{cid}", json={"user_identifier": "kay"}, headers=key("tx")
+        )
+    finally:
+        logger.removeHandler(sent)
+        logger.setLevel(level)
+    assert first.status_code == 201
+    # the key's row, with its answer, is one INSERT beside the claim's, never updated later
+    key_writes = [s for s in sent.writes() if "IDEMPOTENCY_RECORDS" in s]
+    assert len(key_writes) == 1 and key_writes[0].startswith("INSERT")
+    record = await IdempotencyRecord.get(key="tx")
+    assert record.status_code == 201 and record.response["body"] == first.json()
+    again = await http.post(
+        f"/api/distribute/{cid}", json={"user_identifier": "kay"}, headers=key("tx")
+    )
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -20,26 +19,7 @@ from domain.campaign_reads import forget_row
 from domain.errors import SoldOut
 from domain.values import Claimant
 from tests import factories
-
-WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-CAMPAIGN_ROW = re.compile(r"FROM [`\"]?CAMPAIGNS[`\"]? .*PUBLIC_ID")
-
-
-class Statements(logging.Handler):
-    """Every SQL statement the driver sends while installed."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sent: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sent.append(record.getMessage().lstrip().upper())
-
-    def campaign_rows(self) -> int:
-        return sum(1 for s in self.sent if CAMPAIGN_ROW.search(s))
-
-    def writes(self) -> list[str]:
-        return [s for s in self.sent if s.startswith(WRITES)]
+from tests.statements import Statements
 
 
 @pytest.fixture
