@@ -17,10 +17,11 @@ from domain import campaign_state, clock, events
 from domain.campaign_reads import forget_card, public_row, recent_public_row
 from domain.claimants import loggable
 from domain.claims.batch import BATCHING, Ask, Batch, Kind, terms_of
+from domain.claims.coalesce import Coalescer
 from domain.claims.holdings import pick_existing, result_of
 from domain.claims.keys import KeyedAnswer
 from domain.claims.single import claim_alone
-from domain.claims.sql import Held, held_now, terms_and_held
+from domain.claims.sql import Held, Terms, terms_and_held
 from domain.claims.stock import check_stock
 from domain.eligibility import judge, parse_rules
 from domain.errors import CampaignNotFound, ClaimRefused, PlatformNotServed, ValidationFailed
@@ -47,6 +48,21 @@ class Paths:
 
 
 PATHS = Paths()
+
+
+async def _confirm_together(
+    campaign_pk: int, claimants: list[str]
+) -> list[tuple[Terms | None, list[Held]]]:
+    terms, held = await terms_and_held(campaign_pk, sorted(set(claimants)))
+    return [(terms, held.get(who, [])) for who in claimants]
+
+
+# refusals decided on a recent row, confirmed together: a sold-out campaign's storm costs one
+# read per batch of refusals instead of one per claim (each batch's read starts after its
+# refusals were decided, so it is fresh for all of them)
+CONFIRMS: Coalescer[int, str, tuple[Terms | None, list[Held]]] = Coalescer(
+    _confirm_together, max_batch=200, max_inflight=1
+)
 
 
 class _Confirmed(Exception):
@@ -104,7 +120,8 @@ async def claim(
         # a member who already holds a code sees it again, even when the campaign has since
         # paused, ended, sold out or stopped admitting them
         key = claimant.key
-        existing = pick_existing(await held_now(c.id, key), idempotency_key, c.per_claimant_limit)
+        _, held = await CONFIRMS.submit(c.id, key)  # one read for the refusals of a moment
+        existing = pick_existing(held, idempotency_key, c.per_claimant_limit)
         if existing is not None:
             return result_of(c, key, existing, repeated=True)
         raise
@@ -169,8 +186,8 @@ async def _claim_new(
     """Take a code for a claimant who may not hold one yet: in a batch, else alone.
 
     `reused`: `c` was read up to CAMPAIGN_FRESH_WITHIN ago. A refusal is then confirmed
-    by ONE read of the terms now and the claimant's holdings (a sold-out campaign answers
-    its storm without a write), a changed campaign is read again and decides, and a batch
+    by ONE read of the terms now and the claimants' holdings, shared by the refusals that
+    arrive together (a sold-out campaign answers its storm without a write), a changed campaign is read again and decides, and a batch
     re-checks the terms in its transaction, so a reused row never decides alone.
     """
     key = claimant.key
@@ -180,7 +197,7 @@ async def _claim_new(
     except ClaimRefused as refusal:
         if not reused:
             raise
-        current, held = await terms_and_held(c.id, key)
+        current, held = await CONFIRMS.submit(c.id, key)
         if current == terms_of(c):  # the same terms decide the same: the refusal stands
             existing = pick_existing(held, idempotency_key, c.per_claimant_limit)
             if existing is not None:

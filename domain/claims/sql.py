@@ -70,14 +70,14 @@ TERMS_COLUMNS = (
     " identity"
 )
 TERMS = f"SELECT {TERMS_COLUMNS} FROM campaigns WHERE id=?"
-# a refusal confirmed in ONE read: the campaign's terms now, beside what the claimant holds
-# (a LEFT JOIN, so a claimant who holds nothing still reads the terms)
+# refusals confirmed in ONE read: the campaign's terms now, beside what the claimants hold
+# (a LEFT JOIN, so claimants who hold nothing still read the terms)
 TERMS_AND_HELD = (
     "SELECT c.status, c.completed_reason, c.starts_at, c.ends_at, c.per_claimant_limit,"
-    " c.platform, c.eligibility, c.identity, h.slot, h.code, h.platform AS held_platform,"
-    " h.channel, h.idempotency_key, h.created_at"
+    " c.platform, c.eligibility, c.identity, h.claimant, h.slot, h.code,"
+    " h.platform AS held_platform, h.channel, h.idempotency_key, h.created_at"
     " FROM campaigns c LEFT JOIN claims h"
-    " ON h.campaign_id=c.id AND h.claimant=? AND h.slot IS NOT NULL"
+    " ON h.campaign_id=c.id AND h.claimant IN ({marks}) AND h.slot IS NOT NULL"
     " WHERE c.id=? ORDER BY h.slot"
 )
 AVAILABLE_COUNT = (
@@ -192,25 +192,32 @@ def _terms(r: Any) -> Terms:
     )
 
 
-async def terms_and_held(campaign_pk: int, claimant: str) -> tuple[Terms | None, list[Held]]:
-    """The campaign's terms now and what one claimant holds in it, by slot: ONE read, no
-    transaction (what confirms a refusal decided on a recent read)."""
+async def terms_and_held(
+    campaign_pk: int, claimants: list[str]
+) -> tuple[Terms | None, dict[str, list[Held]]]:
+    """The campaign's terms now and what each claimant holds in it, by slot: ONE read, no
+    transaction (what confirms refusals decided on a recent read, several at once)."""
     conn = get_connection("default")
-    _, rows = await conn.execute_query(dialect(conn, TERMS_AND_HELD), [claimant, campaign_pk])
+    marks = ", ".join("?" * len(claimants))
+    _, rows = await conn.execute_query(
+        dialect(conn, TERMS_AND_HELD.format(marks=marks)), [*claimants, campaign_pk]
+    )
     if not rows:
-        return None, []
-    held = [
-        Held(
-            slot=int(r["slot"]),
-            code=str(r["code"]),
-            platform=str(r["held_platform"]),
-            channel=str(r["channel"]),
-            idempotency_key=r["idempotency_key"],
-            created_at=_when(r["created_at"]),
+        return None, {}
+    held: dict[str, list[Held]] = {}
+    for r in rows:
+        if r["slot"] is None:
+            continue
+        held.setdefault(str(r["claimant"]), []).append(
+            Held(
+                slot=int(r["slot"]),
+                code=str(r["code"]),
+                platform=str(r["held_platform"]),
+                channel=str(r["channel"]),
+                idempotency_key=r["idempotency_key"],
+                created_at=_when(r["created_at"]),
+            )
         )
-        for r in rows
-        if r["slot"] is not None
-    ]
     return _terms(rows[0]), held
 
 
