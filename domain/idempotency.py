@@ -25,7 +25,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.connection import get_connection
@@ -141,18 +141,67 @@ async def begin(*, scope: str, key: str, request_hash: str, ttl: timedelta) -> H
 async def lookup(*, scope: str, key: str, request_hash: str, ttl: timedelta) -> Held | None:
     """The key's state before a claim that writes its own row (domain/claims/keys.py): None
     when the key is free, its stored answer when this request holds it; `IdempotencyMismatch`
-    when another request does. A read, no write (an expired row is deleted)."""
+    when another request does. A read, shared by the lookups that arrive together (an
+    expired row is deleted)."""
     for _ in range(BEGIN_ATTEMPTS):
-        record = await IdempotencyRecord.get_or_none(scope=scope, key=key)
-        if record is None:
+        found = await LOOKUPS.submit(None, (scope, key))
+        if found is None:
             return None
-        if record.created_at < clock.now() - ttl:
-            await IdempotencyRecord.filter(id=record.id, created_at=record.created_at).delete()
+        row_id, held_by, status_code, response, created_at = found
+        if created_at < clock.now() - ttl:
+            await IdempotencyRecord.filter(id=row_id, created_at=created_at).delete()
             continue
-        if record.request_hash != request_hash:
+        if held_by != request_hash:
             raise key_reused()
-        return Held(answer=_answer(record) if record.status_code is not None else None)
+        if status_code is None:
+            return Held(answer=None)
+        data = response or {}
+        return Held(
+            answer=StoredAnswer(
+                status_code=int(status_code),
+                body=data.get("body"),
+                media_type=str(data.get("media_type") or "application/json"),
+                headers=dict(data.get("headers") or {}),
+            )
+        )
     raise ServiceUnavailable("The Idempotency-Key could not be read; retry the request.")
+
+
+# a key's row as `lookup` reads it: id, request hash, status code, response, created at
+_Row = tuple[int, str, int | None, Any, datetime]
+
+
+async def _look_up_together(_lane: None, keys: list[tuple[str, str]]) -> list[_Row | None]:
+    """The rows of these keys, in ONE query (a keyed burst used to queue a read per request
+    on the pool, beside the claims' batches)."""
+    conn = get_connection("default")
+    mysql = is_mysql_connection(conn)
+    quote = "`key`" if mysql else '"key"'
+    unique = sorted(set(keys))
+    match = " OR ".join([f"(scope = ? AND {quote} = ?)"] * len(unique))
+    query = (
+        f"SELECT id, scope, {quote} AS k, request_hash, status_code, response, created_at"
+        f" FROM idempotency_records WHERE {match}"
+    )
+    _, rows = await conn.execute_query(
+        query.replace("?", "%s") if mysql else query, [v for pair in unique for v in pair]
+    )
+    found: dict[tuple[str, str], _Row] = {}
+    for r in rows:
+        response = r["response"]
+        created = r["created_at"]
+        created = created if isinstance(created, datetime) else datetime.fromisoformat(created)
+        found[(str(r["scope"]), str(r["k"]))] = (
+            int(r["id"]),
+            str(r["request_hash"]),
+            r["status_code"],
+            json.loads(response) if isinstance(response, (str, bytes)) else response,
+            created if created.tzinfo else created.replace(tzinfo=UTC),
+        )
+    return [found.get(k) for k in keys]
+
+
+LOOKUPS: Coalescer[None, tuple[str, str], _Row | None] = Coalescer(_look_up_together, max_batch=200)
 
 
 def _new_record(
