@@ -126,16 +126,12 @@ def fresh_database() -> Iterator[str]:
         admin(f"DROP DATABASE IF EXISTS `{name}`")
 
 
-async def campaign_with_codes(owner_id: int, codes: int, prefix: str) -> str:
+async def campaign_with_codes(services: Services, owner_id: int, codes: int, prefix: str) -> str:
     view = await campaigns.create_campaign(owner_id=owner_id, name="Drop", platform="ios")
     body = "code\n" + "".join(f"{prefix}{i:06d}\n" for i in range(codes))
+    admitted = await uploads.admit_upload(services, developer_id=owner_id, campaign_id=view.id)
     await uploads.import_stream(
-        owner_id=owner_id,
-        campaign_id=view.id,
-        chunks=uploads.bytes_chunks(body.encode()),
-        filename="codes.csv",
-        max_bytes=len(body) + 1,
-        max_codes=codes,
+        services, admitted, chunks=uploads.bytes_chunks(body.encode()), filename="codes.csv"
     )
     return view.id
 
@@ -190,7 +186,7 @@ async def discord_drop(
     dev, _ = await developers.register_via_chat(
         provider="discord", external_id=str(owner.id), name="Owner", chat_id=str(owner.id)
     )
-    cid = await campaign_with_codes(dev.id, args.codes, f"DC{n}X")
+    cid = await campaign_with_codes(services, dev.id, args.codes, f"DC{n}X")
     front = DiscordFront(services, card_refresh_interval=2.0)
     task = asyncio.create_task(front.run())
     try:
@@ -258,7 +254,7 @@ async def telegram_drop(
     from bots.telegram.app import TelegramFront
 
     dev = await developers.create_developer(name="Owner", email=f"tg{n}@example.com")
-    cid = await campaign_with_codes(dev.id, args.codes, f"TG{n}X")
+    cid = await campaign_with_codes(services, dev.id, args.codes, f"TG{n}X")
     base = 10_000_000 * (n + 1)
     users = [tg.user(base + i, f"U{i}") for i in range(args.presses + 1)]
     front = TelegramFront(services)
