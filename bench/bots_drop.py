@@ -54,6 +54,7 @@ from tests.fakes.telegram import FakeTelegram
 T = TypeVar("T")
 ACK_LIMIT = 3.0
 CODE = re.compile(r"<code>([^<]+)</code>|```\s*([^`\s]+)\s*```")
+SOLD_OUT = re.compile(r"sold out", re.IGNORECASE)  # the English refusal both bots send
 
 
 class FakeLoop:
@@ -234,6 +235,7 @@ async def discord_drop(
             await task
     claims, distinct = await db_check(cid)
     codes = sum(1 for t in texts if CODE.search(t))
+    sold_out = sum(1 for t in texts if not CODE.search(t) and SOLD_OUT.search(t))
     return Outcome(
         "Discord",
         args.presses,
@@ -241,6 +243,7 @@ async def discord_drop(
         answers,
         codes,
         len(texts) - codes,
+        sold_out,
         claims,
         distinct,
         fake_cpu,
@@ -312,6 +315,7 @@ async def telegram_drop(
         await front.close()
     claims, distinct = await db_check(cid)
     codes = sum(1 for t in texts if CODE.search(t))
+    sold_out = sum(1 for t in texts if not CODE.search(t) and SOLD_OUT.search(t))
     return Outcome(
         "Telegram",
         len(users),
@@ -319,6 +323,7 @@ async def telegram_drop(
         answers,
         codes,
         len(texts) - codes,
+        sold_out,
         claims,
         distinct,
         fake_cpu,
