@@ -17,8 +17,9 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from api.deps import ClientIP, client_country, limit
-from api.web import pages, signin
+from api.web import i18n, pages, signin
 from api.web.errors import WebError
+from api.web.i18n import Language
 from api.web.pages import NO_STORE
 from api.web.platforms import detect_platform, preselect
 from domain import campaigns, claims, waitlist
@@ -78,21 +79,58 @@ async def _held(claimant: Claimant, campaign_id: str) -> bool:
     return any(m.campaign_id == campaign_id for m in mine)
 
 
-def _platform_options(card: PublicCard) -> list[dict[str, str]]:
-    return [{"value": p, "label": PLATFORM_NAMES.get(p, p)} for p in card.platforms]
+def _platform_label(platform: str, language: Language) -> str:
+    if platform == "universal":
+        return language.text("platform.universal")
+    return PLATFORM_NAMES.get(platform, platform)
+
+
+def _platform_options(card: PublicCard, language: Language) -> list[dict[str, str]]:
+    return [{"value": p, "label": _platform_label(p, language)} for p in card.platforms]
+
+
+def refusal_text(exc: DomainError | WebError, language: Language) -> str:
+    """A refusal in the member's language, chosen by its stable `code` (and the field of a
+    validation error); a refusal without a message of its own keeps the domain's English."""
+    extra = exc.extra
+    key = f"refusal.{exc.code}"
+    if exc.code == "validation_error":
+        key = f"{key}.{extra.get('field')}"
+    values: dict[str, Any] = {}
+    if exc.code == "campaign_not_started":
+        values["when"] = language.when(extra["starts_at"])
+    elif exc.code in ("platform_required", "platform_not_served"):
+        names = extra.get("available_platforms") or []
+        values["platforms"] = ", ".join(_platform_label(p, language) for p in names)
+    elif exc.code == "rate_limited":
+        values["seconds"] = int(extra.get("retry_after") or 1)
+    elif exc.code == "not_eligible" and extra.get("eligible_at"):
+        key, values["when"] = "refusal.not_eligible.at", language.when(extra["eligible_at"])
+    text = language.text(key, **values)
+    return exc.detail if text == key else text
+
+
+def translated(exc: DomainError | WebError, language: Language) -> WebError:
+    """The same refusal (status, code, fields) with its title and detail in `language`."""
+    title = exc.title if language.locale == i18n.DEFAULT else language.text("refusal.title")
+    return WebError(
+        exc.status, title, refusal_text(exc, language), code=exc.code, **exc.extra
+    )
 
 
 def _context(
     request: Request,
     card: PublicCard,
     visitor: str,
+    language: Language,
     **extra: Any,
 ) -> dict[str, Any]:
     ua = request.headers.get("user-agent")
-    options = _platform_options(card)
+    options = _platform_options(card, language)
     return {
+        **language.context(request),
         "card": card,
-        "platform_label": PLATFORM_NAMES.get(card.platform, card.platform),
+        "platform_label": _platform_label(card.platform, language),
         "options": options,
         "selected": preselect(ua, [o["value"] for o in options]),
         "detected": detect_platform(ua).value,
@@ -109,8 +147,22 @@ def _context(
     }
 
 
+def _remember(request: Request, response: Response, language: Language, chosen: bool) -> None:
+    """Keep the switcher's choice (`?lang=`) in a cookie: it outranks `Accept-Language`."""
+    if chosen:
+        pages.set_cookie(
+            request, response, i18n.LANG_COOKIE, language.tag, max_age=i18n.LANG_MAX_AGE
+        )
+
+
 def _page(
-    request: Request, context: dict[str, Any], visitor: str, new: bool, *, status_code: int = 200
+    request: Request,
+    context: dict[str, Any],
+    visitor: str,
+    new: bool,
+    *,
+    status_code: int = 200,
+    chosen: bool = False,
 ) -> Response:
     response = pages.render(
         request, "claim.html", context, status_code=status_code, headers={**NO_STORE}
@@ -121,6 +173,7 @@ def _page(
     )
     if new:
         pages.give_claimant_id(request, response, visitor)
+    _remember(request, response, context["lang"], chosen)
     return response
 
 
@@ -143,6 +196,7 @@ async def claim_page(
         what="page views from this address",
     )
     card = await _card(campaign_id)
+    language, chosen = i18n.for_request(request)
     visitor, new = _visitor(request)
     error = None
     held = False
@@ -152,44 +206,49 @@ async def claim_page(
         claimant = await _claimant(request, campaign_id, visitor, identity)
         held = await _held(claimant, campaign_id)
     except DomainError as exc:
-        error = exc.detail
+        error = refusal_text(exc, language)
         identity = ""
     context = _context(
         request,
         card,
         visitor,
+        language,
         identity=identity,
         held=held,
         error=error,
         waitlist_joined=WAITLIST_SHOWN.get(waitlist_joined, ""),
     )
-    return _page(request, context, visitor, new)
+    return _page(request, context, visitor, new, chosen=chosen)
 
 
-def _result_json(result: ClaimResult) -> dict[str, Any]:
+def _result_json(result: ClaimResult, language: Language) -> dict[str, Any]:
     return {
         "code": result.code,
         "platform": result.platform,
-        "platform_label": PLATFORM_NAMES.get(result.platform, result.platform),
+        "platform_label": _platform_label(result.platform, language),
         "hint": redemption_hint(result.platform, result.code),
         "repeated": result.repeated,
         "claimed_at": result.claimed_at.isoformat(),
     }
 
 
-def _form_visitor(request: Request, csrf_token: str) -> str:
+def _form_visitor(request: Request, csrf_token: str, language: Language) -> str:
     """The visitor posting the claim form: their cookie, and the token bound to it."""
     visitor = pages.claimant_id(request)
     if visitor is None:
-        raise WebError(
+        missing = WebError(
             400,
             "Cookies needed",
             "Your browser did not send this page's cookie. Allow cookies for this site, reload"
             " the page and try again.",
             code="cookie_missing",
         )
+        raise translated(missing, language)
     if not pages.tokens_match(pages.claim_csrf(request, visitor), csrf_token):
-        raise WebError(403, "Form expired", "Reload the page and try again.", code="csrf_failed")
+        raise translated(
+            WebError(403, "Form expired", "Reload the page and try again.", code="csrf_failed"),
+            language,
+        )
     return visitor
 
 
@@ -204,7 +263,8 @@ async def claim_submit(
 ) -> Response:
     """Claim a code through the same domain function as every other front."""
     services = pages.services_of(request)
-    visitor = _form_visitor(request, csrf_token)
+    language, _ = i18n.for_request(request)
+    visitor = _form_visitor(request, csrf_token, language)
     card = await _card(campaign_id)
     try:
         claimant = await _claimant(request, campaign_id, visitor, identity)
@@ -227,11 +287,14 @@ async def claim_submit(
     except DomainError as exc:
         log.info("web claim refused campaign=%s: %s", campaign_id, exc.code)
         if pages.wants_json(request):
-            raise  # the page's script: a problem body from api.web.errors
-        # not a translation: without the script, the claim page itself shows the refusal
-        # beside its button, with the refusal's status
+            # the page's script: a problem body from api.web.errors, in the member's language
+            raise translated(exc, language) from exc
+        # without the script, the claim page itself shows the refusal beside its button,
+        # with the refusal's status
         card = await _card(campaign_id)
-        context = _context(request, card, visitor, identity=identity, error=exc.detail)
+        context = _context(
+            request, card, visitor, language, identity=identity, error=refusal_text(exc, language)
+        )
         return _page(request, context, visitor, False, status_code=exc.status)
     log.info(
         "web claim campaign=%s code=%s repeated=%s",
@@ -240,15 +303,16 @@ async def claim_submit(
         result.repeated,
     )
     if pages.wants_json(request):
-        return JSONResponse(_result_json(result), headers=NO_STORE)
+        return JSONResponse(_result_json(result, language), headers=NO_STORE)
     card = await _card(campaign_id)
     context = _context(
         request,
         card,
         visitor,
+        language,
         identity=identity,
         held=True,
-        result=_result_json(result),
+        result=_result_json(result, language),
     )
     return _page(request, context, visitor, False)
 
@@ -264,17 +328,20 @@ async def waitlist_join(
     """Put an e-mail address on a sold-out campaign's waitlist and mail it a confirmation
     link (when the developer allows a waitlist and a mail transport is configured)."""
     services = pages.services_of(request)
+    language, _ = i18n.for_request(request)
     visitor = pages.claimant_id(request)
     if visitor is None or not pages.tokens_match(pages.claim_csrf(request, visitor), csrf_token):
-        raise WebError(403, "Form expired", "Reload the page and try again.", code="csrf_failed")
+        expired = WebError(403, "Form expired", "Reload the page and try again.", code="csrf_failed")
+        raise translated(expired, language)
     card = await _card(campaign_id)
     try:
         await _waitlist_limit(request, ip)
         joined = await waitlist.join_by_email(
             campaign_id=campaign_id, address=email, setup=services.mail
         )
-    except DomainError as exc:  # not a translation: the form shows it, filled in
-        context = _context(request, card, visitor, error=exc.detail, email=email.strip())
+    except DomainError as exc:  # the form shows it, filled in
+        error = refusal_text(exc, language)
+        context = _context(request, card, visitor, language, error=error, email=email.strip())
         return _page(request, context, visitor, False, status_code=exc.status)
     target = request.url_for("claim_page", campaign_id=campaign_id).include_query_params(
         waitlist=WAITLIST_QUERY[joined]
@@ -288,29 +355,24 @@ async def _waitlist_limit(request: Request, ip: str) -> None:
     await limit(services, Response(), rule, "waitlist-ip", ip, what="requests from this address")
 
 
-def _mail_page(
-    request: Request, card: PublicCard, state: str, title: str, message: str, **form: str
-) -> Response:
-    """The confirm / unsubscribe page: a message, and a button when one more step is due."""
-    context = {"card": card, "state": state, "title": title, "message": message, **form}
+def _mail_page(request: Request, card: PublicCard, state: str, **form: str) -> Response:
+    """The confirm / unsubscribe page: a message (`wl.<state>.*` in the member's language),
+    and a button when one more step is due."""
+    language, chosen = i18n.for_request(request)
+    context = {
+        **language.context(request),
+        "card": card,
+        "state": state,
+        "title": language.text(f"wl.{state}.title"),
+        "message": language.text(f"wl.{state}.text"),
+        **form,
+    }
+    if form:
+        context["button"] = language.text(f"wl.{state}.button")
     response = pages.render(request, "waitlist_mail.html", context, headers={**NO_STORE})
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    _remember(request, response, language, chosen)
     return response
-
-
-CONFIRM_TEXTS = {
-    waitlist.Confirmed.CONFIRMED: ("You are on the waitlist", "We will write when codes are back."),
-    waitlist.Confirmed.ALREADY: ("Already confirmed", "This address is on the waitlist."),
-    waitlist.Confirmed.EXPIRED: (
-        "Link expired",
-        "This confirmation link is too old. Join the waitlist again for a new one.",
-    ),
-    waitlist.Confirmed.UNKNOWN: (
-        "Link not valid",
-        "This confirmation link is not valid, or a newer one was sent. Use the newest mail,"
-        " or join the waitlist again.",
-    ),
-}
 
 
 @router.get("/c/{campaign_id}/waitlist/confirm", name="waitlist_confirm_page")
@@ -326,17 +388,10 @@ async def waitlist_confirm_page(
     await _waitlist_limit(request, ip)
     state = await waitlist.check_confirmation(campaign_id=campaign_id, token=token)
     if state is not waitlist.Confirmed.CONFIRMED:
-        return _mail_page(request, card, state.value, *CONFIRM_TEXTS[state])
+        return _mail_page(request, card, state.value)
     action = request.url_for("waitlist_confirm", campaign_id=campaign_id)
     return _mail_page(
-        request,
-        card,
-        "confirm",
-        "Confirm your address",
-        "Press the button to join the waitlist of this campaign.",
-        action=str(action.include_query_params(token=token)),
-        token=token,
-        button="Confirm",
+        request, card, "confirm", action=str(action.include_query_params(token=token)), token=token
     )
 
 
@@ -351,7 +406,7 @@ async def waitlist_confirm(
     card = await _card(campaign_id)
     await _waitlist_limit(request, ip)
     state = await waitlist.confirm(campaign_id=campaign_id, token=token)
-    return _mail_page(request, card, state.value, *CONFIRM_TEXTS[state])
+    return _mail_page(request, card, state.value)
 
 
 @router.get("/c/{campaign_id}/waitlist/unsubscribe", name="waitlist_unsubscribe_page")
@@ -365,21 +420,15 @@ async def waitlist_unsubscribe_page(
     card = await _card(campaign_id)
     await _waitlist_limit(request, ip)
     if not await waitlist.is_subscribed(campaign_id=campaign_id, token=token):
-        return _mail_page(request, card, "gone", "Not on the waitlist", NOT_SUBSCRIBED)
+        return _mail_page(request, card, "gone")
     action = request.url_for("waitlist_unsubscribe", campaign_id=campaign_id)
     return _mail_page(
         request,
         card,
         "unsubscribe",
-        "Leave the waitlist?",
-        "Your address will be deleted from this campaign's waitlist.",
         action=str(action.include_query_params(token=token)),
         token=token,
-        button="Unsubscribe",
     )
-
-
-NOT_SUBSCRIBED = "This address is not on the waitlist (any more). You will get no mail from it."
 
 
 @router.post("/c/{campaign_id}/waitlist/unsubscribe", name="waitlist_unsubscribe")
@@ -395,8 +444,4 @@ async def waitlist_unsubscribe(
     await _waitlist_limit(request, ip)
     removed = await waitlist.unsubscribe(campaign_id=campaign_id, token=token)
     log.info("waitlist unsubscribe campaign=%s removed=%s", campaign_id, removed)
-    if not removed:
-        return _mail_page(request, card, "gone", "Not on the waitlist", NOT_SUBSCRIBED)
-    return _mail_page(
-        request, card, "removed", "Unsubscribed", "Your address was deleted from this waitlist."
-    )
+    return _mail_page(request, card, "removed" if removed else "gone")

@@ -33,9 +33,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
-from fastapi import Request, Response
-
-from api.web import pages
+from fastapi import Request
+from markupsafe import Markup, escape
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "web"
@@ -168,12 +167,21 @@ class Language:
         """The BCP 47 tag for `<html lang>` (`pt-BR`)."""
         return self.locale.replace("_", "-")
 
-    def gettext(self, key: str, /, **values: Any) -> str:
-        """The message `key` with its values inserted (Jinja escapes the result)."""
-        text: str = self.catalogue.gettext(key)
+    def text(self, key: str, /, **values: Any) -> str:
+        """The message `key` as plain text, its values formatted for the locale."""
+        template: str = self.catalogue.gettext(key)
         if not values:
-            return text
-        return text.format(**{k: localized(v, self.locale) for k, v in values.items()})
+            return template
+        return template.format(**{k: localized(v, self.locale) for k, v in values.items()})
+
+    def gettext(self, key: str, /, **values: Any) -> Markup:
+        """The message `key` for a template (`_()`): the text escaped, each value escaped
+        unless it is markup already (a `<time>` element built by the template)."""
+        template = escape(self.catalogue.gettext(key))
+        return template.format(**{k: localized(v, self.locale) for k, v in values.items()})
+
+    def when(self, value: datetime) -> str:
+        return moment(value, self.locale)
 
     def number(self, value: int) -> str:
         return str(format_decimal(value, locale=self.locale))
@@ -203,8 +211,3 @@ class Language:
 def for_request(request: Request) -> tuple[Language, bool]:
     locale, chosen = choose(request)
     return Language.of(locale), chosen
-
-
-def remember(request: Request, response: Response, language: Language) -> None:
-    """Keep the switcher's choice in a cookie (it outranks `Accept-Language` from then on)."""
-    pages.set_cookie(request, response, LANG_COOKIE, language.tag, max_age=LANG_MAX_AGE)

@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from api.deps import is_trusted_proxy
+from api.web import i18n
 from domain.adapters.bootstrap import Services
 from domain.campaigns import STATE_LABELS
 from domain.values import mask_code
@@ -76,6 +77,12 @@ TEMPLATES.env.filters["iso"] = _iso
 TEMPLATES.env.filters["masked"] = mask_code
 TEMPLATES.env.filters["thousands"] = lambda n: f"{int(n or 0):,}"
 TEMPLATES.env.globals["state_labels"] = STATE_LABELS
+# member-facing templates say `_("key", name=value)`: Jinja2's i18n extension with new-style
+# gettext (values as keyword arguments); the claim pages pass the request's `gettext`
+# (api.web.i18n.Language) in their context, every other page gets English
+TEMPLATES.env.add_extension("jinja2.ext.i18n")
+TEMPLATES.env.newstyle_gettext = True  # type: ignore[attr-defined]
+TEMPLATES.env.globals["gettext"] = i18n.Language.of(i18n.DEFAULT).gettext
 
 
 def services_of(request: Request) -> Services:

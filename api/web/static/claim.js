@@ -1,4 +1,5 @@
 // The claim page: claim without a reload, show and copy the code, count down to the start.
+// Its sentences come translated in data-* attributes of the form (no inline script: CSP).
 "use strict";
 (function () {
   const form = document.getElementById("claim-form");
@@ -41,7 +42,7 @@
       const button = document.getElementById("claim-button");
       button.disabled = true;
       const label = button.textContent;
-      button.textContent = "Getting your code…";
+      button.textContent = form.dataset.busy || "Getting your code…";
       try {
         const response = await fetch(form.action, {
           method: "POST",
@@ -52,7 +53,7 @@
         });
         const data = await response.json().catch(() => ({}));
         if (!response.ok) {
-          showError(data.detail || "Something went wrong. Try again in a moment.");
+          showError(data.detail || form.dataset.failed || "Something went wrong. Try again in a moment.");
           if (["sold_out", "campaign_ended", "campaign_not_active", "campaign_not_started"].includes(data.code)) {
             setTimeout(() => window.location.reload(), 2500);
           }
@@ -67,7 +68,7 @@
         result.hidden = false;
         document.getElementById("copy").focus();
       } catch (e) {
-        showError("The connection failed. Check your network and try again.");
+        showError(form.dataset.offline || "The connection failed. Check your network and try again.");
         button.disabled = false;
         button.textContent = label;
       }

@@ -28,9 +28,14 @@ document.addEventListener("click", async (event) => {
   const text = ("value" in source && source.tagName !== "OUTPUT") ? source.value : source.textContent.trim();
   const ok = await codedrop.copy(text);
   const label = button.textContent;
-  button.textContent = ok ? "Copied" : "Press Ctrl+C";
+  const said = button.dataset;  // the claim page passes its language's words
+  button.textContent = ok ? (said.copied || "Copied") : (said.copyFailed || "Press Ctrl+C");
   const status = document.getElementById("copy-status");
-  if (status) status.textContent = ok ? "Copied to the clipboard." : "Select the code and copy it.";
+  if (status) {
+    status.textContent = ok
+      ? (said.copiedStatus || "Copied to the clipboard.")
+      : (said.copyFailedStatus || "Select the code and copy it.");
+  }
   setTimeout(() => { button.textContent = label; }, 1600);
 });
 document.addEventListener("submit", (event) => {
