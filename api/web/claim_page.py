@@ -89,13 +89,19 @@ def _platform_options(card: PublicCard, language: Language) -> list[dict[str, st
     return [{"value": p, "label": _platform_label(p, language)} for p in card.platforms]
 
 
-def refusal_text(exc: DomainError | WebError, language: Language) -> str:
+def refusal_text(exc: DomainError | WebError, language: Language, about: str = "") -> str:
     """A refusal in the member's language, chosen by its stable `code` (and the field of a
-    validation error); a refusal without a message of its own keeps the domain's English."""
+    validation error, or what the page was doing: `mail`); a refusal without a message of
+    its own keeps the domain's English. English readers get the domain's own sentence, which
+    can say more (the eligibility rule that failed); the English catalogue holds the wording
+    the translations follow."""
+    if language.locale == i18n.DEFAULT:
+        return exc.detail
     extra = exc.extra
     key = f"refusal.{exc.code}"
-    if exc.code == "validation_error":
-        key = f"{key}.{extra.get('field')}"
+    detail = extra.get("field") if exc.code == "validation_error" else about
+    if detail and language.has(f"{key}.{detail}"):
+        key = f"{key}.{detail}"
     values: dict[str, Any] = {}
     if exc.code == "campaign_not_started":
         values["when"] = language.when(extra["starts_at"])
@@ -106,8 +112,7 @@ def refusal_text(exc: DomainError | WebError, language: Language) -> str:
         values["seconds"] = int(extra.get("retry_after") or 1)
     elif exc.code == "not_eligible" and extra.get("eligible_at"):
         key, values["when"] = "refusal.not_eligible.at", language.when(extra["eligible_at"])
-    text = language.text(key, **values)
-    return exc.detail if text == key else text
+    return language.text(key, **values) if language.has(key) else exc.detail
 
 
 def translated(exc: DomainError | WebError, language: Language) -> WebError:
@@ -340,7 +345,7 @@ async def waitlist_join(
             campaign_id=campaign_id, address=email, setup=services.mail
         )
     except DomainError as exc:  # the form shows it, filled in
-        error = refusal_text(exc, language)
+        error = refusal_text(exc, language, "mail")
         context = _context(request, card, visitor, language, error=error, email=email.strip())
         return _page(request, context, visitor, False, status_code=exc.status)
     target = request.url_for("claim_page", campaign_id=campaign_id).include_query_params(

@@ -167,6 +167,10 @@ class Language:
         """The BCP 47 tag for `<html lang>` (`pt-BR`)."""
         return self.locale.replace("_", "-")
 
+    def has(self, key: str) -> bool:
+        """Whether `key` is a message (English has every key)."""
+        return translations(DEFAULT).gettext(key) != key
+
     def text(self, key: str, /, **values: Any) -> str:
         """The message `key` as plain text, its values formatted for the locale."""
         template: str = self.catalogue.gettext(key)
