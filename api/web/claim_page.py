@@ -118,9 +118,7 @@ def refusal_text(exc: DomainError | WebError, language: Language, about: str = "
 def translated(exc: DomainError | WebError, language: Language) -> WebError:
     """The same refusal (status, code, fields) with its title and detail in `language`."""
     title = exc.title if language.locale == i18n.DEFAULT else language.text("refusal.title")
-    return WebError(
-        exc.status, title, refusal_text(exc, language), code=exc.code, **exc.extra
-    )
+    return WebError(exc.status, title, refusal_text(exc, language), code=exc.code, **exc.extra)
 
 
 def _context(
@@ -336,7 +334,9 @@ async def waitlist_join(
     language, _ = i18n.for_request(request)
     visitor = pages.claimant_id(request)
     if visitor is None or not pages.tokens_match(pages.claim_csrf(request, visitor), csrf_token):
-        expired = WebError(403, "Form expired", "Reload the page and try again.", code="csrf_failed")
+        expired = WebError(
+            403, "Form expired", "Reload the page and try again.", code="csrf_failed"
+        )
         raise translated(expired, language)
     card = await _card(campaign_id)
     try:

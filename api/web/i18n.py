@@ -135,7 +135,10 @@ def moment(value: datetime, locale: str) -> str:
         return format_datetime(when, "yyyy-MM-dd HH:mm", tzinfo=UTC, locale=locale) + " UTC"
     pattern = str(get_datetime_format("medium", locale=locale)).replace("'", "")
     time = format_time(when, "short", tzinfo=UTC, locale=locale)
-    return pattern.replace("{0}", time).replace("{1}", format_date(when, "medium", locale=locale)) + " UTC"
+    return (
+        pattern.replace("{0}", time).replace("{1}", format_date(when, "medium", locale=locale))
+        + " UTC"
+    )
 
 
 def localized(value: Any, locale: str) -> Any:
@@ -195,7 +198,7 @@ class Language:
         return [
             {
                 "tag": lang.replace("_", "-"),
-                "name": Locale.parse(lang).get_display_name(lang).capitalize(),
+                "name": (Locale.parse(lang).get_display_name(lang) or lang).capitalize(),
                 "href": str(request.url.include_query_params(lang=lang.replace("_", "-"))),
                 "current": lang == self.locale,
             }

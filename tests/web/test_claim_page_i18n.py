@@ -280,7 +280,11 @@ def test_no_compiled_catalogue_is_committed_beside_the_sources() -> None:
 # keys the code builds from a value (a card state, a refusal's code, a waitlist page's state)
 DYNAMIC = (
     {f"state.{s}" for s in ("open", "sold_out", "paused", "not_started", "ended")}
-    | {f"wl.{s}.{part}" for s in [*waitlist.Confirmed, "gone", "removed"] for part in ("title", "text")}
+    | {
+        f"wl.{s}.{part}"
+        for s in [*waitlist.Confirmed, "gone", "removed"]
+        for part in ("title", "text")
+    }
     | {f"wl.{s}.{part}" for s in ("confirm", "unsubscribe") for part in ("title", "text", "button")}
     | {
         f"refusal.{code}"
