@@ -224,12 +224,23 @@ async def claim_page(
     return _page(request, context, visitor, new, chosen=chosen)
 
 
+def _hint(platform: str, code: str, language: Language) -> str | None:
+    """How to redeem, in the member's language; the store link (with the code in it, as it
+    is) is the domain's."""
+    english = redemption_hint(platform, code)
+    key = f"hint.{platform}"
+    if english is None or language.locale == i18n.DEFAULT or not language.has(key):
+        return english
+    at = english.find("https://")
+    return language.text(key, url=english[at:]) if at >= 0 else language.text(key)
+
+
 def _result_json(result: ClaimResult, language: Language) -> dict[str, Any]:
     return {
         "code": result.code,
         "platform": result.platform,
         "platform_label": _platform_label(result.platform, language),
-        "hint": redemption_hint(result.platform, result.code),
+        "hint": _hint(result.platform, result.code, language),
         "repeated": result.repeated,
         "claimed_at": result.claimed_at.isoformat(),
     }

@@ -154,6 +154,10 @@ def localized(value: Any, locale: str) -> Any:
     return value
 
 
+def _capitalized(name: str) -> str:
+    return name[:1].upper() + name[1:]  # "Português (Brasil)", not str.capitalize's "(brasil)"
+
+
 @dataclass(frozen=True, slots=True)
 class Language:
     """One request's language: its messages, its formats, the switcher's links."""
@@ -198,7 +202,7 @@ class Language:
         return [
             {
                 "tag": lang.replace("_", "-"),
-                "name": (Locale.parse(lang).get_display_name(lang) or lang).capitalize(),
+                "name": _capitalized(Locale.parse(lang).get_display_name(lang) or lang),
                 "href": str(request.url.include_query_params(lang=lang.replace("_", "-"))),
                 "current": lang == self.locale,
             }

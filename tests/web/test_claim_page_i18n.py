@@ -26,6 +26,7 @@ from babel.messages.pofile import read_po
 
 from api.web import i18n
 from domain import clock, waitlist
+from domain.values import REDEMPTION_HINTS
 from tests import factories
 from tests.web.conftest import csrf_of
 
@@ -139,6 +140,8 @@ async def test_a_code_is_the_same_bytes_in_every_language(visitor: httpx.AsyncCl
         )
         assert as_json.json()["code"].encode() == code.encode()
         assert f"code={code}" in as_json.json()["hint"]  # the store link keeps it as it is
+        if lang == "de":
+            assert as_json.json()["hint"].startswith("Im App Store einlösen: https://")
 
 
 async def test_refusals_are_translated_by_their_code(
@@ -279,7 +282,8 @@ def test_no_compiled_catalogue_is_committed_beside_the_sources() -> None:
 
 # keys the code builds from a value (a card state, a refusal's code, a waitlist page's state)
 DYNAMIC = (
-    {f"state.{s}" for s in ("open", "sold_out", "paused", "not_started", "ended")}
+    {f"hint.{platform}" for platform in REDEMPTION_HINTS}
+    | {f"state.{s}" for s in ("open", "sold_out", "paused", "not_started", "ended")}
     | {
         f"wl.{s}.{part}"
         for s in [*waitlist.Confirmed, "gone", "removed"]
