@@ -151,7 +151,9 @@ def _context(
 
 
 def _remember(request: Request, response: Response, language: Language, chosen: bool) -> None:
-    """Keep the switcher's choice (`?lang=`) in a cookie: it outranks `Accept-Language`."""
+    """Say the page's language, and keep the switcher's choice (`?lang=`) in a cookie: it
+    outranks `Accept-Language` from then on."""
+    response.headers["Content-Language"] = language.tag
     if chosen:
         pages.set_cookie(
             request, response, i18n.LANG_COOKIE, language.tag, max_age=i18n.LANG_MAX_AGE

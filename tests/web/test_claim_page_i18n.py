@@ -78,7 +78,7 @@ async def test_a_german_browser_gets_the_page_in_german_with_german_numbers(
     cid, _ = await campaign_with(1234)
     r = await visitor.get(f"/c/{cid}", headers=GERMAN)
     assert r.status_code == 200
-    assert html_lang(r.text) == "de"
+    assert html_lang(r.text) == "de" and r.headers["content-language"] == "de"
     assert "<title>Launch week · hol dir deinen Code</title>" in r.text
     assert ">Code holen</button>" in r.text and "Get my code" not in r.text
     assert "Verbleibende Codes:" in r.text and ">Offen</span>" in r.text
