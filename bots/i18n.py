@@ -18,30 +18,25 @@ placeholders.
 dates inserted into a message with Babel for that locale (English dates keep the ISO-like
 form the rest of the product uses). Codes are strings and are inserted as they are.
 
-This module imports only Babel, so any front (the claim page too) can use it; `domain/` never
-does.
+The languages, the in-memory compilation and the locale formats are `domain.locales`, which
+the claim page's catalogue (api/web/i18n.py) shares.
 """
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime, format_time, get_datetime_format
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
 from babel.support import Translations
 
+from domain import locales
+from domain.locales import DEFAULT, LANGUAGES, compile_po
+
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
-DEFAULT = "en"
-# the order is the order a language switcher shows them in
-LANGUAGES = ("en", "es", "pt_BR", "de", "fr", "ru", "tr", "ja")
 
 
 def negotiate(code: str | None, languages: tuple[str, ...] = LANGUAGES) -> str:
@@ -64,16 +59,6 @@ def negotiate(code: str | None, languages: tuple[str, ...] = LANGUAGES) -> str:
         if supported.split("_")[0] == locale.language:
             return supported
     return DEFAULT
-
-
-def compile_po(path: Path, locale: str, domain: str) -> Translations:
-    """A `.po` file compiled in memory (as `pybabel compile` would) and loaded by Babel."""
-    with path.open("rb") as fp:
-        catalog = read_po(fp, locale=locale, domain=domain)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer, domain=domain)
 
 
 class Catalogue:
@@ -135,43 +120,17 @@ class Catalogue:
         return self.gettext(key, lang).format(**localized(values, lang))
 
 
-# English keeps the ISO-like form the API, the dashboard and the domain's own sentences use
-# ("opens at 2026-12-02 18:30 UTC"); every other language gets CLDR's medium date.
-ISO_DATE = {DEFAULT: "yyyy-MM-dd"}
-ISO_MOMENT = {DEFAULT: "yyyy-MM-dd HH:mm"}
-
-
 def moment(value: datetime, lang: str | None) -> str:
-    """A UTC date and time as the language writes it (`02.12.2026, 18:30`, `2026/12/02 18:30`)."""
-    locale = negotiate(lang)
-    when = value if value.tzinfo else value.replace(tzinfo=UTC)
-    if locale in ISO_MOMENT:
-        return format_datetime(when, ISO_MOMENT[locale], tzinfo=UTC, locale=locale)
-    pattern = str(get_datetime_format("medium", locale=locale)).replace("'", "")
-    return pattern.replace("{0}", format_time(when, "short", tzinfo=UTC, locale=locale)).replace(
-        "{1}", format_date(when, "medium", locale=locale)
-    )
+    """A UTC date and time as the member's language writes it (`02.12.2026, 18:30`)."""
+    return locales.moment(value, negotiate(lang))
 
 
 def day(value: date, lang: str | None) -> str:
-    """A date as the language writes it (`2 de dez. de 2026`; English `2026-12-02`)."""
-    locale = negotiate(lang)
-    return format_date(value, ISO_DATE.get(locale, "medium"), locale=locale)
+    """A date as the member's language writes it (`2 de dez. de 2026`; English `2026-12-02`)."""
+    return locales.day(value, negotiate(lang))
 
 
 def localized(values: Mapping[str, Any], lang: str | None) -> dict[str, Any]:
     """Values for a template: numbers and dates formatted for the locale, the rest unchanged."""
     locale = negotiate(lang)
-    out: dict[str, Any] = {}
-    for name, value in values.items():
-        if isinstance(value, bool | str):
-            out[name] = value  # codes and names are never reformatted
-        elif isinstance(value, int | float):
-            out[name] = format_decimal(value, locale=locale)
-        elif isinstance(value, datetime):
-            out[name] = moment(value, locale)
-        elif isinstance(value, date):
-            out[name] = day(value, locale)
-        else:
-            out[name] = value
-    return out
+    return {name: locales.formatted(value, locale) for name, value in values.items()}

@@ -19,28 +19,25 @@ locale by Babel. Codes are strings and are inserted as they are.
 
 from __future__ import annotations
 
-import io
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
 from babel.core import negotiate_locale
-from babel.dates import format_date, format_datetime, format_time, get_datetime_format
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import Translations
 from fastapi import Request
 from markupsafe import Markup, escape
 
+from domain import locales
+from domain.locales import DEFAULT, LANGUAGES, compile_po
+
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "web"
-DEFAULT = "en"
-# the order the switcher shows them in
-LANGUAGES = ("en", "es", "pt_BR", "de", "fr", "ru", "tr", "ja")
 LANG_COOKIE = "cd_lang"
 LANG_MAX_AGE = 365 * 24 * 3600
 _TAGS = {lang.replace("_", "-"): lang for lang in LANGUAGES}  # BCP 47 tag -> locale
@@ -51,13 +48,7 @@ def po_path(locale: str) -> Path:
 
 
 def _compile(locale: str) -> Translations:
-    """A `.po` file compiled in memory (as `pybabel compile` would) and loaded by Babel."""
-    with po_path(locale).open("rb") as fp:
-        catalog = read_po(fp, locale=locale, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer, domain=DOMAIN)
+    return compile_po(po_path(locale), locale, DOMAIN)
 
 
 _loaded: dict[str, Translations] = {}
@@ -130,28 +121,16 @@ def choose(request: Request) -> tuple[str, bool]:
 def moment(value: datetime, locale: str) -> str:
     """A UTC date and time as the locale writes it (`02.12.2026, 18:30 UTC`); English keeps
     the ISO-like form the API, the dashboard and the bots use (`2026-12-02 18:30 UTC`)."""
-    when = value if value.tzinfo else value.replace(tzinfo=UTC)
-    if locale == DEFAULT:
-        return format_datetime(when, "yyyy-MM-dd HH:mm", tzinfo=UTC, locale=locale) + " UTC"
-    pattern = str(get_datetime_format("medium", locale=locale)).replace("'", "")
-    time = format_time(when, "short", tzinfo=UTC, locale=locale)
-    return (
-        pattern.replace("{0}", time).replace("{1}", format_date(when, "medium", locale=locale))
-        + " UTC"
-    )
+    return locales.moment(value, locale) + " UTC"
 
 
 def localized(value: Any, locale: str) -> Any:
     """A value for a message: numbers and dates formatted for the locale, strings untouched."""
-    if isinstance(value, bool | str):
-        return value  # codes and names are never reformatted
-    if isinstance(value, int | float):
-        return format_decimal(value, locale=locale)
     if isinstance(value, datetime):
         return moment(value, locale)
     if isinstance(value, date):
         return format_date(value, "medium", locale=locale)
-    return value
+    return locales.formatted(value, locale)
 
 
 def _capitalized(name: str) -> str:
