@@ -84,7 +84,12 @@ async def test_the_job_announces_a_start_once_and_only_after_it_came(
 
     [event] = bus.named(events.CAMPAIGN_STATUS_CHANGED)
     assert event.campaign_id == campaign_id
-    assert event.data == {"from": "active", "to": "active", "reason": "started", "name": "Launch week"}
+    assert event.data == {
+        "from": "active",
+        "to": "active",
+        "reason": "started",
+        "name": "Launch week",
+    }
     row = await Campaign.get(public_id=campaign_id)
     assert row.start_announced_at == START
 
