@@ -394,7 +394,8 @@ async def announce_start(c: Campaign, events_bus: EventBus) -> bool:
             await outbox.record_status(conn, c, c.status, c.status, Move.STARTED.value)
     if marked:
         c.start_announced_at = c.starts_at
-        await announce(StatusChange(c, c.status, c.status, Move.STARTED.value), events_bus)
+        status = CampaignStatus(c.status)
+        await announce(StatusChange(c, status, status, Move.STARTED.value), events_bus)
     return bool(marked)
 
 

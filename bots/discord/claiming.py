@@ -119,6 +119,7 @@ def drop_view(card: PublicCard) -> discord.ui.View:
     """The drop message's controls: the Claim button, disabled until the campaign starts."""
     view = discord.ui.View(timeout=None)
     claim = ClaimButton(card.id)
-    claim.item.disabled = card.state == "not_started"
+    if isinstance(claim.item, discord.ui.Button):
+        claim.item.disabled = card.state == "not_started"
     view.add_item(claim)
     return view
