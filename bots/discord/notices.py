@@ -81,9 +81,9 @@ class Notices:
     async def run(self) -> None:
         """Listen to the event bus and keep the card refresher running."""
         refresher = asyncio.create_task(self._refresh_loop(), name="discord-card-refresh")
-        for campaign_id, starts_at in await posts.awaiting_start(provider=NAMESPACE):
-            self.open_at(campaign_id, starts_at)
         try:
+            for campaign_id, starts_at in await posts.awaiting_start(provider=NAMESPACE):
+                self.open_at(campaign_id, starts_at)
             async for event in self.bot.services.events.subscribe():
                 try:
                     await self.handle(event)
