@@ -12,9 +12,16 @@ applies it. The table `TRANSITIONS` is the only list of allowed owner moves:
                                            │
                                            └──reopen──▶ active
 
-The clock and the stock move campaigns too (`Move`, `AUTOMATIC`): a scheduled draft starts
-at `starts_at`, anything running ends at `ends_at`, an active campaign completes when it
-sells out and reopens when codes come back (a restock, a released code) before its end.
+The clock and the stock move campaigns too (`Move`, `AUTOMATIC`): anything running ends at
+`ends_at`, an active campaign completes when it sells out and reopens when codes come back
+(a restock, a released code) before its end.
+
+A scheduled campaign is an active campaign with a future `starts_at`: `openness` answers
+not-started before that second and open from it, so claims open on time without any job.
+The lifecycle job only announces the start (`announce_start`: the event and the owner's
+webhook, once, marked by `start_announced_at`). A draft with a `starts_at` keeps its older
+meaning, "publish at the start": the job publishes it at its next run (`Move.STARTED`, up to
+a minute late, announced in the same write); publish it to have it open to the second.
 
 A new campaign starts as a draft or active (`initial_status`); `reopen` takes a completed
 campaign back to `active` while its window has not ended. `archived` is the end of the line:
@@ -39,10 +46,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import events, outbox
@@ -351,12 +359,44 @@ async def move(c: Campaign, how: Move, events_bus: EventBus) -> bool:
     call made it."""
     sources, target = AUTOMATIC[how]
     completed = how.value if target == CampaignStatus.COMPLETED else None
+    # a draft published at its start is announced by this move, not again by announce_start
+    also = {"start_announced_at": c.starts_at} if how is Move.STARTED else {}
     async with in_transaction() as conn:
         change = await write_move(
-            conn, c, target, reason=how.value, expect=sources, completed_reason=completed
+            conn, c, target, reason=how.value, expect=sources, completed_reason=completed, **also
         )
     await announce(change, events_bus)
     return change is not None
+
+
+# a start older than this when the job first sees it is not announced any more (a scheduler
+# that was down for days, or campaigns that opened before starts were announced)
+ANNOUNCE_WITHIN = timedelta(days=1)
+
+
+async def announce_start(c: Campaign, events_bus: EventBus) -> bool:
+    """Announce that a published campaign's `starts_at` has come; True for the one caller
+    that did (the conditional UPDATE of `start_announced_at` is the arbiter).
+
+    Claims never wait for this: `openness` opened the campaign at `starts_at` already.
+    A changed `starts_at` is announced again when it comes.
+    """
+    if c.starts_at is None:
+        return False
+    async with in_transaction() as conn:
+        marked = (
+            await Campaign.filter(id=c.id, status=CampaignStatus.ACTIVE, starts_at=c.starts_at)
+            .filter(Q(start_announced_at__isnull=True) | ~Q(start_announced_at=c.starts_at))
+            .using_db(conn)
+            .update(start_announced_at=c.starts_at)
+        )
+        if marked:
+            await outbox.record_status(conn, c, c.status, c.status, Move.STARTED.value)
+    if marked:
+        c.start_announced_at = c.starts_at
+        status = CampaignStatus(c.status)
+        await announce(StatusChange(c, status, status, Move.STARTED.value), events_bus)
+    return bool(marked)
 
 
 async def mark_sold_out(c: Campaign, events_bus: EventBus) -> bool:

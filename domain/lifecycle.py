@@ -1,11 +1,13 @@
-"""Campaign lifecycle over time: scheduled starts, ends, sold-out completion, low stock.
+"""Campaign lifecycle over time: announced starts, ends, sold-out completion, low stock.
 
-Run every minute by the scheduler. It finds the campaigns the clock or the stock has moved
-and asks `domain.campaign_state` to move them (`Move.STARTED`, `Move.ENDED`,
-`mark_sold_out`) and to raise or re-arm the low-stock flag; every move there is one
-conditional UPDATE, so two runners, or a runner racing an owner's edit, change a campaign
-once and publish one event. The window's edges are `campaign_state.openness`'s: open from
-`starts_at` inclusive to `ends_at` exclusive.
+Run every minute by the scheduler. It never gates a claim: a scheduled (active) campaign
+opens at `starts_at` to the second by `campaign_state.openness`, and this job only announces
+it afterwards (`announce_start`). It finds the campaigns the clock or the stock has moved and
+asks `domain.campaign_state` to move them (`Move.STARTED` for drafts given a start,
+`Move.ENDED`, `mark_sold_out`) and to raise or re-arm the low-stock flag; every write there
+is one conditional UPDATE, so two runners, or a runner racing an owner's edit, change or
+announce a campaign once and publish one event. The window's edges are `openness`'s: open
+from `starts_at` inclusive to `ends_at` exclusive.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 from tortoise.connection import get_connection
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 
 from domain import campaign_state, clock
 from domain.adapters.db import is_mysql_connection
@@ -33,12 +35,14 @@ class LifecycleResult:
     """Public ids of the campaigns each rule changed in one run."""
 
     started: list[str] = field(default_factory=list)
+    announced: list[str] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
     sold_out: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return {
             "started": len(self.started),
+            "announced": len(self.announced),
             "ended": len(self.ended),
             "sold_out": len(self.sold_out),
         }
@@ -63,7 +67,8 @@ async def _sold_out_ids() -> list[int]:
 
 
 async def advance_campaigns(*, events_bus: EventBus) -> LifecycleResult:
-    """Start scheduled drafts, end campaigns past `ends_at`, complete sold-out ones."""
+    """Announce scheduled starts, publish drafts at their start, end campaigns past `ends_at`,
+    complete sold-out ones."""
     now = clock.now()
     result = LifecycleResult()
 
@@ -76,6 +81,18 @@ async def advance_campaigns(*, events_bus: EventBus) -> LifecycleResult:
     for c in due:
         if await campaign_state.move(c, Move.STARTED, events_bus):
             result.started.append(c.public_id)
+
+    # published campaigns whose start has come: already open, announce it once
+    opened = await Campaign.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        Q(start_announced_at__isnull=True) | ~Q(start_announced_at=F("starts_at")),
+        status=CampaignStatus.ACTIVE,
+        starts_at__lte=now,
+        starts_at__gt=now - campaign_state.ANNOUNCE_WITHIN,
+    )
+    for c in opened:
+        if await campaign_state.announce_start(c, events_bus):
+            result.announced.append(c.public_id)
 
     # past their end: running, paused, or scheduled drafts the scheduler never saw open
     over = await Campaign.filter(
@@ -93,10 +110,11 @@ async def advance_campaigns(*, events_bus: EventBus) -> LifecycleResult:
         if await campaign_state.mark_sold_out(c, events_bus):
             result.sold_out.append(c.public_id)
 
-    if result.started or result.ended or result.sold_out:
+    if result.started or result.announced or result.ended or result.sold_out:
         log.info(
-            "lifecycle: started=%d ended=%d sold_out=%d",
+            "lifecycle: started=%d announced=%d ended=%d sold_out=%d",
             len(result.started),
+            len(result.announced),
             len(result.ended),
             len(result.sold_out),
         )

@@ -109,6 +109,9 @@ class Campaign(Model):
     platform = fields.CharField(max_length=16, default="universal")
     status = fields.CharField(max_length=16, default="draft", db_index=True)
     starts_at = fields.DatetimeField(null=True)
+    start_announced_at = fields.DatetimeField(
+        null=True, description="the starts_at whose opening the lifecycle job announced"
+    )
     ends_at = fields.DatetimeField(null=True)
     per_claimant_limit = fields.IntField(default=1)
     eligibility: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)

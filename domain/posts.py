@@ -2,16 +2,20 @@
 
 A post is recorded when a developer or server admin drops a campaign into a channel. The bots
 use it to keep the card's count current and to know which campaigns a server may claim from
-(`/claim` autocomplete): the ones dropped there.
+(`/claim` autocomplete): the ones dropped there. A card posted before its campaign starts
+shows a countdown and a locked button; `awaiting_start` tells a bot which cards to unlock at
+which moment (after a restart too).
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
 
+from domain import clock
 from domain.campaigns import public_row
 from domain.models import Campaign, ChatPost
 from domain.values import CampaignStatus
@@ -112,3 +116,15 @@ async def posted_in(*, campaign_id: str, provider: str, guild_id: str) -> bool:
     return await ChatPost.filter(
         campaign__public_id=campaign_id, provider=provider, guild_id=str(guild_id)
     ).exists()
+
+
+async def awaiting_start(*, provider: str) -> list[tuple[str, datetime]]:
+    """Campaigns with cards on `provider` that are published and not started yet, with their
+    start: the moments a bot unlocks those cards."""
+    ids = await ChatPost.filter(provider=provider).values_list("campaign_id", flat=True)
+    if not ids:
+        return []
+    rows = await Campaign.filter(
+        id__in=set(ids), status=CampaignStatus.ACTIVE, starts_at__gt=clock.now()
+    ).values_list("public_id", "starts_at")
+    return [(str(public_id), clock.as_utc(starts_at)) for public_id, starts_at in rows]  # type: ignore[misc]

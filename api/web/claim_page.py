@@ -22,7 +22,7 @@ from api.web.errors import WebError
 from api.web.i18n import Language
 from api.web.pages import NO_STORE
 from api.web.platforms import detect_platform, preselect
-from domain import campaigns, claims, waitlist
+from domain import campaigns, claims, clock, waitlist
 from domain.campaigns import PublicCard
 from domain.claim_identity import signed_claimant
 from domain.errors import DomainError
@@ -146,6 +146,7 @@ def _context(
         "waitlist_joined": "",
         "mail_sends": pages.services_of(request).settings.sends_mail,
         "signin": signin.page_options(request, card),
+        "now": clock.now(),  # the countdown's reference: the server's clock, not the device's
         **extra,
     }
 

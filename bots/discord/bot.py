@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 import discord
 from discord.ext import commands
@@ -43,6 +45,8 @@ class CodedropBot(commands.AutoShardedBot):
         # the acknowledgements of new interactions
         self.work_slots = asyncio.Semaphore(services.settings.database_pool_size * 2)
         self.in_flight = InFlight()  # interactions being answered (bots/discord/replies.py)
+        # unlocks a drop card at its campaign's start (set by `notices.Notices`)
+        self.card_opener: Callable[[str, datetime], None] | None = None
 
     async def setup_hook(self) -> None:
         for cog in cogs(self.services):

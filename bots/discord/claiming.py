@@ -22,6 +22,7 @@ from bots.discord.replies import Answer, client_of, respond
 from bots.discord.texts import text
 from bots.texts import refusal
 from domain import claims, waitlist
+from domain.campaigns import PublicCard
 from domain.errors import DomainError, PlatformRequired, SoldOut
 
 log = logging.getLogger(__name__)
@@ -112,3 +113,13 @@ NotifyButton = buttons.campaign_item(
     join_waitlist,
 )
 DYNAMIC_ITEMS = (ClaimButton, PlatformSelect, NotifyButton)
+
+
+def drop_view(card: PublicCard) -> discord.ui.View:
+    """The drop message's controls: the Claim button, disabled until the campaign starts."""
+    view = discord.ui.View(timeout=None)
+    claim = ClaimButton(card.id)
+    if isinstance(claim.item, discord.ui.Button):
+        claim.item.disabled = card.state == "not_started"
+    view.add_item(claim)
+    return view

@@ -4,6 +4,9 @@
 - `code_claimed` (and anything that changes stock or status): the campaign's drop messages
   are refreshed, coalesced so a burst of claims costs one edit per message per interval
   (Discord allows about 5 edits per 5 s per channel).
+- a drop posted before its campaign starts (countdown, locked button) is unlocked at
+  `starts_at` by a timer in this process (`open_at`, armed by /drop and, after a restart, for
+  every card still waiting); the lifecycle job's start announcement refreshes it again.
 - codes claimable again (`waitlist.due_for_notice`: a restock or a campaign made active, while
   open): members waiting on the campaign through Discord get a DM, each once (marked notified
   before sending); a closed DM is skipped.
@@ -13,20 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
 import discord
 
 from bots.discord.bot import CodedropBot
+from bots.discord.claiming import drop_view
 from bots.discord.mapping import CHANNEL, NAMESPACE
 from bots.discord.render import drop_embed
 from bots.discord.sender import send_dm
 from bots.discord.texts import text
 from bots.texts import expiring_text
-from domain import campaigns, developers, events, posts, waitlist
+from domain import campaigns, clock, developers, events, posts, waitlist
 from domain.errors import CampaignNotFound
 from domain.events import Event
 
 log = logging.getLogger(__name__)
+
+# a timer fires this much after the start, so the card it refreshes reads "open" even if the
+# event loop's clock runs a hair ahead of the wall clock
+OPEN_MARGIN = timedelta(milliseconds=50)
 
 REFRESHING = {
     events.CODE_CLAIMED,
@@ -46,17 +55,43 @@ class Notices:
         self.refresh_interval = refresh_interval
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        self._openings: dict[str, asyncio.TimerHandle] = {}
+        bot.card_opener = self.open_at
+
+    def open_at(self, campaign_id: str, starts_at: datetime) -> None:
+        """Refresh the campaign's drops (unlocking their button) at `starts_at`."""
+        delay = (starts_at + OPEN_MARGIN - clock.now()).total_seconds()
+        previous = self._openings.pop(campaign_id, None)
+        if previous is not None:
+            previous.cancel()
+        self._openings[campaign_id] = asyncio.get_running_loop().call_later(
+            max(0.0, delay), self._opened, campaign_id
+        )
+
+    @property
+    def waiting(self) -> set[str]:
+        """The campaigns whose drops this process will unlock at their start."""
+        return set(self._openings)
+
+    def _opened(self, campaign_id: str) -> None:
+        self._openings.pop(campaign_id, None)
+        self._dirty.add(campaign_id)
+        self._wake.set()
 
     async def run(self) -> None:
         """Listen to the event bus and keep the card refresher running."""
         refresher = asyncio.create_task(self._refresh_loop(), name="discord-card-refresh")
         try:
+            for campaign_id, starts_at in await posts.awaiting_start(provider=NAMESPACE):
+                self.open_at(campaign_id, starts_at)
             async for event in self.bot.services.events.subscribe():
                 try:
                     await self.handle(event)
                 except Exception:
                     log.exception("discord: handling event %s failed", event.name)
         finally:
+            for timer in self._openings.values():
+                timer.cancel()
             refresher.cancel()
             # wait for it to stop: no card edit may run on after the bot closes
             await asyncio.gather(refresher, return_exceptions=True)
@@ -128,13 +163,15 @@ class Notices:
             card = await campaigns.public_card(campaign_id=campaign_id)
         except CampaignNotFound:
             return
-        embed = drop_embed(card)
+        if card.state == "not_started" and card.starts_at is not None:
+            self.open_at(campaign_id, card.starts_at)  # moved start: unlock at the new one
+        embed, view = drop_embed(card), drop_view(card)
         for post in await posts.posts_of(campaign_id=campaign_id, provider=NAMESPACE):
             message = self.bot.get_partial_messageable(int(post.channel_id)).get_partial_message(
                 int(post.message_id)
             )
             try:
-                await message.edit(embed=embed)
+                await message.edit(embed=embed, view=view)
             except discord.NotFound:
                 await posts.forget_post(
                     provider=NAMESPACE, channel_id=post.channel_id, message_id=post.message_id

@@ -40,7 +40,9 @@ def card_state(card: PublicCard, lang: str | None = None) -> str:
     if card.state == "ended":
         return text("card.ended", lang)
     if card.state == "not_started" and card.starts_at:
-        return text("card.not_started", lang, starts_at=card.starts_at)
+        # Discord's timestamp markup counts down in each member's own time zone
+        # a string: the catalogue would group the digits of a number (1,796,187,516)
+        return text("card.opens_at", lang, unix=str(int(card.starts_at.timestamp())))
     return text("card.codes_left", lang, left=card.codes_left)
 
 

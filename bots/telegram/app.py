@@ -127,7 +127,9 @@ class TelegramFront:
         self.in_flight = InFlight()
         self.dispatcher = build_dispatcher(services, self.storage, self.in_flight)
         self.notifier = TelegramNotifier(self.settings, bot=self.bot)
-        self.notices = Notices(self.bot, self.notifier)
+        self.notices = Notices(self.bot, self.notifier, spawn=self._spawn)
+        # /post arms the timer that opens a card posted before its campaign starts
+        self.dispatcher["card_opener"] = self.notices.open_at
         self.ready = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -156,6 +158,7 @@ class TelegramFront:
         await self.publish_commands()
         events = self.services.events.subscribe()
         self._listener = asyncio.create_task(self._listen(events), name="telegram-events")
+        await self.notices.arm()
         # one turn of the loop lets the listener register its subscription before we go on
         await asyncio.sleep(0)
         self.ready.set()
@@ -277,6 +280,7 @@ class TelegramFront:
 
     async def close(self) -> None:
         """Stop following events, finish work in flight, close storage and HTTP session."""
+        self.notices.disarm()
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,13 +4,20 @@
 - codes claimable again (`waitlist.due_for_notice`: a restock or a campaign made active, while
   open) -> every member waiting on Telegram is told once (`waitlist.mark_notified` guards
   against a second message, even across processes);
-- state changes -> the campaign cards posted in groups are edited to show the new state.
+- state changes -> the campaign cards posted in groups are edited to show the new state;
+- a card posted before its campaign starts (a countdown, no button yet) is edited at
+  `starts_at` by a timer in this process (`open_at`, armed by /post and at start for every
+  card still waiting); the lifecycle job's start announcement edits it again.
 All sends go through the paced `TelegramNotifier`, so a big waitlist stays under the limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -19,7 +26,7 @@ from bots.telegram import mapping, render
 from bots.telegram.sender import TelegramNotifier
 from bots.telegram.texts import label, plain
 from bots.texts import expiring_text
-from domain import campaigns, developers, events, posts, waitlist
+from domain import campaigns, clock, developers, events, posts, waitlist
 from domain.errors import CampaignNotFound
 from domain.events import Event
 
@@ -33,14 +40,52 @@ WANTED = {
     events.CAMPAIGN_STATUS_CHANGED,
 }
 WAITLIST_BATCH = 500
+# a timer fires this much after the start, so the card it edits reads "open"
+OPEN_MARGIN = timedelta(milliseconds=50)
 
 
 class Notices:
     """Turns domain events into Telegram messages."""
 
-    def __init__(self, bot: Bot, notifier: TelegramNotifier) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        notifier: TelegramNotifier,
+        spawn: Callable[[Coroutine[Any, Any, None]], None] | None = None,
+    ) -> None:
         self.bot = bot
         self.notifier = notifier
+        self._spawn = spawn or (lambda coro: asyncio.get_running_loop().create_task(coro) and None)
+        self._openings: dict[str, asyncio.TimerHandle] = {}
+
+    def open_at(self, campaign_id: str, starts_at: datetime) -> None:
+        """Edit the campaign's posted cards (adding their button) at `starts_at`."""
+        delay = (starts_at + OPEN_MARGIN - clock.now()).total_seconds()
+        previous = self._openings.pop(campaign_id, None)
+        if previous is not None:
+            previous.cancel()
+        self._openings[campaign_id] = asyncio.get_running_loop().call_later(
+            max(0.0, delay), self._opened, campaign_id
+        )
+
+    @property
+    def waiting(self) -> set[str]:
+        """The campaigns whose cards this process will open at their start."""
+        return set(self._openings)
+
+    async def arm(self) -> None:
+        """Timers for every posted card still waiting for its start (after a restart)."""
+        for campaign_id, starts_at in await posts.awaiting_start(provider=mapping.NAMESPACE):
+            self.open_at(campaign_id, starts_at)
+
+    def disarm(self) -> None:
+        for timer in self._openings.values():
+            timer.cancel()
+        self._openings.clear()
+
+    def _opened(self, campaign_id: str) -> None:
+        self._openings.pop(campaign_id, None)
+        self._spawn(self.refresh_posts(campaign_id))
 
     async def handle(self, event: Event) -> None:
         """React to one event (ignores the ones the bot has nothing to say about)."""
@@ -98,6 +143,8 @@ class Notices:
             card = await campaigns.public_card(campaign_id=campaign_id)
         except CampaignNotFound:
             return
+        if card.state == "not_started" and card.starts_at is not None:
+            self.open_at(campaign_id, card.starts_at)  # moved start: open at the new one
         me = await self.bot.me()
         body = render.card_text(card, None)
         markup = render.card_markup(

@@ -6,11 +6,16 @@ The same role as `bots/discord/render.py`.
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
+from datetime import datetime, timedelta
 
+from aiogram.types import InlineKeyboardMarkup
+from babel.dates import format_timedelta
+
+from bots.i18n import negotiate
 from bots.telegram import buttons
 from bots.telegram.texts import Raw, label, text
 from bots.texts import state_label
+from domain import clock
 from domain.analytics import Analytics
 from domain.campaigns import CampaignView, PublicCard
 from domain.claims import MyCode
@@ -38,7 +43,8 @@ def state_line(card: PublicCard, lang: str | None) -> str:
     if card.state == "open":
         return text("card.codes_left", lang, left=card.codes_left)
     if card.state == "not_started" and card.starts_at is not None:
-        return text("card.not_started", lang, starts_at=card.starts_at)
+        left = time_left(card.starts_at, clock.now(), lang)
+        return text("card.opens_in", lang, left=left, starts_at=card.starts_at)
     if card.state == "paused":
         return text("card.paused", lang)
     if card.state == "sold_out":
@@ -46,11 +52,27 @@ def state_line(card: PublicCard, lang: str | None) -> str:
     return text("card.ended", lang)
 
 
+def time_left(until: datetime, now: datetime, lang: str | None) -> str:
+    """The time to the start in the member's language ("in 4 minutes", "in 2 hours"), by Babel.
+
+    Telegram has no live timestamp: the card says it when posted and is edited at the start.
+    """
+    return format_timedelta(
+        max(until - now, timedelta(0)),
+        granularity="minute",
+        add_direction=True,
+        locale=negotiate(lang),
+    )
+
+
 def card_markup(
     card: PublicCard, lang: str | None, *, private: bool, link: str
 ) -> InlineKeyboardMarkup | None:
-    """In a private chat, claim (or platform) buttons; elsewhere a link into the private chat."""
+    """In a private chat, claim (or platform) buttons; elsewhere a link into the private chat,
+    from the start on (a card posted before it gets its button when it is edited then)."""
     if not private:
+        if card.state == "not_started":
+            return None
         return buttons.link_button(label("claim.open_private", lang), link)
     if card.state == "open":
         if len(card.platforms) > 1:

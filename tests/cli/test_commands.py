@@ -124,7 +124,7 @@ async def test_jobs_list_shows_each_schedule_its_next_run_and_the_last_result(
     assert re.search(rf"daily at 03:00 UTC\s+{stamp} ", rows["archive"])
     assert "never" in rows["archive"]
     assert re.search(
-        rf"every 60 s\s+{stamp}\s+{stamp}\s+ran in \d+\.\d\d s: started=0, ended=0, sold_out=0$",
+        rf"every 60 s\s+{stamp}\s+{stamp}\s+ran in \d+\.\d\d s: started=0, announced=0, ended=0, sold_out=0$",
         rows["lifecycle"],
     ), rows["lifecycle"]
     assert "when a scheduler runs" in rows["low_stock"]

@@ -152,5 +152,5 @@ async def test_a_second_run_changes_nothing_and_publishes_nothing(
         first = await advance_campaigns(events_bus=bus)
         second = await advance_campaigns(events_bus=bus)
     assert (len(first.started), len(first.ended)) == (1, 1)
-    assert second.as_dict() == {"started": 0, "ended": 0, "sold_out": 0}
+    assert second.as_dict() == {"started": 0, "announced": 0, "ended": 0, "sold_out": 0}
     assert len(bus.published) == 2

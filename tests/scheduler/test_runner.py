@@ -71,7 +71,7 @@ async def test_run_job_runs_now_and_returns_a_summary(
     summary = await run_job("lifecycle", svc, [])
 
     assert summary["job"] == "lifecycle" and summary["status"] == "ran"
-    assert summary["result"] == {"started": 1, "ended": 0, "sold_out": 0}
+    assert summary["result"] == {"started": 1, "announced": 0, "ended": 0, "sold_out": 0}
     with pytest.raises(KeyError):
         await run_job("nope", svc, [])
 

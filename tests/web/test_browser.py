@@ -282,6 +282,39 @@ async def test_a_member_who_took_the_last_code_sees_it_again_after_a_reload(
         await ctx.close()
 
 
+async def test_the_claim_button_opens_at_the_start_without_a_reload(
+    browser: Any, live_server: str, services: Services
+) -> None:
+    from datetime import timedelta
+
+    from domain import clock
+
+    dev, _ = await factories.developer("On Time")
+    starts = clock.now() + timedelta(seconds=4)
+    c = await factories.campaign(dev.id, name="On the second", starts_at=starts)
+    await factories.upload_codes(dev.id, c.id, factories.codes_csv(2, prefix="ONTIME"))
+    ctx = await browser.new_context(viewport={"width": 390, "height": 844}, user_agent=IPHONE_UA)
+    try:
+        page = await ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{live_server}/c/{c.id}")
+        button = page.get_by_role("button", name="Get my code")
+        await expect(button).to_be_disabled()
+        await expect(page.locator("#countdown")).to_have_text(re.compile(r"^00:00:0[1-4]$"))
+        # a marker on the window: a reload would clear it
+        await page.evaluate("window.stillTheSamePage = true")
+        await expect(button).to_be_enabled(timeout=8000)
+        assert clock.now() >= starts - timedelta(seconds=1)
+        assert await page.locator("#countdown").count() == 0
+        await button.click()
+        await expect(page.locator('[data-testid="code"]')).to_have_text(re.compile(r"^ONTIME"))
+        assert await page.evaluate("window.stillTheSamePage") is True
+        assert errors == []
+    finally:
+        await ctx.close()
+
+
 async def test_a_file_over_the_in_request_limit_is_imported_in_the_background_with_progress(
     browser: Any, live_server: str, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

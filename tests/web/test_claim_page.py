@@ -213,7 +213,7 @@ async def test_a_paused_campaign_says_so_and_refuses_a_claim(
     assert not any(code in refused.text for code in codes)
 
 
-async def test_a_campaign_not_started_shows_a_countdown_to_its_start(
+async def test_a_campaign_not_started_shows_a_countdown_and_a_disabled_claim_button(
     visitor: httpx.AsyncClient,
 ) -> None:
     starts = clock.now().replace(microsecond=0) + timedelta(hours=5)
@@ -221,7 +221,8 @@ async def test_a_campaign_not_started_shows_a_countdown_to_its_start(
     r = await visitor.get(f"/c/{cid}")
     assert state_of(r.text) == "not_started"
     assert f'data-starts="{starts.isoformat()}"' in r.text
-    assert 'id="countdown"' in r.text and "claim-form" not in r.text
+    assert 'id="countdown"' in r.text and 'id="claim-form"' in r.text
+    assert 'id="claim-button" disabled' in r.text
 
 
 async def test_an_ended_campaign_says_it_has_ended(visitor: httpx.AsyncClient) -> None:

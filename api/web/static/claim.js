@@ -75,19 +75,26 @@
     });
   }
 
+  // before the start: count down on the server's clock (the page carries its time, so a
+  // skewed device still opens on the second), then enable the claim button without a reload
   const countdown = document.getElementById("countdown");
   if (countdown) {
     const starts = Date.parse(countdown.dataset.starts);
-    const waiting = starts > Date.now();  // a skewed clock must not reload in a loop
+    const skew = countdown.dataset.now ? Date.parse(countdown.dataset.now) - Date.now() : 0;
+    const button = document.getElementById("claim-button");
     const pad = (n) => String(n).padStart(2, "0");
     const tick = () => {
-      const left = Math.max(0, Math.round((starts - Date.now()) / 1000));
+      const left = Math.max(0, Math.ceil((starts - (Date.now() + skew)) / 1000));
       const d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600);
       const m = Math.floor(left % 3600 / 60), s = left % 60;
       countdown.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
-      if (left === 0 && waiting) { clearInterval(timer); setTimeout(() => window.location.reload(), 1000); }
+      if (left > 0) return;
+      clearInterval(timer);
+      const notice = document.getElementById("not-started");
+      if (notice) notice.remove();
+      if (button) { button.disabled = false; button.focus(); }
     };
-    const timer = setInterval(tick, 1000);
+    const timer = setInterval(tick, 250);
     tick();
   }
 })();

@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bots.discord.claiming import ClaimButton
+from bots.discord.claiming import drop_view
 from bots.discord.mapping import NAMESPACE, lang_of
 from bots.discord.owners import developer_of, linked_developer, owned_choices
 from bots.discord.render import campaign_line, campaigns_message, drop_embed, stats_message
@@ -210,10 +210,8 @@ class Developers(commands.Cog):
             if channel is None or not isinstance(channel, discord.abc.Messageable):
                 raise Refusal(text("drop.no_channel", lang))
             card = await campaigns.public_card(campaign_id=campaign)
-            view = discord.ui.View(timeout=None)
-            view.add_item(ClaimButton(card.id))
             try:
-                message = await channel.send(embed=drop_embed(card), view=view)
+                message = await channel.send(embed=drop_embed(card), view=drop_view(card))
             except discord.Forbidden as exc:
                 raise Refusal(text("drop.forbidden", lang)) from exc
             await posts.record_post(
@@ -224,6 +222,10 @@ class Developers(commands.Cog):
                 message_id=str(message.id),
                 posted_by=str(interaction.user.id),
             )
+            # before the start the card counts down with its button locked; unlock it on time
+            opener = getattr(interaction.client, "card_opener", None)
+            if card.state == "not_started" and card.starts_at is not None and opener:
+                opener(card.id, card.starts_at)
             return Answer(text("drop.done", lang, name=card.name, url=message.jump_url))
 
         await respond(interaction, action)

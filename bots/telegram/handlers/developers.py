@@ -10,6 +10,9 @@ tenant's campaign, a status move the campaign's lifecycle does not allow) is ans
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -145,12 +148,19 @@ async def identity(
 
 
 async def post(
-    message: Message, command: CommandObject, bot: Bot, developer: DeveloperView, lang: str | None
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    developer: DeveloperView,
+    lang: str | None,
+    card_opener: Callable[[str, datetime], None] | None = None,
 ) -> None:
     """Post a campaign card with a button into the private claim flow.
 
     In a group: posted there. In the private chat: `/post <id> @channel` posts to a channel
     where the bot is an admin (commands sent inside channels carry no sender to check).
+    Before the campaign starts the card counts down without a button; `card_opener` edits
+    it at the start.
     """
     args = _args(command)
     private = mapping.is_private(message.chat)
@@ -174,6 +184,9 @@ async def post(
         message_id=str(message_id),
         posted_by=str(message.from_user.id) if message.from_user else "",
     )
+    card = await campaigns.public_card(campaign_id=args[0])
+    if card.state == "not_started" and card.starts_at is not None and card_opener:
+        card_opener(card.id, card.starts_at)
     if private or message.chat.type == ChatType.CHANNEL:
         await message.answer(text("post.done", lang, name=args[0], chat=str(target)))
 
