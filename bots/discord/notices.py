@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
 
 import discord
 
@@ -26,16 +25,14 @@ from bots.discord.mapping import CHANNEL, NAMESPACE
 from bots.discord.render import drop_embed
 from bots.discord.sender import send_dm
 from bots.discord.texts import text
+from bots.start_timers import StartTimers
 from bots.texts import expiring_text
-from domain import campaigns, clock, developers, events, posts, waitlist
+from domain import campaigns, developers, events, posts, waitlist
 from domain.errors import CampaignNotFound
 from domain.events import Event
 
 log = logging.getLogger(__name__)
 
-# a timer fires this much after the start, so the card it refreshes reads "open" even if the
-# event loop's clock runs a hair ahead of the wall clock
-OPEN_MARGIN = timedelta(milliseconds=50)
 
 REFRESHING = {
     events.CODE_CLAIMED,
@@ -55,26 +52,16 @@ class Notices:
         self.refresh_interval = refresh_interval
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
-        self._openings: dict[str, asyncio.TimerHandle] = {}
+        self.timers = StartTimers(self._opened)
+        self.open_at = self.timers.open_at  # refresh the campaign's drops at its start
         bot.card_opener = self.open_at
-
-    def open_at(self, campaign_id: str, starts_at: datetime) -> None:
-        """Refresh the campaign's drops (unlocking their button) at `starts_at`."""
-        delay = (starts_at + OPEN_MARGIN - clock.now()).total_seconds()
-        previous = self._openings.pop(campaign_id, None)
-        if previous is not None:
-            previous.cancel()
-        self._openings[campaign_id] = asyncio.get_running_loop().call_later(
-            max(0.0, delay), self._opened, campaign_id
-        )
 
     @property
     def waiting(self) -> set[str]:
         """The campaigns whose drops this process will unlock at their start."""
-        return set(self._openings)
+        return self.timers.waiting
 
     def _opened(self, campaign_id: str) -> None:
-        self._openings.pop(campaign_id, None)
         self._dirty.add(campaign_id)
         self._wake.set()
 
@@ -90,8 +77,7 @@ class Notices:
                 except Exception:
                     log.exception("discord: handling event %s failed", event.name)
         finally:
-            for timer in self._openings.values():
-                timer.cancel()
+            self.timers.cancel_all()
             refresher.cancel()
             # wait for it to stop: no card edit may run on after the bot closes
             await asyncio.gather(refresher, return_exceptions=True)

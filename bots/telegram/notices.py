@@ -16,17 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 
+from bots.start_timers import StartTimers
 from bots.telegram import mapping, render
 from bots.telegram.sender import TelegramNotifier
 from bots.telegram.texts import label, plain
 from bots.texts import expiring_text
-from domain import campaigns, clock, developers, events, posts, waitlist
+from domain import campaigns, developers, events, posts, waitlist
 from domain.errors import CampaignNotFound
 from domain.events import Event
 
@@ -40,8 +40,6 @@ WANTED = {
     events.CAMPAIGN_STATUS_CHANGED,
 }
 WAITLIST_BATCH = 500
-# a timer fires this much after the start, so the card it edits reads "open"
-OPEN_MARGIN = timedelta(milliseconds=50)
 
 
 class Notices:
@@ -56,22 +54,8 @@ class Notices:
         self.bot = bot
         self.notifier = notifier
         self._spawn = spawn or (lambda coro: asyncio.get_running_loop().create_task(coro) and None)
-        self._openings: dict[str, asyncio.TimerHandle] = {}
-
-    def open_at(self, campaign_id: str, starts_at: datetime) -> None:
-        """Edit the campaign's posted cards (adding their button) at `starts_at`."""
-        delay = (starts_at + OPEN_MARGIN - clock.now()).total_seconds()
-        previous = self._openings.pop(campaign_id, None)
-        if previous is not None:
-            previous.cancel()
-        self._openings[campaign_id] = asyncio.get_running_loop().call_later(
-            max(0.0, delay), self._opened, campaign_id
-        )
-
-    @property
-    def waiting(self) -> set[str]:
-        """The campaigns whose cards this process will open at their start."""
-        return set(self._openings)
+        self.timers = StartTimers(self._opened)
+        self.open_at = self.timers.open_at  # edit the campaign's cards at its start
 
     async def arm(self) -> None:
         """Timers for every posted card still waiting for its start (after a restart)."""
@@ -79,12 +63,14 @@ class Notices:
             self.open_at(campaign_id, starts_at)
 
     def disarm(self) -> None:
-        for timer in self._openings.values():
-            timer.cancel()
-        self._openings.clear()
+        self.timers.cancel_all()
+
+    @property
+    def waiting(self) -> set[str]:
+        """The campaigns whose cards this process will open at their start."""
+        return self.timers.waiting
 
     def _opened(self, campaign_id: str) -> None:
-        self._openings.pop(campaign_id, None)
         self._spawn(self.refresh_posts(campaign_id))
 
     async def handle(self, event: Event) -> None:
