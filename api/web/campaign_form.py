@@ -75,10 +75,9 @@ def campaign_values(form: FormData, *, creating: bool) -> tuple[dict[str, Any], 
     if values["identity"] not in IDENTITY_MODES:
         errors["identity"] = "Pick anyone or signed-in members only."
     if creating:
-        status = text.get("status") or "active"
-        if status not in ("draft", "active", "paused"):
-            errors["status"] = "Pick draft, active or paused."
-        values["status"] = status
+        # which status a campaign may start in is the domain's rule (campaign_state), shown
+        # by field when it refuses
+        values["status"] = text.get("status") or "active"
     channels = [c for c in form.getlist("channels") if isinstance(c, str) and c in CHANNELS]
     eligibility: dict[str, Any] = {
         "channels": channels if channels and len(channels) < len(CHANNELS) else None,

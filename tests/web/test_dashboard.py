@@ -161,6 +161,18 @@ async def test_rules_a_channel_cannot_check_come_back_as_a_field_error(dev: Dev)
     assert "cannot be checked on telegram" in r.text
 
 
+async def test_a_start_status_the_domain_refuses_comes_back_as_a_field_error(dev: Dev) -> None:
+    page = await dev.http.get("/dashboard/new")
+    assert 'value="paused"' not in page.text  # the form offers only what the domain allows
+    r = await dev.http.post(
+        "/dashboard/new", data={"name": "Paused start", "status": "paused", "csrf_token": dev.csrf}
+    )
+    assert r.status_code == 422 and 'id="status-err"' in r.text
+    assert "starts as draft or active" in r.text
+    items, _ = await campaigns.list_campaigns(owner_id=dev.developer.id)
+    assert items == []
+
+
 async def test_a_bad_campaign_form_comes_back_with_the_errors_by_field(dev: Dev) -> None:
     r = await dev.http.post(
         "/dashboard/new",
