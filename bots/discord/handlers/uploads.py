@@ -65,7 +65,7 @@ class Uploads(commands.Cog):
         self,
         interaction: discord.Interaction,
         campaign: str,
-        count: app_commands.Range[int, 1, 1_000_000],
+        count: app_commands.Range[int, 1, generate.MAX_COUNT],
         pattern: str,
         prefix: str = "",
         suffix: str = "",
